@@ -1,0 +1,32 @@
+# One command each: `make demo` (install, ingest the KAGL catalogue, sample queries) and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CATALOGUE ?= ../shared/data/kagl/products.csv
+
+.PHONY: setup demo test bench eval lint
+
+$(BIN)/shop-assistant: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/shop-assistant
+
+demo: setup
+	$(BIN)/shop-assistant ingest $(CATALOGUE)
+	$(BIN)/shop-assistant search --text "red sneakers for men"
+	$(BIN)/shop-assistant search --image ../shared/data/kagl/images/17840.jpg --text "but in black"
+
+test: setup
+	$(BIN)/python -m pytest
+
+eval: setup
+	$(BIN)/shop-assistant eval benchmarks/queries/kagl-dev.jsonl
+
+bench: setup
+	$(BIN)/python benchmarks/bench_query.py
+
+lint: setup
+	$(BIN)/ruff check assistant tools tests benchmarks

@@ -1,0 +1,1 @@
+"""Catalogues: the generic product schema and the readers that map files onto it."""

@@ -1,0 +1,240 @@
+"""The `shop-assistant` command line: ingest, search, eval, bench, train-clip, export-clip.
+
+The composition root for command-line use: builds `Settings` from the global options and
+the environment, then the index and encoders, once per process. Every project error ends
+the process with a one-line message and exit code 2; nothing here prints a traceback for
+bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from assistant.config import Settings
+from assistant.errors import AssistantError, QueryError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Multimodal shopping assistant.")
+DEFAULT_CATALOGUE = Path("../shared/data/kagl/products.csv")
+
+
+class _State:
+    settings: Settings
+
+
+state = _State()
+
+
+@app.callback()
+def main_options(
+    index: Annotated[Path | None, typer.Option("--index", help="Embedded index folder (default: the user data dir).")] = None,
+    qdrant_url: Annotated[str | None, typer.Option("--qdrant-url", help="Use a Qdrant server at this URL instead.")] = None,
+    collection: Annotated[str | None, typer.Option("--collection", help="Catalogue (collection) name.")] = None,
+    clip_model: Annotated[str | None, typer.Option("--clip-model", help="open_clip model name or local-dir:PATH.")] = None,
+    clip_pretrained: Annotated[str | None, typer.Option("--clip-pretrained", help="CLIP checkpoint file.")] = None,
+) -> None:
+    s = Settings.from_env()
+    if index is not None:
+        s.index.path = index
+    if qdrant_url is not None:
+        s.index.qdrant_url = qdrant_url
+    if collection is not None:
+        s.collection = collection
+    if clip_model is not None:
+        s.clip.model = clip_model
+    if clip_pretrained is not None:
+        s.clip.pretrained = clip_pretrained
+    state.settings = s
+
+
+def _model_tag(s: Settings) -> str:
+    from assistant.clip.model import DEFAULT_WEIGHTS
+
+    weights = Path(s.clip.pretrained) if s.clip.pretrained else DEFAULT_WEIGHTS
+    sig = weights.stat().st_size if weights.is_file() else 0
+    return f"{s.clip.model}:{weights.name}:{sig}"
+
+
+@app.command()
+def ingest(
+    catalogue: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file.")] = DEFAULT_CATALOGUE,
+    mapping: Annotated[str | None, typer.Option(help="Column mapping (default: detected).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N products.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Products encoded per batch.")] = 64,
+    recreate: Annotated[bool, typer.Option("--recreate", help="Delete the collection first.")] = False,
+    optimize: Annotated[bool, typer.Option(help="Build the HNSW index after ingest.")] = True,
+    show_issues: Annotated[int, typer.Option(help="Print up to N row issues.")] = 20,
+) -> None:
+    """Load a catalogue, encode it and upsert it into the index (idempotent, resumable)."""
+    from assistant.catalogue.loader import load_catalogue
+    from assistant.ingest import ingest_catalogue
+    from assistant.runtime import load_encoders, open_index
+
+    s = state.settings
+    cat = load_catalogue(catalogue, mapping=mapping, limit=limit)
+    typer.echo(f"read {len(cat.products)} products from {catalogue} (mapping {cat.mapping}); {len(cat.issues)} rows rejected", err=True)
+    index = open_index(s)
+    if recreate and index.collection_exists(s.collection):
+        index.delete_collection(s.collection)
+    enc = load_encoders(s)
+    report = ingest_catalogue(cat, index, s.collection, enc, _model_tag(s), batch_size=batch_size)
+    if optimize:
+        typer.echo("building the vector index (HNSW); this takes a minute on 2 cores...", err=True)
+        index.optimize(s.collection)
+    for issue in report.issues[:show_issues]:
+        where = f"row {issue.row}" if issue.row else "image"
+        typer.echo(f"  {where} (id {issue.product_id}): {issue.reason}", err=True)
+    if len(report.issues) > show_issues:
+        typer.echo(f"  ... and {len(report.issues) - show_issues} more issues", err=True)
+    index.close()
+    where = s.index.qdrant_url or s.index.path
+    typer.echo(f"{report.summary()}; index at {where}")
+
+
+def _print_table(resp: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    title = f"{resp.fusion} fusion"
+    if resp.query_text:
+        title += f" · query {resp.query_text!r}"
+    t = Table(title=title)
+    for col in ("#", "id", "name", "score", "why"):
+        t.add_column(col)
+    for h in resp.hits:
+        t.add_row(str(h.rank), h.product_id, h.name, f"{h.score:.4f}", h.explain())
+    c = Console()
+    c.print(t)
+    if resp.filters_applied:
+        c.print("filters: " + "; ".join(resp.filters_applied))
+    if resp.filters_relaxed:
+        c.print("[yellow]relaxed (nothing matched them all): " + "; ".join(resp.filters_relaxed))
+
+
+def _request(obj: dict[str, Any], base: Path | None = None) -> Any:
+    from assistant.encoders.images import load_image
+    from assistant.index.base import Filters
+    from assistant.retrieval.search import SearchRequest
+
+    unknown = set(obj) - {"text", "image", "filters", "fusion", "k", "late_method", "id", "relevant"}
+    if unknown:
+        raise QueryError(f"unknown query fields {sorted(unknown)}")
+    img = None
+    if obj.get("image"):
+        p = Path(obj["image"])
+        img = load_image(p if p.is_absolute() or base is None else base / p)
+    filters = None
+    if obj.get("filters"):
+        try:
+            filters = Filters(**obj["filters"])
+        except TypeError as e:
+            raise QueryError(f"bad filters {obj['filters']}: {e}") from e
+    return SearchRequest(
+        text=obj.get("text"),
+        image=img,
+        filters=filters,
+        fusion=obj.get("fusion", "hybrid"),
+        late_method=obj.get("late_method", "rrf"),
+        k=int(obj.get("k", 10)),
+    )
+
+
+@app.command()
+def search(
+    text: Annotated[str | None, typer.Option("--text", help="What the shopper typed.")] = None,
+    image: Annotated[Path | None, typer.Option("--image", help="A photo to search with.")] = None,
+    fusion: Annotated[str, typer.Option(help="bm25, text, clip, early, late or hybrid.")] = "hybrid",
+    late_method: Annotated[str, typer.Option(help="rrf, dbsf or weighted.")] = "rrf",
+    k: Annotated[int, typer.Option(help="Number of results.")] = 10,
+    batch: Annotated[Path | None, typer.Option("--batch", help="JSONL file of queries, one result line each.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Search the catalogue by text, photo, or both; explains every hit."""
+    from assistant.runtime import build_retriever
+
+    s = state.settings
+    retriever = build_retriever(s)
+    if not retriever.index.collection_exists(s.collection):
+        from assistant.errors import CollectionNotFound
+
+        raise CollectionNotFound(
+            f"collection {s.collection!r} not found; existing: {retriever.index.list_collections() or 'none'} "
+            f"(run `shop-assistant ingest` first)"
+        )
+    if batch is not None:
+        with batch.open(encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    resp = retriever.search(_request(obj, batch.parent))
+                    out = resp.to_dict()
+                    if "id" in obj:
+                        out["id"] = obj["id"]
+                except json.JSONDecodeError as e:
+                    out = {"line": line_no, "error": f"invalid JSON: {e.msg}"}
+                except AssistantError as e:
+                    out = {"line": line_no, "error": e.message}
+                typer.echo(json.dumps(out))
+        return
+    req = _request({"text": text, "fusion": fusion, "k": k, "late_method": late_method})
+    if image is not None:
+        from assistant.encoders.images import load_image
+
+        req.image = load_image(image)
+    resp = retriever.search(req)
+    if as_json:
+        typer.echo(json.dumps(resp.to_dict(), indent=2))
+    else:
+        _print_table(resp)
+
+
+@app.command("train-clip")
+def train_clip_cmd(
+    catalogue: Annotated[Path, typer.Argument(help="Catalogue with photos.")] = DEFAULT_CATALOGUE,
+    out: Annotated[Path | None, typer.Option(help="Delta checkpoint to write (default: the packaged one).")] = None,
+    epochs: Annotated[int, typer.Option()] = 12,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the catalogue CLIP with open_clip's contrastive loss; prints validation recall."""
+    import torch
+
+    from assistant.catalogue.loader import load_catalogue
+    from assistant.clip.model import DEFAULT_WEIGHTS
+    from assistant.clip.train import TrainConfig, train_clip
+
+    s = state.settings
+    torch.set_num_threads(s.threads)
+    cat = load_catalogue(catalogue)
+    target = out or DEFAULT_WEIGHTS
+    report = train_clip(cat.products, target, TrainConfig(epochs=epochs, seed=seed), cache_dir=s.data_dir / "cache")
+    typer.echo(json.dumps(report.final.__dict__ if report.final else {}, indent=2))
+    typer.echo(f"saved {target} in {report.seconds:.0f} s")
+
+
+@app.command("export-clip")
+def export_clip_cmd(out: Annotated[Path, typer.Argument(help="Folder to write.")]) -> None:
+    """Write the catalogue CLIP as a complete open_clip checkpoint folder (local-dir: layout)."""
+    from assistant.clip.model import export_open_clip_dir, load_open_clip
+
+    s = state.settings
+    export_open_clip_dir(load_open_clip(s.clip.model, s.clip.pretrained), out)
+    typer.echo(f"wrote {out}; load with open_clip.create_model_and_transforms('local-dir:{out}')")
+
+
+def main() -> None:
+    """Entry point: project errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except AssistantError as e:
+        typer.echo(f"error: {e.message}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The one settings object, built once at the edge of the program and passed down.
+
+Inner code never reads the environment; `Settings.from_env` is called by the CLI (and later
+the server) only. Environment variables: SHOP_ASSISTANT_INDEX, SHOP_ASSISTANT_QDRANT_URL,
+SHOP_ASSISTANT_QDRANT_API_KEY, SHOP_ASSISTANT_COLLECTION, SHOP_ASSISTANT_CLIP_MODEL,
+SHOP_ASSISTANT_CLIP_PRETRAINED, SHOP_ASSISTANT_THREADS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from assistant.clip.model import KAGL_CLIP
+
+
+def default_data_dir() -> Path:
+    """The user's data folder for the project (e.g. ~/.local/share/shop-assistant)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("shop-assistant", appauthor=False))
+
+
+class ClipSettings(BaseModel):
+    model: str = KAGL_CLIP  # an open_clip model name, or 'local-dir:PATH'
+    pretrained: str | None = None  # checkpoint file; None: the packaged catalogue CLIP
+
+
+class IndexSettings(BaseModel):
+    path: Path = Field(default_factory=lambda: default_data_dir() / "index")  # embedded engine
+    qdrant_url: str | None = None  # set: use a Qdrant server instead
+    qdrant_api_key: str | None = None
+
+
+class Settings(BaseModel):
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    clip: ClipSettings = Field(default_factory=ClipSettings)
+    collection: str = "kagl"
+    threads: int = 2  # torch intra-op threads for encoding
+    data_dir: Path = Field(default_factory=default_data_dir)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        s = cls()
+        if v := env.get("SHOP_ASSISTANT_INDEX"):
+            s.index.path = Path(v)
+        if v := env.get("SHOP_ASSISTANT_QDRANT_URL"):
+            s.index.qdrant_url = v
+        if v := env.get("SHOP_ASSISTANT_QDRANT_API_KEY"):
+            s.index.qdrant_api_key = v
+        if v := env.get("SHOP_ASSISTANT_COLLECTION"):
+            s.collection = v
+        if v := env.get("SHOP_ASSISTANT_CLIP_MODEL"):
+            s.clip.model = v
+        if v := env.get("SHOP_ASSISTANT_CLIP_PRETRAINED"):
+            s.clip.pretrained = v
+        if v := env.get("SHOP_ASSISTANT_THREADS"):
+            s.threads = int(v)
+        return s

@@ -1,0 +1,1 @@
+"""Encoders: text, image and sparse keyword vectors, one small interface for each kind."""

@@ -1,0 +1,67 @@
+"""Image checks: turning bytes or a file into a safe RGB image, or a typed `ImageError`.
+
+Owns the limits on image input (bytes, pixels) and the decoding. Every image that reaches a
+model passes through `load_image`, so a corrupt file, a non-image named .jpg or a
+decompression bomb fails here with a clear message instead of deep inside a model.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from assistant.errors import ImageError
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Refuse images beyond these: 20 MB and 40 megapixels by default."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000
+
+
+DEFAULT_LIMITS = ImageLimits()
+
+
+def load_image(source: Path | str | bytes, limits: ImageLimits = DEFAULT_LIMITS) -> Image.Image:
+    """Decode an image fully and return it as RGB, or raise `ImageError` saying why not."""
+    name = "image" if isinstance(source, bytes) else str(source)
+    if isinstance(source, bytes):
+        data = source
+    else:
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except OSError as e:
+            raise ImageError(f"{name}: cannot read image file ({e.strerror or e})") from e
+        if size > limits.max_bytes:
+            raise ImageError(f"{name}: image is {size / 1e6:.1f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit")
+        data = path.read_bytes()
+    if len(data) > limits.max_bytes:
+        raise ImageError(f"{name}: image is {len(data) / 1e6:.1f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit")
+    if not data:
+        raise ImageError(f"{name}: empty file, not an image")
+    try:
+        with warnings.catch_warnings():
+            # PIL warns, then raises, on huge images; we check the size ourselves first.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > limits.max_pixels:
+                raise ImageError(
+                    f"{name}: image is {w}x{h} ({w * h / 1e6:.0f} megapixels), over the "
+                    f"{limits.max_pixels / 1e6:.0f} megapixel limit"
+                )
+            img.load()  # decodes every byte: a truncated file fails here, not later
+            return img.convert("RGB")
+    except ImageError:
+        raise
+    except UnidentifiedImageError as e:
+        raise ImageError(f"{name}: not an image (unrecognised format)") from e
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise ImageError(f"{name}: corrupt or truncated image ({e})") from e

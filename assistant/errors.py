@@ -1,0 +1,66 @@
+"""The project's one error hierarchy.
+
+    AssistantError                 base; carries `retryable` and `user_visible`
+    ├── ConfigError                a setting names something that does not exist
+    ├── CatalogueError             a catalogue file cannot be read at all
+    ├── ImageError                 an image is unreadable, not an image, or too large
+    ├── QueryError                 a query is empty, too long, or contradictory
+    ├── ModelError                 a model file is missing or cannot be loaded
+    └── IndexError_                the index cannot answer
+        ├── CollectionNotFound     the named collection does not exist
+        └── IndexUnavailable       the engine (server) cannot be reached; retryable
+
+Each error says whether retrying may help and whether its message may be shown to a
+shopper or a model as is (messages never contain stack traces or secrets).
+"""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    retryable: bool = False
+    user_visible: bool = True
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(AssistantError):
+    """A setting names a model, path or choice that does not exist."""
+
+    user_visible = False
+
+
+class CatalogueError(AssistantError):
+    """A catalogue file as a whole cannot be read (a single bad row is not an error)."""
+
+
+class ImageError(AssistantError):
+    """An image is corrupt, not an image, or over the size limits."""
+
+
+class QueryError(AssistantError):
+    """A query cannot be run as given: empty, too long, or contradictory filters."""
+
+
+class ModelError(AssistantError):
+    """A model checkpoint is missing or cannot be loaded."""
+
+    user_visible = False
+
+
+class IndexError_(AssistantError):  # noqa: N801 - trailing underscore avoids the builtin
+    """The product index cannot answer."""
+
+
+class CollectionNotFound(IndexError_):
+    """The named collection (catalogue) does not exist in the index."""
+
+
+class IndexUnavailable(IndexError_):
+    """The index engine cannot be reached (a server that is down)."""
+
+    retryable = True

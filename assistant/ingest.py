@@ -1,0 +1,149 @@
+"""Ingest: a loaded catalogue → encoded points upserted into the index.
+
+Idempotent and resumable: a point's id derives from its product id, and its payload keeps
+a hash of everything its vectors and payload were made from (`content_hash`). Each batch
+first asks the index which of its products are already there with that same hash and skips
+them, so re-running after a crash (or on an unchanged catalogue) encodes only what is
+missing or changed, and never duplicates. The engine's write-ahead log makes every
+finished batch durable.
+
+A bad image never stops the ingest: the product is indexed by its text, without an
+`image` vector, and the image is reported as an issue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.catalogue.loader import Catalogue, RowIssue
+from assistant.catalogue.schema import Product, point_id
+from assistant.encoders.base import l2_normalise
+from assistant.encoders.images import load_image
+from assistant.errors import ImageError
+from assistant.index.base import IndexPoint, ProductIndex, Vector
+from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT, VectorDims, product_payload
+from assistant.runtime import Encoders
+
+INGEST_VERSION = 1  # bump when the point layout changes, so every point is rewritten
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did; printed as its summary."""
+
+    collection: str
+    products_read: int = 0
+    rows_rejected: int = 0
+    indexed: int = 0
+    unchanged: int = 0
+    images_indexed: int = 0
+    images_bad: int = 0
+    seconds: float = 0.0
+    issues: list[RowIssue] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = (self.indexed / self.seconds) if self.seconds else 0.0
+        return (
+            f"collection {self.collection!r}: {self.products_read} products read, {self.indexed} indexed "
+            f"({rate:.0f}/s), {self.unchanged} unchanged, {self.images_indexed} photos encoded, "
+            f"{self.images_bad} bad photos (indexed by text), {self.rows_rejected} rows rejected, "
+            f"{self.seconds:.1f} s"
+        )
+
+
+def content_hash(p: Product, model_tag: str) -> str:
+    """Hash of the product's fields, its photo file's size and mtime, and the encoder models."""
+    img_sig = None
+    if p.image is not None:
+        try:
+            st = p.image.stat()
+            img_sig = [st.st_size, int(st.st_mtime)]
+        except OSError:
+            img_sig = "missing"
+    blob = json.dumps([INGEST_VERSION, model_tag, p.model_dump(mode="json"), img_sig], sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def ingest_catalogue(
+    catalogue: Catalogue,
+    index: ProductIndex,
+    collection_name: str,
+    encoders: Encoders,
+    model_tag: str,
+    batch_size: int = 64,
+    progress: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Encode and upsert every product; returns the report (bad rows/images included)."""
+    from tqdm import tqdm
+
+    t0 = time.time()
+    report = IngestReport(collection_name, products_read=len(catalogue.products), rows_rejected=len(catalogue.issues))
+    report.issues.extend(catalogue.issues)
+    index.create_collection(collection_name, VectorDims(clip=encoders.clip.dim, text=encoders.text.dim))
+    products = catalogue.products
+    bar = tqdm(total=len(products), desc="ingest", unit="product", disable=not progress, smoothing=0.1)
+    for b, start in enumerate(range(0, len(products), batch_size)):
+        batch = products[start : start + batch_size]
+        ids = [point_id(collection_name, p.id) for p in batch]
+        hashes = [content_hash(p, model_tag) for p in batch]
+        existing = {h.id: h.payload.get("content_hash") for h in index.retrieve(collection_name, ids)}
+        todo = [(p, pid, h) for p, pid, h in zip(batch, ids, hashes, strict=True) if existing.get(pid) != h]
+        report.unchanged += len(batch) - len(todo)
+        if todo:
+            report.indexed += _encode_and_upsert(todo, index, collection_name, encoders, report)
+        bar.update(len(batch))
+        if on_batch is not None:
+            on_batch(b)
+    bar.close()
+    index.flush(collection_name)
+    report.seconds = time.time() - t0
+    return report
+
+
+def _encode_and_upsert(
+    todo: list[tuple[Product, str, str]],
+    index: ProductIndex,
+    collection_name: str,
+    enc: Encoders,
+    report: IngestReport,
+) -> int:
+    products = [p for p, _, _ in todo]
+    captions = enc.clip.encode_text([p.clip_caption() for p in products])
+    texts = enc.text.encode_text([p.full_text() for p in products])
+    sparse = enc.sparse.encode_documents([p.full_text() for p in products])
+    images: dict[int, np.ndarray] = {}
+    loaded, where = [], []
+    for i, p in enumerate(products):
+        if p.image is None:
+            continue
+        try:
+            loaded.append(load_image(p.image))
+            where.append(i)
+        except ImageError as e:
+            report.images_bad += 1
+            report.issues.append(RowIssue(0, p.id, f"image skipped, indexed by text: {e.message}"))
+    if loaded:
+        for i, v in zip(where, enc.clip.encode_image(loaded), strict=True):
+            images[i] = v
+    report.images_indexed += len(images)
+    points = []
+    for i, (p, pid, h) in enumerate(todo):
+        vectors: dict[str, Vector] = {CLIP_TEXT: captions[i].tolist(), TEXT: texts[i].tolist()}
+        if sparse[i].indices:
+            vectors[BM25] = sparse[i]
+        if i in images:
+            vectors[IMAGE] = images[i].tolist()
+            vectors[FUSED] = l2_normalise(images[i] + captions[i]).tolist()
+        else:
+            vectors[FUSED] = captions[i].tolist()
+        payload = product_payload(p, {"content_hash": h, "has_image": i in images})
+        points.append(IndexPoint(pid, vectors, payload))
+    index.upsert(collection_name, points)
+    return len(points)

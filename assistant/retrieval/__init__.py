@@ -1,0 +1,1 @@
+"""Retrieval: query understanding, fusion of modalities, and the search that explains its hits."""

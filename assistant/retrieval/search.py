@@ -1,0 +1,366 @@
+"""Search: a text and/or photo query → a ranked, explained list of products.
+
+Owns the fusion modes (which ranked lists a query produces and how they combine), filter
+relaxation and the explanation of each hit. The data flow of one query:
+
+    understand(text) → filters + semantic text
+    encode: bm25 terms, sentence vector, CLIP text vector, CLIP image vector, early-fused vector
+    index: one ranked list per modality (prefetch per named vector), under the filters
+    fuse: Qdrant's Query API (RRF, DBSF) or the pure functions of `fusion` (weighted)
+    explain: per hit, the modalities that found it with rank and score, and the filters
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from assistant.catalogue.schema import Product
+from assistant.encoders.base import ImageTextEncoder, SparseEncoder, TextEncoder
+from assistant.errors import QueryError
+from assistant.index.base import Filters, Fusion, IndexHit, ProductIndex, Vector, VectorQuery
+from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT
+from assistant.retrieval import fusion as fz
+from assistant.retrieval.understanding import MAX_QUERY_CHARS, ParsedQuery, Vocabulary, parse_query
+
+FusionMode = Literal["bm25", "text", "clip", "early", "late", "hybrid"]
+FUSION_MODES: tuple[FusionMode, ...] = ("bm25", "text", "clip", "early", "late", "hybrid")
+LateMethod = Literal["rrf", "dbsf", "weighted"]
+
+# Filters are relaxed in this order when together they match nothing: the least
+# essential constraint first.
+RELAX_ORDER = ("season", "usage", "price", "in_stock", "colour", "brand", "exclude_brand", "article_type", "category", "gender")
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """Weights and depths of the fusion modes (the defaults were tuned on the dev query set)."""
+
+    candidates: int = 100  # depth of each modality's ranked list
+    rrf_k: int = 60
+    early_image_weight: float = 0.6  # photo share of the joint photo+text query vector
+    # Late-fusion weights per list; for a photo query the photo's lists lead.
+    text_weights: Mapping[str, float] = field(
+        default_factory=lambda: {BM25: 1.0, TEXT: 1.0, CLIP_TEXT: 1.0, IMAGE: 0.5, FUSED: 1.0}
+    )
+    photo_weights: Mapping[str, float] = field(
+        default_factory=lambda: {BM25: 0.5, TEXT: 0.5, CLIP_TEXT: 0.5, IMAGE: 2.0, FUSED: 1.5}
+    )
+
+
+@dataclass
+class SearchRequest:
+    """A query: text, a photo, or both; optional explicit filters merged with understood ones."""
+
+    text: str | None = None
+    image: Image.Image | None = None
+    filters: Filters | None = None
+    fusion: FusionMode = "hybrid"
+    late_method: LateMethod = "rrf"
+    k: int = 10
+    understand: bool = True
+    relax: bool = True
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One modality's vote for a hit: its list, the rank there (1-based) and raw score."""
+
+    modality: str
+    rank: int
+    score: float
+
+
+@dataclass
+class Hit:
+    """A ranked product with its explanation."""
+
+    rank: int
+    product_id: str
+    name: str
+    score: float
+    product: Product
+    evidence: list[Evidence]
+    point_id: str
+
+    def explain(self) -> str:
+        found = ", ".join(f"{e.modality} #{e.rank} ({e.score:.3f})" for e in self.evidence) or "no single modality"
+        return f"found by {found}"
+
+
+@dataclass
+class SearchResponse:
+    """Hits and how they were obtained."""
+
+    hits: list[Hit]
+    query_text: str | None
+    fusion: FusionMode
+    filters_applied: list[str]
+    filters_relaxed: list[str]
+    understood: list[dict[str, str]]
+    timings_ms: dict[str, float]
+    total_matching: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query_text,
+            "fusion": self.fusion,
+            "filters_applied": self.filters_applied,
+            "filters_relaxed": self.filters_relaxed,
+            "understood": self.understood,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "hits": [
+                {
+                    "rank": h.rank,
+                    "id": h.product_id,
+                    "name": h.name,
+                    "score": round(h.score, 6),
+                    "brand": h.product.brand,
+                    "category": h.product.category,
+                    "colour": h.product.colour,
+                    "gender": h.product.gender,
+                    "price": h.product.price,
+                    "image": str(h.product.image) if h.product.image else None,
+                    "explanation": {
+                        "modalities": [{"modality": e.modality, "rank": e.rank, "score": round(e.score, 6)} for e in h.evidence],
+                        "filters": self.filters_applied,
+                        "filters_relaxed": self.filters_relaxed,
+                    },
+                }
+                for h in self.hits
+            ],
+        }
+
+
+def product_from_payload(payload: Mapping[str, Any]) -> Product:
+    """The catalogue fields of a point's payload, as a `Product`."""
+    fields = {k: payload.get(k) for k in Product.model_fields if k in payload}
+    return Product.model_validate(fields)
+
+
+def _merge(a: Filters, b: Filters | None) -> Filters:
+    if b is None:
+        return a
+    out = Filters()
+    for name in Filters.__dataclass_fields__:
+        va, vb = getattr(a, name), getattr(b, name)
+        if isinstance(va, list):
+            setattr(out, name, list(dict.fromkeys([*va, *vb])))
+        else:
+            setattr(out, name, vb if vb is not None else va)
+    return out
+
+
+def _without(filters: Filters, name: str) -> Filters:
+    out = Filters(**{k: (list(v) if isinstance(v, list) else v) for k, v in filters.__dict__.items()})
+    if name == "price":
+        out.price_min = out.price_max = None
+    elif isinstance(getattr(out, name), list):
+        setattr(out, name, [])
+    else:
+        setattr(out, name, None)
+    return out
+
+
+class Retriever:
+    """Runs `SearchRequest`s against one collection of an index."""
+
+    def __init__(
+        self,
+        index: ProductIndex,
+        collection_name: str,
+        clip: ImageTextEncoder,
+        text: TextEncoder,
+        sparse: SparseEncoder,
+        config: FusionConfig | None = None,
+        engine_fusion: bool = True,
+    ) -> None:
+        self.index = index
+        self.collection_name = collection_name
+        self.clip = clip
+        self.text = text
+        self.sparse = sparse
+        self.config = config or FusionConfig()
+        # RRF and DBSF run in Qdrant's Query API (prefetch + fusion) unless this is off, in
+        # which case the pure functions of `fusion` compute the same ranking here.
+        self.engine_fusion = engine_fusion
+        self._vocab: Vocabulary | None = None
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if self._vocab is None:
+            self._vocab = Vocabulary.from_index(self.index, self.collection_name)
+        return self._vocab
+
+    def refresh_vocabulary(self) -> None:
+        self._vocab = None
+
+    # -- stages -----------------------------------------------------------------------
+
+    def understand(self, req: SearchRequest) -> ParsedQuery | None:
+        if req.text is None or not req.text.strip():
+            if req.image is None:
+                raise QueryError("the query is empty: give text, a photo, or both")
+            return None
+        if len(req.text) > MAX_QUERY_CHARS:
+            raise QueryError(f"the query is {len(req.text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+        if not req.understand:
+            return ParsedQuery(text=req.text.strip(), filters=Filters())
+        return parse_query(req.text, self.vocabulary)
+
+    def _lists(self, req: SearchRequest, text: str | None) -> dict[str, VectorQuery]:
+        """The ranked lists (prefetches) a fusion mode asks for, with their query vectors."""
+        c = self.config
+        mode = req.fusion
+        wanted: set[str] = {
+            "bm25": {BM25},
+            "text": {TEXT},
+            "clip": {IMAGE, CLIP_TEXT},
+            "early": {FUSED},
+            "late": {BM25, TEXT, IMAGE, CLIP_TEXT},
+            "hybrid": {BM25, TEXT, IMAGE, FUSED},
+        }[mode]
+        if text is None:
+            wanted -= {BM25, TEXT}
+            if mode in ("bm25", "text"):
+                raise QueryError(f"fusion mode {mode!r} needs query text; a photo alone needs clip, early, late or hybrid")
+        clip_t = self.clip.encode_text([text])[0] if text is not None and wanted & {IMAGE, CLIP_TEXT, FUSED} else None
+        clip_i = self.clip.encode_image([req.image])[0] if req.image is not None else None
+        primary = clip_i if clip_i is not None else clip_t
+        early: np.ndarray | None = None
+        if FUSED in wanted or (mode == "clip" and clip_i is not None and clip_t is not None):
+            if clip_i is not None and clip_t is not None:
+                early = fz.early_fuse([clip_i, clip_t], [c.early_image_weight, 1 - c.early_image_weight])
+            else:
+                early = primary
+        out: dict[str, VectorQuery] = {}
+        n = c.candidates
+        if BM25 in wanted and text is not None:
+            sv = self.sparse.encode_query(text)
+            if sv.indices:  # a query of stop words only has no terms
+                out[BM25] = VectorQuery(BM25, sv, n)
+        if TEXT in wanted and text is not None:
+            out[TEXT] = VectorQuery(TEXT, self.text.encode_text([text])[0].tolist(), n)
+        if mode == "clip":
+            q = early if early is not None else primary
+            assert q is not None
+            out[IMAGE] = VectorQuery(IMAGE, q.tolist(), n)
+            out[CLIP_TEXT] = VectorQuery(CLIP_TEXT, q.tolist(), n)
+        else:
+            if IMAGE in wanted and primary is not None:
+                out[IMAGE] = VectorQuery(IMAGE, primary.tolist(), n)
+            if CLIP_TEXT in wanted:
+                # With a photo and text, the caption list follows the text; else the one input.
+                q = clip_t if clip_t is not None else clip_i
+                assert q is not None
+                out[CLIP_TEXT] = VectorQuery(CLIP_TEXT, q.tolist(), n)
+            if FUSED in wanted and early is not None:
+                out[FUSED] = VectorQuery(FUSED, early.tolist(), n)
+        return out
+
+    def _relax(self, filters: Filters, enabled: bool) -> tuple[Filters, list[str], int]:
+        total = self.index.count(self.collection_name, filters)
+        if total > 0 or not enabled or filters.is_empty():
+            return filters, [], total
+        relaxed: list[str] = []
+        current = filters
+        for name in RELAX_ORDER:
+            if name == "price":
+                if current.price_min is None and current.price_max is None:
+                    continue
+            elif not getattr(current, name):
+                continue
+            before = set(current.describe())
+            current = _without(current, name)
+            relaxed.extend(sorted(before - set(current.describe())))
+            total = self.index.count(self.collection_name, current)
+            if total > 0:
+                break
+        return current, relaxed, total
+
+    # -- the whole query ------------------------------------------------------------------
+
+    def search(self, req: SearchRequest) -> SearchResponse:
+        if req.k < 1 or req.k > 1000:
+            raise QueryError(f"k must be between 1 and 1000, not {req.k}")
+        if req.fusion not in FUSION_MODES:
+            raise QueryError(f"unknown fusion mode {req.fusion!r}; choose one of {list(FUSION_MODES)}")
+        t0 = time.perf_counter()
+        parsed = self.understand(req)
+        filters = _merge(parsed.filters if parsed else Filters(), req.filters)
+        if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
+            raise QueryError(f"the price range is empty: minimum {filters.price_min:g} is above maximum {filters.price_max:g}")
+        t1 = time.perf_counter()
+        filters, relaxed, total = self._relax(filters, req.relax)
+        t2 = time.perf_counter()
+        lists = self._lists(req, parsed.text if parsed else None)
+        t3 = time.perf_counter()
+        qfilter = None if filters.is_empty() else filters
+        limit = max(req.k, 50) if parsed and parsed.sort else req.k
+        per_list: dict[str, list[IndexHit]] = {
+            name: self.index.query(self.collection_name, [q], None, qfilter, q.limit) for name, q in lists.items()
+        }
+        ranked = {name: [fz.Ranked(h.id, h.score) for h in hits] for name, hits in per_list.items()}
+        payloads = {h.id: h.payload for hits in per_list.values() for h in hits}
+        weights = self.config.photo_weights if req.image is not None else self.config.text_weights
+        w = {name: weights.get(name, 1.0) for name in lists}
+        if len(lists) == 1:
+            name = next(iter(lists))
+            fused = [fz.Fused(r.id, r.score, {name: (i, r.score)}) for i, r in enumerate(ranked[name], 1)]
+        elif req.late_method == "weighted":
+            fused = fz.weighted(ranked, w)
+        elif self.engine_fusion:
+            engine_hits = self.index.query(
+                self.collection_name,
+                list(lists.values()),
+                Fusion(method=req.late_method, k=self.config.rrf_k, weights=tuple(w[n] for n in lists) if req.late_method == "rrf" else None),
+                qfilter,
+                limit,
+            )
+            srcs = fz._sources(ranked)
+            payloads.update({h.id: h.payload for h in engine_hits})
+            fused = [fz.Fused(h.id, h.score, srcs.get(h.id, {})) for h in engine_hits]
+        elif req.late_method == "dbsf":
+            fused = fz.dbsf(ranked, w)
+        else:
+            fused = fz.rrf(ranked, k=self.config.rrf_k, weights=w)
+        fused = fused[:limit]
+        t4 = time.perf_counter()
+        products = [(f, product_from_payload(payloads[f.id])) for f in fused]
+        if parsed and parsed.sort and any(p.price is not None for _, p in products):
+            rev = parsed.sort == "price_desc"
+            products.sort(key=lambda fp: (fp[1].price is None, -(fp[1].price or 0) if rev else (fp[1].price or 0)))
+        hits = [
+            Hit(
+                rank=i,
+                product_id=p.id,
+                name=p.name,
+                score=f.score,
+                product=p,
+                evidence=sorted((Evidence(m, r, s) for m, (r, s) in f.sources.items()), key=lambda e: e.rank),
+                point_id=f.id,
+            )
+            for i, (f, p) in enumerate(products[: req.k], 1)
+        ]
+        t5 = time.perf_counter()
+        return SearchResponse(
+            hits=hits,
+            query_text=parsed.text if parsed else None,
+            fusion=req.fusion,
+            filters_applied=filters.describe(),
+            filters_relaxed=relaxed,
+            understood=[{"phrase": m.phrase, "field": m.field, "value": m.value} for m in (parsed.matches if parsed else [])],
+            timings_ms={
+                "understand": (t1 - t0) * 1e3,
+                "filters": (t2 - t1) * 1e3,
+                "encode": (t3 - t2) * 1e3,
+                "index": (t4 - t3) * 1e3,
+                "total": (t5 - t0) * 1e3,
+            },
+            total_matching=total,
+        )

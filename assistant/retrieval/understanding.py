@@ -1,0 +1,228 @@
+"""Query understanding for search: natural-language constraints → payload filters.
+
+Owns the phrase tables (genders, price phrasings, exclusions) and matching a query against
+the catalogue's own vocabulary of values (colours, categories, brands, seasons, usages),
+which is read from the index's facets, so a new catalogue needs no code change. Words that
+match nothing stay in the semantic query. Does not own relaxing filters that match nothing
+(see `search`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from assistant.errors import QueryError
+from assistant.index.base import Filters, ProductIndex
+
+MAX_QUERY_CHARS = 2000
+
+GENDER_WORDS: dict[str, tuple[str, ...]] = {
+    "men": ("men", "mens", "men's", "man", "male", "males", "gents", "gentlemen", "him", "boyfriend", "husband"),
+    "women": ("women", "womens", "women's", "woman", "female", "females", "ladies", "lady", "her", "girlfriend", "wife"),
+    "boys": ("boys", "boy", "boy's", "boys'"),
+    "girls": ("girls", "girl", "girl's", "girls'"),
+    "kids": ("kids", "kid", "children", "child", "childrens", "children's"),
+    "unisex": ("unisex",),
+}
+# Adult genders include unisex products: a unisex watch is a men's watch too.
+GENDER_EXPANSION = {"men": ["men", "unisex"], "women": ["women", "unisex"], "kids": ["boys", "girls"]}
+COLOUR_SYNONYMS = {"gray": "grey", "golden": "gold", "violet": "purple", "offwhite": "off white"}
+SEASON_SYNONYMS = {"autumn": "fall"}
+STOPWORDS = frozenset(
+    "a an the for to of in on with and or me my i im i'm want need looking look some any show find get buy like "
+    "please something that this these those is are be it its by from at as".split()
+)
+
+_NUM = r"\$?\s*(\d+(?:[.,]\d+)?)\s*(?:\$|usd|dollars?|eur|euros?|€|£|rs\.?|inr|rupees?)?"
+_PRICE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(rf"\bbetween\s+{_NUM}\s+(?:and|to|-)\s+{_NUM}", re.I), "range"),
+    (re.compile(rf"\bfrom\s+{_NUM}\s+to\s+{_NUM}", re.I), "range"),
+    (re.compile(r"\$\s*(\d+(?:\.\d+)?)\s*(?:-|to)\s*\$?\s*(\d+(?:\.\d+)?)", re.I), "range"),
+    (re.compile(rf"(?:\bunder|\bbelow|\bless than|\bcheaper than|\bat most|\bup to|\bmax(?:imum)?|<=?)\s*{_NUM}", re.I), "max"),
+    (re.compile(rf"(?:\bover|\babove|\bmore than|\bat least|\bmin(?:imum)?|>=?)\s*{_NUM}", re.I), "min"),
+]
+_SORT_PATTERNS: list[tuple[re.Pattern[str], Literal["price_asc", "price_desc"]]] = [
+    (re.compile(r"\b(cheapest|least expensive|lowest price|budget|affordable|cheap|inexpensive)\b", re.I), "price_asc"),
+    (re.compile(r"\b(most expensive|priciest|highest price|premium|luxury)\b", re.I), "price_desc"),
+]
+_EXCLUDE = re.compile(r"\b(?:not|no|except|without|other than|non|anything but|but not)\s+", re.I)
+
+
+@dataclass
+class Vocabulary:
+    """The catalogue's filterable values (normalised keys), by filter field."""
+
+    colour: set[str] = field(default_factory=set)
+    gender: set[str] = field(default_factory=set)
+    category: set[str] = field(default_factory=set)
+    brand: set[str] = field(default_factory=set)
+    season: set[str] = field(default_factory=set)
+    usage: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_index(cls, index: ProductIndex, collection_name: str) -> Vocabulary:
+        """Read the values from the index's facets (payload indexes make this cheap)."""
+
+        def values(key: str, min_count: int = 1) -> set[str]:
+            return {str(h.value) for h in index.facet(collection_name, key, limit=10_000) if h.count >= min_count}
+
+        return cls(
+            colour=values("colour_key"),
+            gender=values("gender_key"),
+            category=values("category_key"),
+            # A brand seen once is too often a title-parsing accident to filter on.
+            brand=values("brand_key", min_count=2),
+            season=values("season_key"),
+            usage=values("usage_key"),
+        )
+
+
+@dataclass
+class Match:
+    """A phrase of the query that became a filter."""
+
+    phrase: str
+    field: str
+    value: str
+
+
+@dataclass
+class ParsedQuery:
+    """What the shopper asked: the text for semantic search, the filters, an optional sort."""
+
+    text: str
+    filters: Filters
+    sort: Literal["price_asc", "price_desc"] | None = None
+    matches: list[Match] = field(default_factory=list)
+
+
+def _singular(word: str) -> str:
+    for suf, rep in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("xes", "x"), ("s", "")):
+        if word.endswith(suf) and len(word) > len(suf) + 2:
+            return word[: -len(suf)] + rep
+    return word
+
+
+def _norm_tokens(text: str) -> list[str]:
+    text = text.lower().replace("t-shirt", "tshirt").replace("t shirt", "tshirt")
+    return re.findall(r"[a-z0-9][a-z0-9'&+]*", text)
+
+
+def _phrase_key(tokens: list[str]) -> str:
+    return " ".join(_singular(t.strip("'")) for t in tokens)
+
+
+def _phrase_table(vocab: Vocabulary) -> dict[str, tuple[str, str]]:
+    """Normalised phrase → (field, value); later fields never override earlier ones."""
+    table: dict[str, tuple[str, str]] = {}
+
+    def add(phrase: str, field_name: str, value: str) -> None:
+        k = _phrase_key(_norm_tokens(phrase))
+        if k and k not in STOPWORDS and k not in table:
+            table[k] = (field_name, value)
+
+    for g, words in GENDER_WORDS.items():
+        if g in vocab.gender or g in GENDER_EXPANSION:
+            for w in words:
+                add(w, "gender", g)
+    for v in sorted(vocab.colour):
+        add(v, "colour", v)
+    for syn, v in COLOUR_SYNONYMS.items():
+        if v in vocab.colour:
+            add(syn, "colour", v)
+    for v in sorted(vocab.category):
+        add(v, "category", v)
+    for v in sorted(vocab.season):
+        add(v, "season", v)
+    for syn, v in SEASON_SYNONYMS.items():
+        if v in vocab.season:
+            add(syn, "season", v)
+    for v in sorted(vocab.usage):
+        add(v, "usage", v)
+    for v in sorted(vocab.brand):
+        if len(v) > 2:
+            add(v, "brand", v)
+    return table
+
+
+def _parse_number(s: str) -> float:
+    return float(s.replace(",", ""))
+
+
+def parse_query(text: str, vocab: Vocabulary) -> ParsedQuery:
+    """Split a shopper's query into filters (catalogue vocabulary, prices) and semantic text."""
+    if not text or not text.strip():
+        raise QueryError("the query is empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    filters = Filters()
+    matches: list[Match] = []
+    semantic = text
+
+    # Prices first: their numbers must not be read as anything else.
+    for pat, kind in _PRICE_PATTERNS:
+        for m in pat.finditer(semantic):
+            if kind == "range":
+                lo, hi = _parse_number(m.group(1)), _parse_number(m.group(2))
+                filters.price_min, filters.price_max = lo, hi
+            elif kind == "max":
+                filters.price_max = _parse_number(m.group(1))
+            else:
+                filters.price_min = _parse_number(m.group(1))
+            matches.append(Match(m.group(0).strip(), "price", kind))
+        semantic = pat.sub(" ", semantic)
+    if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
+        raise QueryError(f"the price range is empty: minimum {filters.price_min:g} is above maximum {filters.price_max:g}")
+    sort: Literal["price_asc", "price_desc"] | None = None
+    for pat, order in _SORT_PATTERNS:
+        if pat.search(semantic):
+            sort = order
+            break
+
+    table = _phrase_table(vocab)
+    max_len = max((len(k.split()) for k in table), default=1)
+    tokens = _norm_tokens(semantic)
+    excluded_spans: list[tuple[int, int]] = []
+    i = 0
+    negate_next = False
+    while i < len(tokens):
+        if tokens[i] in ("not", "no", "except", "without", "non") or (
+            tokens[i] == "other" and i + 1 < len(tokens) and tokens[i + 1] == "than"
+        ):
+            negate_next = True
+            i += 2 if tokens[i] == "other" else 1
+            continue
+        for n in range(min(max_len, len(tokens) - i), 0, -1):
+            k = _phrase_key(tokens[i : i + n])
+            hit = table.get(k)
+            if hit is None:
+                continue
+            field_name, value = hit
+            phrase = " ".join(tokens[i : i + n])
+            if negate_next and field_name == "brand":
+                filters.exclude_brand.append(value)
+                excluded_spans.append((i, i + n))
+                matches.append(Match(phrase, "exclude_brand", value))
+            elif not negate_next:
+                values = GENDER_EXPANSION.get(value, [value]) if field_name == "gender" else [value]
+                target = getattr(filters, field_name)
+                for v in values:
+                    if (field_name != "gender" or v in vocab.gender) and v not in target:
+                        target.append(v)
+                matches.append(Match(phrase, field_name, value))
+            i += n
+            break
+        else:
+            i += 1
+        negate_next = False
+
+    # Excluded brands leave the semantic text, or the embedding would pull them back in.
+    if excluded_spans:
+        kept = [t for j, t in enumerate(tokens) if not any(a <= j < b for a, b in excluded_spans)]
+        semantic = " ".join(t for t in kept if t not in ("not", "no", "except", "without", "non"))
+    semantic = " ".join(semantic.split())
+    if not semantic:
+        semantic = " ".join(m.phrase for m in matches) or text.strip()
+    return ParsedQuery(text=semantic, filters=filters, sort=sort, matches=matches)

@@ -1,0 +1,49 @@
+"""The composition root: settings → index, encoders, retriever. Nothing is built at import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistant.config import Settings
+from assistant.encoders.clip import ClipEncoder
+from assistant.encoders.sparse import Bm25Encoder
+from assistant.encoders.text import SentenceEncoder
+from assistant.index.base import ProductIndex
+from assistant.retrieval.search import Retriever
+
+
+def open_index(settings: Settings) -> ProductIndex:
+    """The embedded engine at `index.path`, or the server at `index.qdrant_url`."""
+    if settings.index.qdrant_url:
+        from assistant.index.remote import RemoteIndex
+
+        return RemoteIndex.connect(settings.index.qdrant_url, settings.index.qdrant_api_key)
+    from assistant.index.edge import EdgeIndex
+
+    return EdgeIndex(settings.index.path)
+
+
+@dataclass
+class Encoders:
+    clip: ClipEncoder
+    text: SentenceEncoder
+    sparse: Bm25Encoder
+
+
+def load_encoders(settings: Settings) -> Encoders:
+    import torch
+
+    from assistant.clip.model import load_open_clip
+
+    torch.set_num_threads(settings.threads)
+    return Encoders(
+        clip=ClipEncoder(load_open_clip(settings.clip.model, settings.clip.pretrained)),
+        text=SentenceEncoder(),
+        sparse=Bm25Encoder(),
+    )
+
+
+def build_retriever(settings: Settings, index: ProductIndex | None = None, encoders: Encoders | None = None) -> Retriever:
+    index = index or open_index(settings)
+    enc = encoders or load_encoders(settings)
+    return Retriever(index, settings.collection, enc.clip, enc.text, enc.sparse)

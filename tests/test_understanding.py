@@ -1,0 +1,86 @@
+"""Query understanding: a table of shopper phrasings and the filters they must become."""
+
+import pytest
+
+from assistant.errors import QueryError
+from assistant.retrieval.understanding import Vocabulary, parse_query
+
+VOCAB = Vocabulary(
+    colour={"black", "navy blue", "red", "grey", "white", "blue"},
+    gender={"men", "women", "boys", "girls", "unisex"},
+    category={"footwear", "shoes", "sandals", "watches", "casual shoes", "sports shoes", "tshirts", "apparel", "jeans"},
+    brand={"nike", "puma", "red tape", "adidas"},
+    season={"summer", "fall", "winter"},
+    usage={"casual", "sports", "formal"},
+)
+
+CASES = [
+    ("red sneakers for men", {"colour": ["red"], "gender": ["men", "unisex"]}),
+    ("black sandals for men", {"colour": ["black"], "gender": ["men", "unisex"], "category": ["sandals"]}),
+    ("Navy Blue T-Shirt for women", {"colour": ["navy blue"], "category": ["tshirts"], "gender": ["women", "unisex"]}),
+    ("a watch for her", {"category": ["watches"], "gender": ["women", "unisex"]}),
+    ("running shoes not nike", {"category": ["shoes"], "exclude_brand": ["nike"]}),
+    ("red tape shoes", {"brand": ["red tape"], "category": ["shoes"]}),
+    ("gray tshirts for kids", {"colour": ["grey"], "category": ["tshirts"], "gender": ["boys", "girls"]}),
+    ("casual shoes", {"category": ["casual shoes"]}),
+    ("autumn jeans", {"season": ["fall"], "category": ["jeans"]}),
+    ("formal shirt", {"usage": ["formal"]}),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), CASES)
+def test_phrasings_become_filters(query, expected):
+    f = parse_query(query, VOCAB).filters
+    for name in ("colour", "gender", "category", "brand", "exclude_brand", "season", "usage"):
+        assert sorted(getattr(f, name)) == sorted(expected.get(name, [])), name
+
+
+@pytest.mark.parametrize(
+    ("query", "lo", "hi"),
+    [
+        ("shoes under 50", None, 50),
+        ("shoes under $50", None, 50),
+        ("watch below 1,200 rupees", None, 1200),
+        ("bag between 20 and 40", 20, 40),
+        ("bag from 20 to 40 dollars", 20, 40),
+        ("jeans $30-$60", 30, 60),
+        ("a watch over 100", 100, None),
+        ("at least 25 usd", 25, None),
+    ],
+)
+def test_price_phrasings(query, lo, hi):
+    f = parse_query(query, VOCAB).filters
+    assert (f.price_min, f.price_max) == (lo, hi)
+
+
+def test_price_words_leave_the_semantic_text():
+    p = parse_query("black shoes under 50", VOCAB)
+    assert "50" not in p.text and "under" not in p.text
+    assert "black shoes" in p.text
+
+
+def test_excluded_brand_leaves_the_semantic_text():
+    p = parse_query("running shoes not nike", VOCAB)
+    assert "nike" not in p.text.lower()
+
+
+def test_cheapest_asks_for_price_order():
+    assert parse_query("cheapest black shoes", VOCAB).sort == "price_asc"
+    assert parse_query("black shoes", VOCAB).sort is None
+
+
+def test_unknown_words_stay_semantic_and_make_no_filter():
+    p = parse_query("sneakers with a retro vibe", VOCAB)
+    assert p.filters.is_empty()
+    assert p.text == "sneakers with a retro vibe"
+
+
+def test_words_inside_other_words_do_not_match():
+    # "redesigned" contains "red", "shoesmith" contains "shoe": neither is a filter.
+    assert parse_query("redesigned classics", VOCAB).filters.is_empty()
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 10_000, "shoes between 50 and 20"])
+def test_bad_queries_raise_query_error(bad):
+    with pytest.raises(QueryError):
+        parse_query(bad, VOCAB)
