@@ -236,5 +236,79 @@ def main() -> None:
         sys.exit(2)
 
 
+@app.command("eval")
+def eval_cmd(
+    queries: Annotated[Path, typer.Argument(help="Query set (JSONL with graded judgements).")] = Path("benchmarks/queries/kagl-dev.jsonl"),
+    modes: Annotated[str, typer.Option(help="Comma-separated fusion modes.")] = "bm25,text,clip,early,late,hybrid",
+    out: Annotated[Path | None, typer.Option(help="Write the scores as JSON here.")] = None,
+) -> None:
+    """Retrieval quality per fusion mode: nDCG@10, Recall@10/50, MRR (table + JSON)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from assistant.evaluation import evaluate, load_query_set
+    from assistant.runtime import build_retriever
+
+    s = state.settings
+    retriever = build_retriever(s)
+    qs = load_query_set(queries)
+    rows = evaluate(retriever, qs, [m.strip() for m in modes.split(",")])  # type: ignore[misc]
+    t = Table(title=f"{queries} ({len(qs)} queries), collection {s.collection!r}")
+    for col in ("queries", "mode", "n", "nDCG@10", "R@10", "R@50", "MRR"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r.kind, r.mode, str(r.queries), f"{r.ndcg_10:.3f}", f"{r.recall_10:.3f}", f"{r.recall_50:.3f}", f"{r.mrr:.3f}")
+    Console().print(t)
+    dest = out or Path("benchmarks/results/eval.json")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps([{k: v for k, v in r.__dict__.items()} for r in rows], indent=1))
+    typer.echo(f"wrote {dest}")
+
+
+@app.command("train-classifier")
+def train_classifier_cmd(
+    catalogue: Annotated[Path, typer.Argument(help="Catalogue with photos and labels.")] = DEFAULT_CATALOGUE,
+    out: Annotated[Path | None, typer.Option(help="Classifier file (default: the packaged one).")] = None,
+    epochs: Annotated[int, typer.Option()] = 30,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train the early/late-fusion attribute classifier on CLIP features; prints accuracy per kind."""
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from assistant.catalogue.loader import load_catalogue
+    from assistant.clip.classifier import report_json, train_classifier
+    from assistant.clip.model import DEFAULT_CLASSIFIER, load_open_clip
+    from assistant.clip.train import is_validation
+    from assistant.encoders.clip import ClipEncoder
+    from assistant.encoders.images import load_image
+
+    s = state.settings
+    torch.set_num_threads(s.threads)
+    enc = ClipEncoder(load_open_clip(s.clip.model, s.clip.pretrained))
+    products, images, skipped = [], [], 0
+    for p in load_catalogue(catalogue).products:
+        if p.image is None:
+            continue
+        try:
+            images.append(load_image(p.image))
+            products.append(p)
+        except AssistantError:
+            skipped += 1
+    typer.echo(f"{len(products)} products with photos; {skipped} bad photos skipped", err=True)
+    img = np.concatenate([enc.encode_image(images[i : i + 64]) for i in tqdm(range(0, len(images), 64), desc="photos", unit="batch")])
+    txt = enc.encode_text([p.name for p in products])
+    targets = {"article_type": [str(p.category) for p in products], "colour": [str(p.colour) for p in products], "gender": [str(p.gender) for p in products]}
+    is_val = np.array([is_validation(p.id) for p in products])
+    clf, report = train_classifier(img, txt, targets, is_val, epochs=epochs, seed=seed)
+    dest = out or DEFAULT_CLASSIFIER
+    clf.save(dest)
+    dest.with_suffix(".report.json").write_text(report_json(report))
+    typer.echo(f"validation accuracy ({report.validation} products; train {report.train}):")
+    typer.echo(report.table())
+    typer.echo(f"saved {dest}")
+
+
 if __name__ == "__main__":
     main()

@@ -44,6 +44,7 @@ class IngestReport:
     unchanged: int = 0
     images_indexed: int = 0
     images_bad: int = 0
+    attributes_predicted: int = 0
     seconds: float = 0.0
     issues: list[RowIssue] = field(default_factory=list)
 
@@ -52,7 +53,8 @@ class IngestReport:
         return (
             f"collection {self.collection!r}: {self.products_read} products read, {self.indexed} indexed "
             f"({rate:.0f}/s), {self.unchanged} unchanged, {self.images_indexed} photos encoded, "
-            f"{self.images_bad} bad photos (indexed by text), {self.rows_rejected} rows rejected, "
+            f"{self.images_bad} bad photos (indexed by text), {self.attributes_predicted} missing attributes predicted, "
+            f"{self.rows_rejected} rows rejected, "
             f"{self.seconds:.1f} s"
         )
 
@@ -133,6 +135,7 @@ def _encode_and_upsert(
         for i, v in zip(where, enc.clip.encode_image(loaded), strict=True):
             images[i] = v
     report.images_indexed += len(images)
+    predicted = _predict_missing(products, images, enc, report)
     points = []
     for i, (p, pid, h) in enumerate(todo):
         vectors: dict[str, Vector] = {CLIP_TEXT: captions[i].tolist(), TEXT: texts[i].tolist()}
@@ -143,7 +146,47 @@ def _encode_and_upsert(
             vectors[FUSED] = l2_normalise(images[i] + captions[i]).tolist()
         else:
             vectors[FUSED] = captions[i].tolist()
-        payload = product_payload(p, {"content_hash": h, "has_image": i in images})
+        payload = product_payload(p, {"content_hash": h, "has_image": i in images, **predicted.get(i, {})})
         points.append(IndexPoint(pid, vectors, payload))
     index.upsert(collection_name, points)
     return len(points)
+
+
+PREDICTION_THRESHOLD = 0.5  # below this a predicted attribute is kept for display, not for filters
+_PAYLOAD_FIELD = {"article_type": "article_type_key", "colour": "colour_key", "gender": "gender_key"}
+
+
+def _missing(p: Product) -> list[str]:
+    return [t for t, v in (("article_type", p.category), ("colour", p.colour), ("gender", p.gender)) if not v]
+
+
+def _predict_missing(
+    products: list[Product], images: dict[int, np.ndarray], enc: Encoders, report: IngestReport
+) -> dict[int, dict[str, object]]:
+    """Payload additions for products with a missing article type, colour or gender.
+
+    `predicted` records each guess with its confidence; confident guesses also fill the
+    filter field, so "black shoes" finds an uncategorised black shoe.
+    """
+    if enc.classifier is None:
+        return {}
+    need = [i for i, p in enumerate(products) if _missing(p)]
+    if not need:
+        return {}
+    titles = enc.clip.encode_text([products[i].name for i in need])
+    out: dict[int, dict[str, object]] = {}
+    for i, title in zip(need, titles, strict=True):
+        guesses = enc.classifier.predict(images.get(i), title)
+        extra: dict[str, object] = {"predicted": {}}
+        for target in _missing(products[i]):
+            label, conf = guesses[target]
+            extra["predicted"][target] = {"value": label, "confidence": round(conf, 4)}  # type: ignore[index]
+            report.attributes_predicted += 1
+            if conf >= PREDICTION_THRESHOLD:
+                from assistant.index.schema import key
+
+                extra[_PAYLOAD_FIELD[target]] = key(label)
+                if target == "article_type":
+                    extra["category_key"] = [*(key(c) for c in products[i].category_path), key(label)]
+        out[i] = extra
+    return out

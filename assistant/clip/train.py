@@ -23,6 +23,7 @@ import json
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class TrainConfig:
     lr_tail: float = 3e-4
     weight_decay: float = 0.05
     unlock_blocks: int = 3  # trailing MBConv blocks of the image trunk that learn
+    unlock_text_layers: int = 1  # trailing MiniLM layers that learn (0: projection only)
     views: int = 2  # cached image views: original, mirrored (3 adds a random crop)
     seed: int = 0
 
@@ -153,7 +155,9 @@ def cache_image_features(
     rng = random.Random(cfg.seed)
     # Traced and frozen (conv+BN folded), channels-last: ~2x faster on CPU than eager.
     example = torch.zeros(2, 3, 224, 224).contiguous(memory_format=torch.channels_last)
-    frozen = torch.jit.freeze(torch.jit.trace(_FrozenPart(trunk, cfg.unlock_blocks).eval(), example))
+    with warnings.catch_warnings():  # jit is deprecated but is the fast CPU path here
+        warnings.simplefilter("ignore", FutureWarning)
+        frozen = torch.jit.freeze(torch.jit.trace(_FrozenPart(trunk, cfg.unlock_blocks).eval(), example))
     feats: list[torch.Tensor] = []
     kept: list[int] = []
     skipped = 0
@@ -181,16 +185,47 @@ def cache_image_features(
     return torch.cat(feats), kept, skipped
 
 
+def _additive_mask(mask: torch.Tensor) -> torch.Tensor:
+    """[n, L] 0/1 token mask → [n, 1, 1, L] additive attention mask, as BERT layers take it."""
+    return (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+
+
 @torch.no_grad()
-def cache_text_features(clip: LoadedClip, captions: list[str], batch: int = 128) -> torch.Tensor:
-    """Pooled (pre-projection) MiniLM outputs [n, 384] for the captions."""
+def cache_text_features(
+    clip: LoadedClip, captions: list[str], unlock_layers: int, batch: int = 128
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MiniLM hidden states at the cut [n, L, 384] (fp16) and token masks [n, L].
+
+    With `unlock_layers` = 0 the cut is after the pooler: states [n, 1, 384], masks ones.
+    """
     text = clip.model.text.eval()
+    ids_all = clip.tokenizer(captions)
+    mask_all = (ids_all != text.config.pad_token_id).long()
+    length = int(mask_all.sum(1).max())  # drop the all-padding tail of the context
+    ids_all, mask_all = ids_all[:, :length], mask_all[:, :length]
     out = []
     for i in tqdm(range(0, len(captions), batch), desc="caching text features", unit="batch"):
-        ids = clip.tokenizer(captions[i : i + batch])
-        mask = (ids != text.config.pad_token_id).long()
-        out.append(text.pooler(text.transformer(input_ids=ids, attention_mask=mask), mask))
-    return torch.cat(out)
+        ids, mask = ids_all[i : i + batch], mask_all[i : i + batch]
+        res = text.transformer(input_ids=ids, attention_mask=mask, output_hidden_states=unlock_layers > 0)
+        if unlock_layers > 0:
+            out.append(res.hidden_states[-1 - unlock_layers].half())
+        else:
+            out.append(text.pooler(res, mask)[:, None, :].half())
+    if unlock_layers == 0:
+        mask_all = torch.ones(len(captions), 1, dtype=torch.long)
+    return torch.cat(out), mask_all
+
+
+def text_tail(text: nn.Module, hidden: torch.Tensor, mask: torch.Tensor, unlock_layers: int) -> torch.Tensor:
+    """The trainable rest of the text tower: cut states → pooled [n, 384] (before projection)."""
+    if unlock_layers == 0:
+        return hidden[:, 0]
+    ext = _additive_mask(mask)
+    for layer in text.transformer.encoder.layer[len(text.transformer.encoder.layer) - unlock_layers :]:
+        out = layer(hidden, attention_mask=ext)
+        hidden = out[0] if isinstance(out, tuple) else out
+    m = mask[:, :, None].to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1)  # open_clip's MeanPooler
 
 
 # --- evaluation --------------------------------------------------------------------------
@@ -203,16 +238,28 @@ def _recall_at_k(sim: torch.Tensor, k: int = 10) -> float:
 
 
 def retrieval_report(
-    img_emb: torch.Tensor, txt_emb: torch.Tensor, bare_emb: torch.Tensor, article_types: list[str]
+    img_emb: torch.Tensor,
+    txt_emb: torch.Tensor,
+    bare_emb: torch.Tensor,
+    article_types: list[str],
+    pool_emb: torch.Tensor | None = None,
+    pool_types: list[str] | None = None,
 ) -> RetrievalReport:
-    """Validation recall (text↔image, 10 of n) and photo→photo precision@10 by article type."""
+    """Validation recall (text↔image, 10 of n) and photo→photo precision@10 by article type.
+
+    Photo precision searches the validation photos among `pool_emb` (all photos, when
+    given; the query photo itself excluded, matched by being the most similar at ~1.0),
+    else among the validation photos alone.
+    """
     sim = txt_emb @ img_emb.T
     bare = bare_emb @ img_emb.T
-    ii = img_emb @ img_emb.T
-    ii.fill_diagonal_(-2.0)  # the query photo itself is not a result
-    top = ii.topk(10, dim=1).indices
+    if pool_emb is None or pool_types is None:
+        pool_emb, pool_types = img_emb, article_types
+    ii = img_emb @ pool_emb.T
+    top = ii.topk(11, dim=1).indices[:, 1:]  # the best match is the query photo itself
     types = np.array(article_types)
-    prec = float((types[top.numpy()] == types[:, None]).mean())
+    ptypes = np.array(pool_types)
+    prec = float((ptypes[top.numpy()] == types[:, None]).mean())
     return RetrievalReport(
         pairs=int(img_emb.shape[0]),
         t2i_recall_at_10=_recall_at_k(sim),
@@ -247,27 +294,40 @@ def train_clip(
     model = clip.model
     with_photo = [p for p in products if p.image is not None]
 
-    cache_key = hashlib.sha1(
-        json.dumps([cfg.unlock_blocks, cfg.views, cfg.seed, [p.id for p in with_photo]]).encode()
-    ).hexdigest()[:12]
-    cache_file = (cache_dir / f"clip-cache-{cache_key}.pt") if cache_dir else None
-    if cache_file and cache_file.is_file():
-        log(f"using cached frozen features {cache_file}")
-        cache = torch.load(cache_file, weights_only=False)
+    ids_key = [p.id for p in with_photo]
+    img_key = hashlib.sha1(json.dumps(["img", cfg.unlock_blocks, cfg.views, cfg.seed, ids_key]).encode()).hexdigest()[:12]
+    img_file = (cache_dir / f"clip-images-{img_key}.pt") if cache_dir else None
+    if img_file and img_file.is_file():
+        log(f"using cached image features {img_file}")
+        img_cache = torch.load(img_file, weights_only=False)
     else:
-        img_feats, kept, skipped = cache_image_features(clip, with_photo, cfg)
-        kept_products = [with_photo[i] for i in kept]
-        variants = [caption_variants(p) for p in kept_products]
+        feats, kept, skipped = cache_image_features(clip, with_photo, cfg)
+        img_cache = {"img": feats, "ids": [with_photo[i].id for i in kept], "skipped": skipped}
+        if img_file:
+            img_file.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(img_cache, img_file)
+    kept_ids = img_cache["ids"]
+    txt_key = hashlib.sha1(json.dumps(["txt", cfg.unlock_text_layers, kept_ids]).encode()).hexdigest()[:12]
+    txt_file = (cache_dir / f"clip-texts-{txt_key}.pt") if cache_dir else None
+    if txt_file and txt_file.is_file():
+        log(f"using cached text features {txt_file}")
+        txt_cache = torch.load(txt_file, weights_only=False)
+    else:
+        by_id0 = {p.id: p for p in with_photo}
+        variants = [caption_variants(by_id0[i]) for i in kept_ids]
+        hidden, masks = cache_text_features(clip, [c for v in variants for c in v], cfg.unlock_text_layers)
         n_var = len(variants[0])
-        txt = cache_text_features(clip, [c for v in variants for c in v]).view(len(kept_products), n_var, -1)
-        cache = {"img": img_feats, "txt": txt, "ids": [p.id for p in kept_products], "skipped": skipped}
-        if cache_file:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(cache, cache_file)
+        txt_cache = {"hidden": hidden.view(len(kept_ids), n_var, *hidden.shape[1:]), "mask": masks.view(len(kept_ids), n_var, -1)}
+        if txt_file:
+            txt_file.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(txt_cache, txt_file)
+    cache = {"img": img_cache["img"], "ids": kept_ids, "skipped": img_cache["skipped"]}
     by_id = {p.id: p for p in with_photo}
     kept_products = [by_id[i] for i in cache["ids"]]
     img_feats: torch.Tensor = cache["img"]
-    txt_feats: torch.Tensor = cache["txt"]
+    txt_hidden: torch.Tensor = txt_cache["hidden"]  # [n, variants, L, 384]
+    txt_mask: torch.Tensor = txt_cache["mask"]  # [n, variants, L]
+    text = model.text
     val_mask = torch.tensor([is_validation(p.id) for p in kept_products])
     tr_idx = torch.nonzero(~val_mask).flatten()
     va_idx = torch.nonzero(val_mask).flatten()
@@ -279,7 +339,8 @@ def train_clip(
     tail = _tail_modules(trunk, cfg.unlock_blocks)
     for p in model.parameters():
         p.requires_grad_(False)
-    tail_params = [p for m in tail for p in m.parameters()]
+    text_layers = list(text.transformer.encoder.layer)[len(text.transformer.encoder.layer) - cfg.unlock_text_layers :] if cfg.unlock_text_layers else []
+    tail_params = [p for m in [*tail, *text_layers] for p in m.parameters()]
     head_params = [*head.parameters(), *model.text.proj.parameters(), model.logit_scale]
     for p in tail_params + head_params:
         p.requires_grad_(True)
@@ -305,15 +366,21 @@ def train_clip(
         return nn.functional.normalize(head(tail_features(trunk, x, cfg.unlock_blocks)), dim=-1)
 
     def encode_texts(idx: torch.Tensor, variant: torch.Tensor) -> torch.Tensor:
-        return nn.functional.normalize(model.text.proj(txt_feats[idx, variant]), dim=-1)
+        pooled = text_tail(text, txt_hidden[idx, variant].float(), txt_mask[idx, variant], cfg.unlock_text_layers)
+        return nn.functional.normalize(text.proj(pooled), dim=-1)
 
     @torch.no_grad()
-    def evaluate() -> RetrievalReport:
+    def evaluate(full_pool: bool = False) -> RetrievalReport:
         model.eval()
         img = torch.cat([encode_images(va_idx[i : i + 256], None) for i in range(0, len(va_idx), 256)])
         full = encode_texts(va_idx, torch.zeros(len(va_idx), dtype=torch.long))
         bare = encode_texts(va_idx, torch.ones(len(va_idx), dtype=torch.long))
-        return retrieval_report(img, full, bare, [str(kept_products[i].category) for i in va_idx.tolist()])
+        types = [str(kept_products[i].category) for i in va_idx.tolist()]
+        if not full_pool:
+            return retrieval_report(img, full, bare, types)
+        everything = torch.arange(len(kept_products))
+        pool = torch.cat([encode_images(everything[i : i + 256], None) for i in range(0, len(everything), 256)])
+        return retrieval_report(img, full, bare, types, pool, [str(p.category) for p in kept_products])
 
     bar = tqdm(range(cfg.epochs), desc="training CLIP", unit="epoch")
     for epoch in bar:
@@ -328,7 +395,7 @@ def train_clip(
             if len(idx) < 2:
                 continue
             view = torch.randint(0, cfg.views, (len(idx),), generator=gen)
-            variant = torch.randint(0, txt_feats.shape[1], (len(idx),), generator=gen)
+            variant = torch.randint(0, txt_hidden.shape[1], (len(idx),), generator=gen)
             loss = loss_fn(encode_images(idx, view), encode_texts(idx, variant), model.logit_scale.exp())
             opt.zero_grad()
             loss.backward()
@@ -336,7 +403,7 @@ def train_clip(
             sched.step()
             with torch.no_grad():
                 model.logit_scale.clamp_(0, math.log(100))
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         rep = evaluate()
         row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), **asdict(rep)}
         report.epochs.append(row)
@@ -347,9 +414,10 @@ def train_clip(
             f"photo P@10 {rep.photo_precision_at_10_article_type:.3f}"
         )
     model.eval()
-    report.final = evaluate()
+    report.final = evaluate(full_pool=True)
     report.seconds = time.time() - t0
-    save_delta(model, out)
+    n_layers = len(text.transformer.encoder.layer)
+    save_delta(model, out, [f"text.transformer.encoder.layer.{i}." for i in range(n_layers - cfg.unlock_text_layers, n_layers)])
     out.with_suffix(".report.json").write_text(report.to_json())
     return report
 

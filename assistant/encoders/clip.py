@@ -7,6 +7,7 @@ image tower when the model allows it (about 2x faster on CPU than eager mode).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,7 +36,10 @@ class ClipEncoder:
                 try:
                     visual = visual.to(memory_format=torch.channels_last)
                     example = torch.zeros(2, 3, 224, 224).contiguous(memory_format=torch.channels_last)
-                    with torch.no_grad():
+                    # torch marks jit as deprecated in favour of torch.compile, but on this
+                    # CPU trace+freeze is what doubles throughput without a compile step.
+                    with torch.no_grad(), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", FutureWarning)
                         visual = torch.jit.freeze(torch.jit.trace(visual, example))
                 except Exception:  # some towers do not trace; eager mode is correct, only slower
                     visual = self.clip.model.visual.eval()

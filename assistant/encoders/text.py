@@ -24,7 +24,7 @@ class SentenceEncoder:
             self.model = SentenceTransformer(model_path, device="cpu")
         except (OSError, ValueError) as e:
             raise ModelError(f"cannot load sentence encoder from {model_path}: {e}") from e
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 384)
+        self.dim = int(self.model.get_embedding_dimension() or 384)
         self.batch_size = batch_size
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:

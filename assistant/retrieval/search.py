@@ -140,6 +140,7 @@ class SearchResponse:
 def product_from_payload(payload: Mapping[str, Any]) -> Product:
     """The catalogue fields of a point's payload, as a `Product`."""
     fields = {k: payload.get(k) for k in Product.model_fields if k in payload}
+    fields["id"] = payload["product_id"]
     return Product.model_validate(fields)
 
 
@@ -233,13 +234,19 @@ class Retriever:
         clip_i = self.clip.encode_image([req.image])[0] if req.image is not None else None
         primary = clip_i if clip_i is not None else clip_t
         early: np.ndarray | None = None
-        if FUSED in wanted or (mode == "clip" and clip_i is not None and clip_t is not None):
+        if FUSED in wanted or (mode in ("clip", "hybrid") and clip_i is not None and clip_t is not None):
             if clip_i is not None and clip_t is not None:
                 early = fz.early_fuse([clip_i, clip_t], [c.early_image_weight, 1 - c.early_image_weight])
             else:
                 early = primary
         out: dict[str, VectorQuery] = {}
         n = c.candidates
+        if mode == "hybrid" and clip_i is not None:
+            # With a photo, the words are a modifier of it ("but in black"), not a description
+            # to match on their own: every list takes the joint vector, and the named vectors
+            # cover products with a photo (image, fused) and without one (clip_text, fused).
+            assert early is not None
+            return {name: VectorQuery(name, early.tolist(), n) for name in (IMAGE, FUSED, CLIP_TEXT)}
         if BM25 in wanted and text is not None:
             sv = self.sparse.encode_query(text)
             if sv.indices:  # a query of stop words only has no terms
@@ -255,7 +262,8 @@ class Retriever:
             if IMAGE in wanted and primary is not None:
                 out[IMAGE] = VectorQuery(IMAGE, primary.tolist(), n)
             if CLIP_TEXT in wanted:
-                # With a photo and text, the caption list follows the text; else the one input.
+                # Late fusion keeps modalities apart: with a photo and text, the caption list
+                # follows the text and the photo list the photo.
                 q = clip_t if clip_t is not None else clip_i
                 assert q is not None
                 out[CLIP_TEXT] = VectorQuery(CLIP_TEXT, q.tolist(), n)

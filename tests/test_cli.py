@@ -1,0 +1,30 @@
+"""The command line: bad input ends with a one-line message and a non-zero exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _run(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_missing_catalogue_is_one_line_and_exit_2(tmp_path):
+    r = _run("--index", str(tmp_path), "ingest", str(tmp_path / "nope.csv"))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("error: catalogue file not found")
+    assert "Traceback" not in r.stderr
+
+
+def test_qdrant_server_down_is_a_clear_error(tmp_path):
+    r = _run("--qdrant-url", "http://127.0.0.1:9", "search", "--text", "shoes")
+    assert r.returncode == 2
+    assert "unreachable" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_lists_the_subcommands():
+    r = _run("--help")
+    assert r.returncode == 0
+    for cmd in ("ingest", "search", "eval", "train-clip", "export-clip"):
+        assert cmd in r.stdout

@@ -1,0 +1,192 @@
+"""Real models, real engine: a slice of KAGL ingested into a temporary embedded index."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from assistant.catalogue.loader import load_catalogue
+from assistant.config import Settings
+from assistant.errors import CollectionNotFound, ImageError, QueryError
+from assistant.index.base import Filters
+from assistant.index.edge import EdgeIndex
+from assistant.ingest import ingest_catalogue
+from assistant.retrieval.search import Retriever, SearchRequest
+from assistant.runtime import load_encoders
+from tests.kagl_subset import write_subset
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def encoders():
+    return load_encoders(Settings())
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, kagl_csv, encoders):
+    d = tmp_path_factory.mktemp("kagl")
+    csv_path, rows = write_subset(kagl_csv, d / "subset.csv", per_type=30, corrupt=2)
+    index = EdgeIndex(d / "index")
+    cat = load_catalogue(csv_path)
+    report = ingest_catalogue(cat, index, "kagl", encoders, "test", batch_size=32, progress=False)
+    retriever = Retriever(index, "kagl", encoders.clip, encoders.text, encoders.sparse)
+    yield retriever, report, cat, rows
+    index.close()
+
+
+def test_ingest_reports_bad_photos_and_still_indexes_their_products(indexed):
+    retriever, report, cat, _ = indexed
+    assert report.indexed == len(cat.products) == 242
+    assert report.images_bad == 2
+    assert sum("image skipped" in i.reason for i in report.issues) == 2
+    broken = retriever.index.count("kagl", Filters(product_ids=["9000000", "9000001"]))
+    assert broken == 2, "products with broken photos are searchable by text"
+    assert retriever.index.count("kagl", Filters(product_ids=["9000000"], has_image=True)) == 0
+
+
+def test_reingest_is_idempotent(indexed, encoders):
+    retriever, _, cat, _ = indexed
+    again = ingest_catalogue(cat, retriever.index, "kagl", encoders, "test", batch_size=32, progress=False)
+    assert again.indexed == 0 and again.unchanged == len(cat.products)
+    assert retriever.index.count("kagl") == len(cat.products)
+
+
+def test_black_sandals_for_men(indexed):
+    retriever, *_ = indexed
+    resp = retriever.search(SearchRequest(text="black sandals for men", k=5))
+    assert resp.hits
+    for h in resp.hits:
+        assert h.product.category == "Sandals"
+        assert h.product.colour == "Black"
+        assert h.product.gender in ("Men", "Unisex")
+    assert "colour is black" in resp.filters_applied
+
+
+def test_photo_of_a_watch_returns_watches(indexed, kagl_csv):
+    retriever, _, _, rows = indexed
+    watch = next(r for r in rows if r["article_type"] == "Watches" and r["image"])
+    img = Image.open(watch["image"]).convert("RGB")
+    resp = retriever.search(SearchRequest(image=img, filters=Filters(exclude_product_ids=[watch["id"]]), k=10))
+    types = [h.product.category for h in resp.hits]
+    assert types.count("Watches") >= 9, types
+    assert watch["id"] not in [h.product_id for h in resp.hits]
+    assert all(h.evidence for h in resp.hits), "every hit says which modality found it"
+
+
+def test_photo_plus_text_moves_towards_the_text(indexed):
+    retriever, _, _, rows = indexed
+    shoe = next(r for r in rows if r["article_type"] == "Sports Shoes" and r["image"] and r["base_colour"] != "Black")
+    img = Image.open(shoe["image"]).convert("RGB")
+    resp = retriever.search(SearchRequest(image=img, text="but in black", k=5))
+    assert [h.product.colour for h in resp.hits].count("Black") >= 4
+    assert all(h.product.category in ("Sports Shoes", "Casual Shoes") for h in resp.hits)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "text", "clip", "early", "late", "hybrid"])
+def test_every_fusion_mode_answers_a_text_query(indexed, mode):
+    retriever, *_ = indexed
+    resp = retriever.search(SearchRequest(text="analog wrist watch", fusion=mode, k=5))
+    assert [h.product.category for h in resp.hits].count("Watches") >= 4
+    assert resp.fusion == mode
+
+
+def test_filters_that_match_nothing_are_relaxed_and_said(indexed):
+    retriever, *_ = indexed
+    resp = retriever.search(SearchRequest(text="black sandals for men under 20", k=5))
+    assert resp.hits
+    assert "price <= 20" in resp.filters_relaxed  # KAGL has no prices
+    assert "price <= 20" not in resp.filters_applied
+
+
+def test_explanation_is_in_the_json(indexed):
+    retriever, *_ = indexed
+    d = retriever.search(SearchRequest(text="red tshirt", k=3)).to_dict()
+    mods = d["hits"][0]["explanation"]["modalities"]
+    assert mods and {"modality", "rank", "score"} <= set(mods[0])
+    assert d["hits"][0]["explanation"]["filters"] == d["filters_applied"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"this is not an image", b"\xff\xd8\xff\xe0\x00\x10JFIF truncated", "truncated-png"],
+)
+def test_bad_images_are_typed_errors_and_leave_the_index_intact(indexed, payload):
+    from assistant.encoders.images import load_image
+
+    retriever, _, cat, _ = indexed
+    if payload == "truncated-png":
+        buf = io.BytesIO()
+        Image.new("RGB", (300, 300), "red").save(buf, "PNG")
+        payload = buf.getvalue()[:200]
+    with pytest.raises(ImageError):
+        load_image(payload)
+    assert retriever.index.count("kagl") == len(cat.products)
+
+
+def test_a_50_megapixel_image_is_refused(tmp_path):
+    from assistant.encoders.images import load_image
+
+    p = tmp_path / "huge.png"
+    Image.new("1", (10_000, 5_000)).save(p)  # 50 MP, 1-bit: small file
+    with pytest.raises(ImageError, match="megapixel"):
+        load_image(p)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 10_000])
+def test_bad_queries_are_typed_errors(indexed, text):
+    retriever, *_ = indexed
+    with pytest.raises(QueryError):
+        retriever.search(SearchRequest(text=text))
+
+
+def test_price_min_above_max_is_a_typed_error(indexed):
+    retriever, *_ = indexed
+    with pytest.raises(QueryError, match="price"):
+        retriever.search(SearchRequest(text="shoes", filters=Filters(price_min=50, price_max=10)))
+
+
+def test_unknown_collection(indexed, encoders):
+    retriever, *_ = indexed
+    other = Retriever(retriever.index, "nope", encoders.clip, encoders.text, encoders.sparse)
+    with pytest.raises(CollectionNotFound, match="nope"):
+        other.search(SearchRequest(text="shoes"))
+
+
+@pytest.mark.parametrize("mode", ["late", "hybrid"])
+def test_fusion_in_qdrant_equals_fusion_here(indexed, mode):
+    retriever, *_ = indexed
+    local = Retriever(retriever.index, "kagl", retriever.clip, retriever.text, retriever.sparse, engine_fusion=False)
+    req = SearchRequest(text="blue denim jeans for women", fusion=mode, k=10)
+    a, b = retriever.search(req), local.search(req)
+    assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-6)
+    assert [h.product_id for h in a.hits][:5] == [h.product_id for h in b.hits][:5]
+
+
+def test_batch_cli_prints_one_json_line_per_query(indexed, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    retriever, _, _, rows = indexed
+    photo = next(r for r in rows if r["image"])
+    q = tmp_path / "q.jsonl"
+    q.write_text(
+        json.dumps({"id": "a", "text": "black sandals for men", "k": 3}) + "\n"
+        + json.dumps({"id": "b", "image": photo["image"], "fusion": "early", "k": 2}) + "\n"
+        + "{not json\n"
+        + json.dumps({"id": "c", "text": ""}) + "\n"
+    )
+    index_dir = retriever.index.root
+    retriever.index.close()  # one process per shard folder: let the CLI open it
+    r = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "--index", str(index_dir), "search", "--batch", str(q), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x.get("id") for x in lines[:2]] == ["a", "b"]
+    assert len(lines[0]["hits"]) == 3 and len(lines[1]["hits"]) == 2
+    assert "invalid JSON" in lines[2]["error"] and "empty" in lines[3]["error"]
