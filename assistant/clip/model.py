@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,4 +191,9 @@ def export_open_clip_dir(loaded: LoadedClip, out_dir: Path) -> Path:
     (out_dir / "open_clip_config.json").write_text(json.dumps(cfg, indent=2))
     sd = {k: v.detach().contiguous() for k, v in loaded.model.state_dict().items()}
     save_file(sd, str(out_dir / "open_clip_model.safetensors"))
+    # open_clip reads a local-dir model's tokenizer from the folder itself.
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        src = Path(minilm_path()) / name
+        if src.is_file():
+            shutil.copyfile(src, out_dir / name)
     return out_dir

@@ -232,7 +232,7 @@ def text_tail(text: nn.Module, hidden: torch.Tensor, mask: torch.Tensor, unlock_
 
 def _recall_at_k(sim: torch.Tensor, k: int = 10) -> float:
     """Fraction of rows whose diagonal entry is in the row's top k."""
-    topk = sim.topk(k, dim=1).indices
+    topk = sim.topk(min(k, sim.shape[1]), dim=1).indices
     target = torch.arange(sim.shape[0])[:, None]
     return float((topk == target).any(dim=1).float().mean())
 
@@ -256,7 +256,7 @@ def retrieval_report(
     if pool_emb is None or pool_types is None:
         pool_emb, pool_types = img_emb, article_types
     ii = img_emb @ pool_emb.T
-    top = ii.topk(11, dim=1).indices[:, 1:]  # the best match is the query photo itself
+    top = ii.topk(min(11, ii.shape[1]), dim=1).indices[:, 1:]  # the best match is the query photo itself
     types = np.array(article_types)
     ptypes = np.array(pool_types)
     prec = float((ptypes[top.numpy()] == types[:, None]).mean())

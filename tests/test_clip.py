@@ -1,0 +1,87 @@
+"""The catalogue CLIP: training lowers the loss, checkpoints round-trip, the default is sensible."""
+
+from __future__ import annotations
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+from PIL import Image
+
+from assistant.catalogue.loader import load_catalogue
+from assistant.clip.model import KAGL_CLIP, export_open_clip_dir, load_kagl_clip, load_open_clip
+from assistant.clip.train import TrainConfig, caption_variants, is_validation, train_clip
+from assistant.encoders.clip import ClipEncoder
+from assistant.errors import ConfigError, ModelError
+
+pytestmark = pytest.mark.model
+
+
+def test_validation_split_is_fixed_and_about_eleven_percent(kagl_csv):
+    ids = [p.id for p in load_catalogue(kagl_csv).products]
+    share = sum(map(is_validation, ids)) / len(ids)
+    assert 0.10 < share < 0.12
+    assert is_validation("15970") == is_validation("15970")
+
+
+def test_caption_variants_start_with_the_canonical_caption(kagl_csv):
+    p = load_catalogue(kagl_csv, limit=1).products[0]
+    v = caption_variants(p)
+    assert v[0] == p.clip_caption() and v[1] == p.name and len(set(v)) >= 3
+
+
+def test_training_lowers_the_loss_on_real_pairs(kagl_csv, tmp_path):
+    products = [p for p in load_catalogue(kagl_csv, limit=2000).products if p.image][:96]
+    cfg = TrainConfig(epochs=4, batch_size=32, views=1, unlock_blocks=1, unlock_text_layers=1, seed=1)
+    report = train_clip(products, tmp_path / "tiny.safetensors", cfg, log=lambda _: None)
+    losses = [e["loss"] for e in report.epochs]
+    assert losses[-1] < losses[0] * 0.8, losses
+    assert (tmp_path / "tiny.safetensors").is_file() and (tmp_path / "tiny.report.json").is_file()
+    # The delta checkpoint reloads to identical embeddings.
+    a = load_kagl_clip(tmp_path / "tiny.safetensors")
+    b = load_kagl_clip(tmp_path / "tiny.safetensors")
+    tokens = a.tokenizer(["Puma Men Black Sports Shoes"])
+    with torch.no_grad():
+        assert torch.equal(a.model.encode_text(tokens), b.model.encode_text(tokens))
+
+
+@pytest.fixture(scope="module")
+def default_clip():
+    return load_kagl_clip()
+
+
+def test_default_model_puts_a_watch_photo_closest_to_watch(default_clip, kagl_csv):
+    watch = next(p for p in load_catalogue(kagl_csv).products if p.category == "Watches" and p.image and is_validation(p.id))
+    enc = ClipEncoder(default_clip)
+    labels = ["watch", "shoes", "t-shirt", "handbag", "sunglasses", "jeans", "sandals"]
+    img = enc.encode_image([Image.open(watch.image).convert("RGB")])
+    txt = enc.encode_text([f"a photo of {x}" for x in labels])
+    assert labels[int(np.argmax(txt @ img[0]))] == "watch"
+
+
+def test_exported_checkpoint_loads_in_plain_open_clip_with_identical_embeddings(default_clip, tmp_path):
+    export_open_clip_dir(default_clip, tmp_path / "export")
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{tmp_path / 'export'}")
+    model.eval()
+    tok = open_clip.get_tokenizer(f"local-dir:{tmp_path / 'export'}")
+    img = Image.new("RGB", (224, 224), (200, 30, 30))
+    with torch.no_grad():
+        x = preprocess(img)[None]
+        assert torch.allclose(model.encode_image(x), default_clip.model.encode_image(default_clip.preprocess(img)[None]), atol=1e-5)
+        t = tok(["red dress"])
+        assert torch.allclose(model.encode_text(t), default_clip.model.encode_text(default_clip.tokenizer(["red dress"])), atol=1e-5)
+    # ... and through the project's own loader, by configuration.
+    again = load_open_clip(f"local-dir:{tmp_path / 'export'}", None)
+    assert again.embed_dim == default_clip.embed_dim
+
+
+def test_missing_checkpoint_names_the_path(tmp_path):
+    with pytest.raises(ModelError, match="nope.safetensors"):
+        load_open_clip(KAGL_CLIP, str(tmp_path / "nope.safetensors"))
+    with pytest.raises(ModelError, match="nope.pt"):
+        load_open_clip("ViT-B-32", str(tmp_path / "nope.pt"))
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(ConfigError, match=KAGL_CLIP):
+        load_open_clip("no-such-clip", None)
