@@ -299,7 +299,11 @@ def train_classifier_cmd(
     typer.echo(f"{len(products)} products with photos; {skipped} bad photos skipped", err=True)
     img = np.concatenate([enc.encode_image(images[i : i + 64]) for i in tqdm(range(0, len(images), 64), desc="photos", unit="batch")])
     txt = enc.encode_text([p.name for p in products])
-    targets = {"article_type": [str(p.category) for p in products], "colour": [str(p.colour) for p in products], "gender": [str(p.gender) for p in products]}
+    targets = {
+        "article_type": [str(p.category) for p in products],
+        "colour": [str(p.colour) for p in products],
+        "gender": [str(p.gender) for p in products],
+    }
     is_val = np.array([is_validation(p.id) for p in products])
     clf, report = train_classifier(img, txt, targets, is_val, epochs=epochs, seed=seed)
     dest = out or DEFAULT_CLASSIFIER

@@ -35,9 +35,7 @@ class Encoders:
 def load_encoders(settings: Settings) -> Encoders:
     import torch
 
-    from assistant.clip.model import load_open_clip
-
-    from assistant.clip.model import DEFAULT_CLASSIFIER, KAGL_CLIP
+    from assistant.clip.model import DEFAULT_CLASSIFIER, KAGL_CLIP, load_open_clip
 
     torch.set_num_threads(settings.threads)
     # The packaged classifier reads the packaged CLIP's features; another CLIP needs its own.

@@ -38,6 +38,7 @@ PHRASES = {
     "Flats": ["flats"], "Clutches": ["clutch"], "Socks": ["socks"],
 }
 GENDER_WORDS = {"Men": ["men", "him", "a man"], "Women": ["women", "her", "ladies"], "Boys": ["boys"], "Girls": ["girls"]}
+CHANGE_PHRASES = ["like this but in {c}", "same but {c}", "this in {c} please", "something like this in {c}"]
 TEMPLATES = [
     "{colour} {brand} {type} for {gender}",
     "{brand} {type} in {colour} for {gender}",
@@ -131,7 +132,7 @@ def main() -> None:
             continue
         n_pt += 1
         out.append({"id": f"pt{n_pt:03d}", "kind": "photo+text", "image": str(Path("../shared/data/kagl") / str(p.image.relative_to(path.parent))),
-                    "text": rng.choice(["like this but in {c}", "same but {c}", "this in {c} please", "something like this in {c}"]).format(c=colour.lower()),
+                    "text": rng.choice(CHANGE_PHRASES).format(c=colour.lower()),
                     "filters": {"exclude_product_ids": [p.id]}, "relevant": rel})
 
     dest = Path(__file__).parent / "queries" / "kagl-dev.jsonl"

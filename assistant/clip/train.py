@@ -27,7 +27,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import open_clip
@@ -339,7 +338,8 @@ def train_clip(
     tail = _tail_modules(trunk, cfg.unlock_blocks)
     for p in model.parameters():
         p.requires_grad_(False)
-    text_layers = list(text.transformer.encoder.layer)[len(text.transformer.encoder.layer) - cfg.unlock_text_layers :] if cfg.unlock_text_layers else []
+    layers = list(text.transformer.encoder.layer)
+    text_layers = layers[len(layers) - cfg.unlock_text_layers :] if cfg.unlock_text_layers else []
     tail_params = [p for m in [*tail, *text_layers] for p in m.parameters()]
     head_params = [*head.parameters(), *model.text.proj.parameters(), model.logit_scale]
     for p in tail_params + head_params:
@@ -366,7 +366,17 @@ def train_clip(
         return nn.functional.normalize(head(tail_features(trunk, x, cfg.unlock_blocks)), dim=-1)
 
     def encode_texts(idx: torch.Tensor, variant: torch.Tensor) -> torch.Tensor:
-        pooled = text_tail(text, txt_hidden[idx, variant].float(), txt_mask[idx, variant], cfg.unlock_text_layers)
+        mask = txt_mask[idx, variant]
+        lengths = mask.sum(1)
+        # Captions average 12 tokens but are padded to the longest (38): run the layers on
+        # length-sorted chunks, each trimmed to its own longest caption. Same result, ~2x faster.
+        order = torch.argsort(lengths)
+        pooled = torch.empty(len(idx), txt_hidden.shape[-1])
+        for chunk in order.split(64):
+            length = int(lengths[chunk].max())
+            pooled[chunk] = text_tail(
+                text, txt_hidden[idx[chunk], variant[chunk], :length].float(), mask[chunk, :length], cfg.unlock_text_layers
+            )
         return nn.functional.normalize(text.proj(pooled), dim=-1)
 
     @torch.no_grad()

@@ -23,7 +23,7 @@ from PIL import Image
 from assistant.catalogue.schema import Product
 from assistant.encoders.base import ImageTextEncoder, SparseEncoder, TextEncoder
 from assistant.errors import QueryError
-from assistant.index.base import Filters, Fusion, IndexHit, ProductIndex, Vector, VectorQuery
+from assistant.index.base import Filters, Fusion, IndexHit, ProductIndex, VectorQuery
 from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT
 from assistant.retrieval import fusion as fz
 from assistant.retrieval.understanding import MAX_QUERY_CHARS, ParsedQuery, Vocabulary, parse_query
