@@ -254,10 +254,14 @@ def eval_cmd(
     qs = load_query_set(queries)
     rows = evaluate(retriever, qs, [m.strip() for m in modes.split(",")])  # type: ignore[misc]
     t = Table(title=f"{queries} ({len(qs)} queries), collection {s.collection!r}")
-    for col in ("queries", "mode", "n", "nDCG@10", "R@10", "R@50", "MRR"):
+    for col in ("queries", "mode", "n", "nDCG@10", "R@10", "R@50", "MRR", "type P@10"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r.kind, r.mode, str(r.queries), f"{r.ndcg_10:.3f}", f"{r.recall_10:.3f}", f"{r.recall_50:.3f}", f"{r.mrr:.3f}")
+        tp = f"{r.type_precision_10:.3f}" if r.type_precision_10 is not None else "-"
+        if r.queries:
+            t.add_row(r.kind, r.mode, str(r.queries), f"{r.ndcg_10:.3f}", f"{r.recall_10:.3f}", f"{r.recall_50:.3f}", f"{r.mrr:.3f}", tp)
+        else:
+            t.add_row(r.kind, r.mode, str(r.type_queries), "-", "-", "-", "-", tp)
     Console().print(t)
     dest = out or Path("benchmarks/results/eval.json")
     dest.parent.mkdir(parents=True, exist_ok=True)

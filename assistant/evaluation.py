@@ -51,6 +51,7 @@ class EvalQuery:
     image: Path | None
     filters: Filters | None
     relevant: dict[str, int]
+    article_type: str | None = None  # of the query's product: enables type precision@10
 
 
 def load_query_set(path: Path) -> list[EvalQuery]:
@@ -73,7 +74,8 @@ def load_query_set(path: Path) -> list[EvalQuery]:
                     text=o.get("text"),
                     image=image,
                     filters=Filters(**o["filters"]) if o.get("filters") else None,
-                    relevant={str(k): int(v) for k, v in o["relevant"].items()},
+                    relevant={str(k): int(v) for k, v in o.get("relevant", {}).items()},
+                    article_type=o.get("article_type"),
                 )
             )
     return out
@@ -88,6 +90,8 @@ class ModeScores:
     recall_10: float = 0.0
     recall_50: float = 0.0
     mrr: float = 0.0
+    type_precision_10: float | None = None  # share of the top 10 of the query product's article type
+    type_queries: int = 0
     per_query: dict[str, float] = field(default_factory=dict)
 
 
@@ -118,6 +122,12 @@ def evaluate(
             ranked = [h.product_id for h in resp.hits]
             for kind in (q.kind, "all"):
                 r = rows.setdefault((mode, kind), ModeScores(mode, kind))
+                if q.article_type is not None:
+                    top = [h.product.category for h in resp.hits[:10]]
+                    r.type_precision_10 = (r.type_precision_10 or 0.0) + sum(t == q.article_type for t in top) / 10
+                    r.type_queries += 1
+                if not q.relevant:
+                    continue
                 r.queries += 1
                 r.ndcg_10 += ndcg_at_k(ranked, q.relevant, 10)
                 r.recall_10 += recall_at_k(ranked, q.relevant, 10)
@@ -128,5 +138,7 @@ def evaluate(
     bar.close()
     for r in rows.values():
         for name in ("ndcg_10", "recall_10", "recall_50", "mrr"):
-            setattr(r, name, getattr(r, name) / r.queries)
+            setattr(r, name, getattr(r, name) / max(r.queries, 1))
+        if r.type_precision_10 is not None:
+            r.type_precision_10 /= r.type_queries
     return sorted(rows.values(), key=lambda r: (r.kind, FUSION_MODES.index(r.mode)))  # type: ignore[arg-type]

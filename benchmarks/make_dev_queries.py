@@ -49,6 +49,12 @@ TEMPLATES = [
 ]
 
 
+def _image(p: Product, catalogue: Path) -> str:
+    """The photo's path as seen from the repository root (the catalogue lies in ../shared)."""
+    assert p.image is not None
+    return str(Path("../shared/data/kagl") / p.image.relative_to(catalogue.parent))
+
+
 def _gender_ok(p: Product, gender: str | None) -> bool:
     return gender is None or p.gender == gender or p.gender == "Unisex"
 
@@ -111,8 +117,8 @@ def main() -> None:
         if not 3 <= len(rel) <= 1500:
             continue
         n_photo += 1
-        out.append({"id": f"p{n_photo:03d}", "kind": "photo", "image": str(Path("../shared/data/kagl") / str(p.image.relative_to(path.parent))),
-                    "filters": {"exclude_product_ids": [p.id]}, "relevant": rel})
+        out.append({"id": f"p{n_photo:03d}", "kind": "photo", "image": _image(p, path),
+                    "filters": {"exclude_product_ids": [p.id]}, "article_type": p.category, "relevant": rel})
 
     # Photo + text: "like this but in <colour>".
     n_pt = 0
@@ -131,13 +137,21 @@ def main() -> None:
         if not 3 <= sum(1 for g in rel.values() if g == 2) <= 1500:
             continue
         n_pt += 1
-        out.append({"id": f"pt{n_pt:03d}", "kind": "photo+text", "image": str(Path("../shared/data/kagl") / str(p.image.relative_to(path.parent))),
+        out.append({"id": f"pt{n_pt:03d}", "kind": "photo+text", "image": _image(p, path),
                     "text": rng.choice(CHANGE_PHRASES).format(c=colour.lower()),
                     "filters": {"exclude_product_ids": [p.id]}, "relevant": rel})
 
     dest = Path(__file__).parent / "queries" / "kagl-dev.jsonl"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text("".join(json.dumps(q) + "\n" for q in out))
+    # Every validation-split photo, for the photo precision@10-by-article-type figure.
+    holdout = [
+        {"id": f"h{p.id}", "kind": "photo", "image": _image(p, path), "filters": {"exclude_product_ids": [p.id]}, "article_type": p.category}
+        for p in products
+        if p.image is not None and is_validation(p.id)
+    ]
+    (dest.parent / "kagl-photo-holdout.jsonl").write_text("".join(json.dumps(q) + "\n" for q in holdout))
+    print(f"wrote {len(holdout)} hold-out photo queries")
     kinds = defaultdict(int)
     for q in out:
         kinds[q["kind"]] += 1
