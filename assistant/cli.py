@@ -318,5 +318,29 @@ def train_classifier_cmd(
     typer.echo(f"saved {dest}")
 
 
+BENCHMARKS = {"query": "bench_query.py", "ingest": "bench_ingest.py", "scale": "bench_scale.py"}
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(
+    ctx: typer.Context,
+    which: Annotated[str, typer.Argument(help="query, ingest or scale")] = "query",
+) -> None:
+    """Run a benchmark from benchmarks/ (extra options pass through); prints a table, writes JSON."""
+    import runpy
+
+    if which not in BENCHMARKS:
+        raise QueryError(f"unknown benchmark {which!r}; choose one of {sorted(BENCHMARKS)}")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / BENCHMARKS[which]
+    if not script.is_file():
+        raise AssistantError(f"benchmark script not found at {script}: run from a checkout of the repository")
+    s = state.settings
+    args = list(ctx.args)
+    if which == "query":
+        args = ["--index", str(s.index.path), "--collection", s.collection, *args]
+    sys.argv = [str(script), *args]
+    runpy.run_path(str(script), run_name="__main__")
+
+
 if __name__ == "__main__":
     main()

@@ -26,5 +26,10 @@ def test_qdrant_server_down_is_a_clear_error(tmp_path):
 def test_help_lists_the_subcommands():
     r = _run("--help")
     assert r.returncode == 0
-    for cmd in ("ingest", "search", "eval", "train-clip", "export-clip"):
+    for cmd in ("ingest", "search", "eval", "bench", "train-clip", "train-classifier", "export-clip"):
         assert cmd in r.stdout
+
+
+def test_unknown_benchmark_names_the_choices():
+    r = _run("bench", "nope")
+    assert r.returncode == 2 and "ingest" in r.stderr and "scale" in r.stderr

@@ -32,8 +32,16 @@ def test_caption_variants_start_with_the_canonical_caption(kagl_csv):
 
 def test_training_lowers_the_loss_on_real_pairs(kagl_csv, tmp_path):
     products = [p for p in load_catalogue(kagl_csv, limit=2000).products if p.image][:96]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    products += [
+        products[0].model_copy(update={"id": "b1", "image": broken}),
+        products[1].model_copy(update={"id": "b2", "image": tmp_path / "gone.jpg"}),
+    ]
     cfg = TrainConfig(epochs=4, batch_size=32, views=1, unlock_blocks=1, unlock_text_layers=1, seed=1)
     report = train_clip(products, tmp_path / "tiny.safetensors", cfg, log=lambda _: None)
+    assert report.skipped_images == 2, "a corrupt and a missing photo are skipped and counted"
+    assert report.train_pairs + report.val_pairs == 96
     losses = [e["loss"] for e in report.epochs]
     assert losses[-1] < losses[0] * 0.8, losses
     assert (tmp_path / "tiny.safetensors").is_file() and (tmp_path / "tiny.report.json").is_file()
