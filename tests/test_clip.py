@@ -78,6 +78,14 @@ def test_exported_checkpoint_loads_in_plain_open_clip_with_identical_embeddings(
         assert torch.allclose(model.encode_image(x), default_clip.model.encode_image(default_clip.preprocess(img)[None]), atol=1e-5)
         t = tok(["red dress"])
         assert torch.allclose(model.encode_text(t), default_clip.model.encode_text(default_clip.tokenizer(["red dress"])), atol=1e-5)
+    # ... by name, after registering the exported config ...
+    open_clip.add_model_config(tmp_path / "export" / f"{KAGL_CLIP}.json")
+    by_name, _, _ = open_clip.create_model_and_transforms(
+        KAGL_CLIP, pretrained=str(tmp_path / "export" / "open_clip_model.safetensors"), image_mean=(0.498,) * 3, image_std=(0.502,) * 3
+    )
+    by_name.eval()
+    with torch.no_grad():
+        assert torch.allclose(by_name.encode_text(t), model.encode_text(t), atol=1e-5)
     # ... and through the project's own loader, by configuration.
     again = load_open_clip(f"local-dir:{tmp_path / 'export'}", None)
     assert again.embed_dim == default_clip.embed_dim

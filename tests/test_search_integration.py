@@ -155,6 +155,34 @@ def test_unknown_collection(indexed, encoders):
         other.search(SearchRequest(text="shoes"))
 
 
+def test_tools_over_the_real_index(indexed, tmp_path):
+    from tools.context import ToolContext
+    from tools.registry import ToolError, call_tool
+
+    retriever, _, _, rows = indexed
+    ctx = ToolContext(retriever)
+    watch = next(r for r in rows if r["article_type"] == "Watches" and r["image"])
+    card = call_tool(ctx, "get_product", {"product_id": watch["id"]})
+    assert card.name == watch["name"] and card.category == "Watches"
+    similar = call_tool(ctx, "similar_products", {"product_id": watch["id"], "k": 5})
+    assert watch["id"] not in [p.id for p in similar.products]
+    assert sum(p.category == "Watches" for p in similar.products) >= 4
+    two = [r["id"] for r in rows if r["article_type"] == "Sandals"][:2]
+    cmp = call_tool(ctx, "compare_products", {"product_ids": two})
+    assert cmp.same["category"] == "Sandals" and [c.id for c in cmp.products] == two
+    facets = call_tool(ctx, "get_facets", {"field": "brand", "query": "watches for men"})
+    counts = [v.count for v in facets.values]
+    assert counts and counts == sorted(counts, reverse=True)
+    assert 0 < sum(counts) <= facets.total == retriever.index.count("kagl", Filters(category=["watches"], gender=["men", "unisex"]))
+    found = call_tool(ctx, "search_products", {"query": "black sandals for men", "k": 3})
+    assert all(p.category == "Sandals" for p in found.products)
+    bad = tmp_path / "x.jpg"
+    bad.write_text("not an image")
+    err = call_tool(ctx, "search_by_photo", {"image_path": str(bad)})
+    assert isinstance(err, ToolError) and "not an image" in err.error
+    missing = call_tool(ctx, "get_product", {"product_id": "no-such-id"})
+    assert isinstance(missing, ToolError) and "no-such-id" in missing.error
+
 @pytest.mark.parametrize("mode", ["late", "hybrid"])
 def test_fusion_in_qdrant_equals_fusion_here(indexed, mode):
     retriever, *_ = indexed

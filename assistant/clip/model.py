@@ -189,6 +189,9 @@ def export_open_clip_dir(loaded: LoadedClip, out_dir: Path) -> Path:
         "preprocess_cfg": {"mean": list(LITE_MEAN), "std": list(LITE_STD), "size": 224, "interpolation": "bicubic", "resize_mode": "shortest"},
     }
     (out_dir / "open_clip_config.json").write_text(json.dumps(cfg, indent=2))
+    # By name too: open_clip.add_model_config(out_dir / "kagl-clip-lite0.json"), then
+    # create_model_and_transforms("kagl-clip-lite0", pretrained=out_dir / "open_clip_model.safetensors").
+    (out_dir / f"{KAGL_CLIP}.json").write_text(json.dumps(cfg["model_cfg"], indent=2))
     sd = {k: v.detach().contiguous() for k, v in loaded.model.state_dict().items()}
     save_file(sd, str(out_dir / "open_clip_model.safetensors"))
     # open_clip reads a local-dir model's tokenizer from the folder itself.

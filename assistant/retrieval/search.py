@@ -201,6 +201,14 @@ class Retriever:
     def refresh_vocabulary(self) -> None:
         self._vocab = None
 
+    def products(self, product_ids: list[str]) -> dict[str, Product]:
+        """The catalogue's products by id (unknown ids are absent from the result)."""
+        from assistant.catalogue.schema import point_id
+
+        hits = self.index.retrieve(self.collection_name, [point_id(self.collection_name, i) for i in product_ids])
+        found = {h.payload["product_id"]: product_from_payload(h.payload) for h in hits}
+        return {i: found[i] for i in product_ids if i in found}
+
     # -- stages -----------------------------------------------------------------------
 
     def understand(self, req: SearchRequest) -> ParsedQuery | None:
