@@ -120,7 +120,7 @@ def _request(obj: dict[str, Any], base: Path | None = None) -> Any:
     from assistant.index.base import Filters
     from assistant.retrieval.search import SearchRequest
 
-    unknown = set(obj) - {"text", "image", "filters", "fusion", "k", "late_method", "id", "relevant"}
+    unknown = set(obj) - {"text", "image", "filters", "fusion", "k", "late_method", "id", "relevant", "kind", "article_type"}
     if unknown:
         raise QueryError(f"unknown query fields {sorted(unknown)}")
     img = None
@@ -138,7 +138,7 @@ def _request(obj: dict[str, Any], base: Path | None = None) -> Any:
         image=img,
         filters=filters,
         fusion=obj.get("fusion", "hybrid"),
-        late_method=obj.get("late_method", "rrf"),
+        late_method=obj.get("late_method"),
         k=int(obj.get("k", 10)),
     )
 
@@ -148,7 +148,7 @@ def search(
     text: Annotated[str | None, typer.Option("--text", help="What the shopper typed.")] = None,
     image: Annotated[Path | None, typer.Option("--image", help="A photo to search with.")] = None,
     fusion: Annotated[str, typer.Option(help="bm25, text, clip, early, late or hybrid.")] = "hybrid",
-    late_method: Annotated[str, typer.Option(help="rrf, dbsf or weighted.")] = "rrf",
+    late_method: Annotated[str | None, typer.Option(help="rrf, dbsf or weighted (default: the mode's).")] = None,
     k: Annotated[int, typer.Option(help="Number of results.")] = 10,
     batch: Annotated[Path | None, typer.Option("--batch", help="JSONL file of queries, one result line each.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

@@ -11,7 +11,8 @@ Three kinds of query, each with graded judgements derived from the catalogue's a
 - photo + text: a photo and a change ("like this but in black"); grade 2 = same article
   type and gender in the asked colour, grade 1 = same article type in the asked colour.
 
-Usage: python benchmarks/make_dev_queries.py [../shared/data/kagl/products.csv]
+Usage: python benchmarks/make_dev_queries.py [CATALOGUE] [--seed N --name NAME]
+(the dev set: seed 20261128, name kagl-dev; a held-out test set: --seed 7 --name kagl-test)
 """
 
 from __future__ import annotations
@@ -73,9 +74,16 @@ def _grade(p: Product, want: dict[str, str | None]) -> int:
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data/kagl/products.csv")
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("catalogue", nargs="?", type=Path, default=Path("../shared/data/kagl/products.csv"))
+    ap.add_argument("--seed", type=int, default=20261128)
+    ap.add_argument("--name", default="kagl-dev")
+    a = ap.parse_args()
+    path = a.catalogue
     products = load_catalogue(path).products
-    rng = random.Random(20261128)
+    rng = random.Random(a.seed)
     by_type: dict[str, list[Product]] = defaultdict(list)
     for p in products:
         by_type[str(p.category)].append(p)
@@ -141,7 +149,7 @@ def main() -> None:
                     "text": rng.choice(CHANGE_PHRASES).format(c=colour.lower()),
                     "filters": {"exclude_product_ids": [p.id]}, "relevant": rel})
 
-    dest = Path(__file__).parent / "queries" / "kagl-dev.jsonl"
+    dest = Path(__file__).parent / "queries" / f"{a.name}.jsonl"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text("".join(json.dumps(q) + "\n" for q in out))
     # Every validation-split photo, for the photo precision@10-by-article-type figure.
@@ -150,8 +158,9 @@ def main() -> None:
         for p in products
         if p.image is not None and is_validation(p.id)
     ]
-    (dest.parent / "kagl-photo-holdout.jsonl").write_text("".join(json.dumps(q) + "\n" for q in holdout))
-    print(f"wrote {len(holdout)} hold-out photo queries")
+    if a.name == "kagl-dev":
+        (dest.parent / "kagl-photo-holdout.jsonl").write_text("".join(json.dumps(q) + "\n" for q in holdout))
+        print(f"wrote {len(holdout)} hold-out photo queries")
     kinds = defaultdict(int)
     for q in out:
         kinds[q["kind"]] += 1

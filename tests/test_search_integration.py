@@ -183,11 +183,11 @@ def test_tools_over_the_real_index(indexed, tmp_path):
     missing = call_tool(ctx, "get_product", {"product_id": "no-such-id"})
     assert isinstance(missing, ToolError) and "no-such-id" in missing.error
 
-@pytest.mark.parametrize("mode", ["late", "hybrid"])
-def test_fusion_in_qdrant_equals_fusion_here(indexed, mode):
+@pytest.mark.parametrize(("mode", "method"), [("late", "rrf"), ("hybrid", "rrf"), ("late", "dbsf")])
+def test_fusion_in_qdrant_equals_fusion_here(indexed, mode, method):
     retriever, *_ = indexed
     local = Retriever(retriever.index, "kagl", retriever.clip, retriever.text, retriever.sparse, engine_fusion=False)
-    req = SearchRequest(text="blue denim jeans for women", fusion=mode, k=10)
+    req = SearchRequest(text="blue denim jeans for women", fusion=mode, late_method=method, k=10)
     a, b = retriever.search(req), local.search(req)
     assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-6)
     assert [h.product_id for h in a.hits][:5] == [h.product_id for h in b.hits][:5]
