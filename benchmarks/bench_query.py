@@ -65,13 +65,14 @@ def main() -> None:
                 "p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95)),
                 "p99_ms": float(np.percentile(times, 99)), "mean_ms": statistics.fmean(times),
             })
-    base = {r["kind"]: r["p50_ms"] for r in rows if r["mode"] in ("bm25", "clip") and (r["kind"] != "photo" or r["mode"] == "clip")}
+    base_mode = {"text": "bm25", "photo": "clip", "photo+text": "clip"}
+    base = {r["kind"]: r["p50_ms"] for r in rows if r["mode"] == base_mode[r["kind"]]}
     for r in rows:
         r["p50_vs_baseline"] = r["p50_ms"] / base[r["kind"]]
     print(f"{'kind':<11} {'mode':<7} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p50/base':>9}")
     for r in rows:
         print(f"{r['kind']:<11} {r['mode']:<7} {r['n']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['p50_vs_baseline']:>9.2f}")
-    print("baseline: bm25 mode for text queries, clip mode for photo queries (same run)")
+    print("baseline: bm25 mode for text queries, clip mode for queries with a photo (same run)")
     count = retriever.index.count(s.collection)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"collection": s.collection, "points": count, "model_load_s": load_s, "rows": rows}, indent=1))

