@@ -44,7 +44,8 @@ def test_ingest_predicts_missing_attributes(tmp_path, kagl_csv):
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         w.writeheader()
         for r in rows:
-            w.writerow({**r, "article_type": "", "base_colour": "", "gender": ""})
+            # A catalogue without categories, colours or genders at all.
+            w.writerow({**r, "master_category": "", "sub_category": "", "article_type": "", "base_colour": "", "gender": ""})
     enc = load_encoders(Settings())
     index = EdgeIndex(tmp_path / "index")
     report = ingest_catalogue(load_catalogue(stripped, mapping="kagl"), index, "c", enc, "t", progress=False)

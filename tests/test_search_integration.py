@@ -189,7 +189,8 @@ def test_fusion_in_qdrant_equals_fusion_here(indexed, mode, method):
     local = Retriever(retriever.index, "kagl", retriever.clip, retriever.text, retriever.sparse, engine_fusion=False)
     req = SearchRequest(text="blue denim jeans for women", fusion=mode, late_method=method, k=10)
     a, b = retriever.search(req), local.search(req)
-    assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-6)
+    # Qdrant computes in float32, the pure functions in float64.
+    assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], rel=1e-5, abs=1e-6)
     assert [h.product_id for h in a.hits][:5] == [h.product_id for h in b.hits][:5]
 
 

@@ -2,7 +2,7 @@
 
 Late fusion combines ranked lists, one per modality, into one ranking: reciprocal rank
 fusion (RRF), distribution-based score fusion (DBSF, as Qdrant defines it: each list's
-scores mapped through mean ± 3 standard deviations to [0, 1], then summed) and a weighted
+scores mapped through mean ± 3 sample standard deviations to about [0, 1], then summed) and a weighted
 sum of min-max normalised scores. Early fusion combines vectors into one joint vector.
 Nothing here mutates its inputs.
 """
@@ -71,17 +71,18 @@ def rrf(lists: Mapping[str, Sequence[Ranked]], k: int = 60, weights: Mapping[str
 
 
 def _dbsf_normalise(values: np.ndarray) -> np.ndarray:
-    if len(values) == 0:
-        return values
-    mean, std = float(values.mean()), float(values.std())
+    # As Qdrant does it: sample standard deviation (n - 1), no clipping, a lone score is 0.5.
+    if len(values) < 2:
+        return np.full_like(values, 0.5)
+    mean, std = float(values.mean()), float(values.std(ddof=1))
     lo, hi = mean - 3 * std, mean + 3 * std
     if hi - lo < 1e-12:
         return np.full_like(values, 0.5)
-    return np.clip((values - lo) / (hi - lo), 0.0, 1.0)
+    return (values - lo) / (hi - lo)
 
 
 def dbsf(lists: Mapping[str, Sequence[Ranked]], weights: Mapping[str, float] | None = None) -> list[Fused]:
-    """Distribution-based score fusion: per-list mean ± 3σ normalisation, then a (weighted) sum."""
+    """Distribution-based score fusion: per-list mean ± 3σ normalisation, then a (weighted) sum (Qdrant's, plus weights)."""
     srcs = _sources(lists)
     scores: dict[str, float] = {}
     for name, items in lists.items():
