@@ -1,0 +1,105 @@
+"""Conversation sessions: their state and the store that keeps it across restarts.
+
+Owns `SessionState` (history, active filters, products shown, cart, likes and dislikes, a
+pending confirmation) and `SqliteSessionStore`, the embedded default: one SQLite file, WAL
+mode, one row per session holding its state as JSON. A restart or a dropped socket loses
+nothing; a session resumes by id. Does not own what a turn does with the state (the agent).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+# History kept for the model, in characters (~4 characters a token): older turns drop first.
+DEFAULT_HISTORY_CHARS = 8_000
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+    at: float = Field(default_factory=time.time)
+
+
+class CartLine(BaseModel):
+    product_id: str
+    name: str
+    quantity: int = Field(1, ge=1)
+
+
+class PendingAction(BaseModel):
+    """An action waiting for the shopper's yes or no (e.g. adding to the cart)."""
+
+    tool: str
+    arguments: dict[str, Any]
+    prompt: str
+
+
+class SessionState(BaseModel):
+    session_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    history: list[Turn] = Field(default_factory=list)
+    active_filters: dict[str, Any] = Field(default_factory=dict)  # a `Filters` as a dict
+    last_query: str | None = None
+    shown: list[str] = Field(default_factory=list)  # product ids, in the order last shown
+    cart: list[CartLine] = Field(default_factory=list)
+    likes: list[str] = Field(default_factory=list)
+    dislikes: list[str] = Field(default_factory=list)
+    pending: PendingAction | None = None
+    updated_at: float = Field(default_factory=time.time)
+
+    def add_turn(self, role: Literal["user", "assistant"], content: str, budget_chars: int = DEFAULT_HISTORY_CHARS) -> None:
+        """Append a turn, then drop the oldest turns beyond the budget (the newest always stays)."""
+        self.history.append(Turn(role=role, content=content))
+        total = sum(len(t.content) for t in self.history)
+        while len(self.history) > 1 and total > budget_chars:
+            total -= len(self.history.pop(0).content)
+
+
+class SessionStore(Protocol):
+    def load(self, session_id: str) -> SessionState | None: ...
+
+    def save(self, state: SessionState) -> None: ...
+
+    def delete(self, session_id: str) -> None: ...
+
+
+class SqliteSessionStore:
+    """`SessionStore` in one SQLite file; safe to share between threads of one process."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL)")
+
+    def load(self, session_id: str) -> SessionState | None:
+        with self._lock:
+            row = self._db.execute("SELECT state FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return SessionState.model_validate_json(row[0]) if row else None
+
+    def save(self, state: SessionState) -> None:
+        state.updated_at = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO sessions (id, state, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                (state.session_id, state.model_dump_json(), state.updated_at),
+            )
+
+    def delete(self, session_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
