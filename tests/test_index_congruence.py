@@ -22,6 +22,9 @@ from assistant.index.remote import RemoteIndex
 from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT, VectorDims
 from assistant.retrieval import fusion as fz
 
+# qdrant-client's local mode warns that search params and payload indexes do nothing there.
+pytestmark = pytest.mark.filterwarnings("ignore:Local mode:UserWarning", "ignore:Payload indexes:UserWarning")
+
 COLOURS = ["black", "red", "navy blue", "white"]
 TYPES = ["shoes", "watches", "tshirts"]
 WORDS = ["running", "leather", "classic", "sport", "slim", "casual", "analog", "cotton"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from assistant.catalogue.schema import Product
 from assistant.errors import QueryError
 from tools.context import ToolContext
-from tools.types import ProductCard
+from tools.types import ProductCard, card_fields
 
 
 class GetProductArgs(BaseModel):
@@ -23,11 +24,8 @@ class Comparison(BaseModel):
     different: dict[str, list[str | None]]  # attribute → each product's value, in order
 
 
-def _card(p) -> ProductCard:  # noqa: ANN001 - a catalogue Product
-    return ProductCard(
-        id=p.id, name=p.name, brand=p.brand, category=p.category, colour=p.colour, gender=p.gender, price=p.price,
-        currency=p.currency, in_stock=p.in_stock, image=str(p.image) if p.image else None, attributes=dict(p.attributes),
-    )
+def _card(p: Product) -> ProductCard:
+    return ProductCard(**card_fields(p))  # type: ignore[arg-type]
 
 
 def get_product(ctx: ToolContext, args: GetProductArgs) -> ProductCard:

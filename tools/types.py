@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from assistant.retrieval.search import Hit, SearchResponse
+from assistant.catalogue.schema import Product
+from assistant.retrieval.search import SearchResponse
 
 
 class ProductCard(BaseModel):
@@ -36,8 +37,8 @@ class SearchResult(BaseModel):
     total_matching: int | None = None
 
 
-def card_fields(h: Hit) -> dict[str, object]:
-    p = h.product
+def card_fields(p: Product) -> dict[str, object]:
+    """The card's fields of a catalogue product."""
     return {
         "id": p.id,
         "name": p.name,
@@ -55,7 +56,7 @@ def card_fields(h: Hit) -> dict[str, object]:
 
 def search_result(resp: SearchResponse) -> SearchResult:
     return SearchResult(
-        products=[RankedProduct(rank=h.rank, score=h.score, why=h.explain(), **card_fields(h)) for h in resp.hits],  # type: ignore[arg-type]
+        products=[RankedProduct(rank=h.rank, score=h.score, why=h.explain(), **card_fields(h.product)) for h in resp.hits],  # type: ignore[arg-type]
         filters_applied=resp.filters_applied,
         filters_relaxed=resp.filters_relaxed,
         total_matching=resp.total_matching,
