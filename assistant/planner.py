@@ -1,0 +1,178 @@
+"""The deterministic planner: a shopper's message + session → a typed `Plan`.
+
+Decides what a turn is about (intent) and which shown products it refers to ("the second
+one", "the first two", "that watch", "it"), without any model, so that a small or absent
+LLM never decides correctness. Owns the phrase tables for intents and references. Does not
+own search filters (`retrieval.understanding`) nor carrying the plan out (the agent).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from assistant.errors import QueryError
+
+MAX_MESSAGE_CHARS = 2000
+
+Intent = Literal[
+    "search", "refine", "more", "details", "compare", "similar", "why",
+    "add_to_cart", "view_cart", "remove_from_cart", "confirm", "deny",
+    "policy", "like", "dislike", "greeting",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ShownProduct:
+    """A product the shopper has seen, as references need it."""
+
+    id: str
+    name: str
+    category: str | None = None
+    colour: str | None = None
+
+
+@dataclass
+class Plan:
+    intent: Intent
+    text: str | None = None  # the words to search or answer with
+    product_ids: list[str] = field(default_factory=list)  # resolved references, in order
+    problem: str | None = None  # a reference that cannot be resolved, said to the shopper
+
+
+ORDINALS = {
+    "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+    "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "eighth": 7, "ninth": 8, "tenth": 9,
+}  # fmt: skip
+COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
+_POLITE = r"([\s,!.]*(thanks|thank you|please))?[\s!.]*$"
+YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please do|do it|go ahead|confirm(ed)?|y)\b" + _POLITE, re.I)
+NO = re.compile(r"^\s*(no|nope|nah|cancel|don'?t|do not|never ?mind|n)\b" + _POLITE, re.I)
+GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|thanks?( you)?|thank you|bye)\b[\s!.,]*$", re.I)
+
+# (intent, pattern): the first that matches wins, so specific phrasings come first.
+INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
+    ("view_cart", re.compile(r"\b(what'?s|what is|show|view|see|check)\b.*\b(cart|basket)\b|^\s*(my )?(cart|basket)\s*\??$", re.I)),
+    ("remove_from_cart", re.compile(r"\b(remove|delete|take out|drop)\b", re.I)),
+    ("add_to_cart", re.compile(r"\b(add|put)\b.*\b(cart|basket|bag)\b|\b(buy|purchase|order|i'?ll take)\b", re.I)),
+    ("policy", re.compile(
+        r"\b(return|refund|exchange|shipping|delivery|deliver|warranty|guarantee|payment|pay with|policy|policies|"
+        r"store hours|opening hours|cash on delivery|cod)\b", re.I)),
+    ("why", re.compile(r"\bwhy\b", re.I)),
+    ("compare", re.compile(r"\b(compare|comparison|difference|differences|versus|vs\.?)\b", re.I)),
+    ("similar", re.compile(r"\b(similar|alternatives?|more like (this|that|it)|like (this|that) one|anything like)\b", re.I)),
+    ("dislike", re.compile(r"\b(don'?t|do not|doesn'?t)\s+(like|love|want)\b|\b(hate|not my style|not for me|ugly)\b", re.I)),
+    ("like", re.compile(r"\b(i (really )?(like|love)|nice one|looks great|that'?s (nice|great|perfect))\b", re.I)),
+    ("details", re.compile(
+        r"\b(tell me (more )?about|more about|details?|describe|what about (the|it|this|that)|more info|information about|specs?)\b"
+        r"|^\s*tell me more\b", re.I)),
+    ("more", re.compile(
+        r"^\s*(show )?(me )?(some )?more( results| options| please)?\s*[.!?]*$|\b(next page|show more|more results|other options)\b", re.I)),
+]
+REFINE_START = re.compile(
+    r"^\s*(in|but|and|only|just|without|not|no|except|cheaper|something cheaper|less expensive|more expensive|"
+    r"under|below|over|above|between|for (men|women|boys|girls|kids|him|her)|make it|any in|same in|what about in)\b",
+    re.I,
+)
+PRONOUN = re.compile(r"\b(it|this|that|this one|that one|these|those|them|both)\b", re.I)
+
+
+def _singular(w: str) -> str:
+    w = w.lower()
+    for suf, rep in (("ches", "ch"), ("shes", "sh"), ("ies", "y"), ("s", "")):
+        if w.endswith(suf) and len(w) > len(suf) + 2:
+            return w[: -len(suf)] + rep
+    return w
+
+
+def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str | None = None) -> tuple[list[str], str | None]:
+    """Product ids the message points at, and a problem to tell the shopper if any is out of reach."""
+    text = message.lower()
+    n = len(shown)
+    # "the first two", "first 3", "top three", "both"
+    m = re.search(r"\b(first|top)\s+(two|three|four|five|[2-5])\b", text)
+    if m or re.search(r"\bboth\b", text):
+        count = COUNTS[m.group(2)] if m else 2
+        if count > n:
+            return [], f"I have shown only {n} product{'s' if n != 1 else ''} so far."
+        return [p.id for p in shown[:count]], None
+    picks: list[tuple[int, int]] = []  # (position in the message, index into shown)
+    for word, idx in ORDINALS.items():
+        for mm in re.finditer(rf"\b{word}\b", text):
+            picks.append((mm.start(), idx))
+    for mm in re.finditer(r"(?:#|number |no\. ?|item )(\d{1,2})\b", text):
+        picks.append((mm.start(), int(mm.group(1)) - 1))
+    if re.search(r"\b(last one|the last)\b", text):
+        picks.append((text.index("last"), n - 1))
+    if picks:
+        indices = [i for _, i in sorted(picks)]
+        bad = [i for i in indices if not 0 <= i < n]
+        if bad:
+            return [], f"I have shown only {n} product{'s' if n != 1 else ''}, so there is no number {max(bad) + 1}."
+        return list(dict.fromkeys(shown[i].id for i in indices)), None
+    # "that watch", "the red one", "the sandals"
+    words = [_singular(w) for w in re.findall(r"[a-z]+", text)]
+    for p in shown:
+        cat = _singular(p.category or "")
+        if cat and cat in words and (re.search(rf"\b(that|this|the)\s+(\w+\s+)?{re.escape(cat)}", " ".join(words))):
+            return [p.id], None
+    for p in shown:
+        if p.colour and re.search(rf"\b(the|that)\s+{re.escape(p.colour.lower())}\s+one\b", text):
+            return [p.id], None
+    if PRONOUN.search(text) and (focus or shown):
+        return [focus or shown[0].id], None
+    return [], None
+
+
+def plan_turn(
+    message: str,
+    shown: Sequence[ShownProduct] = (),
+    focus: str | None = None,
+    has_previous_search: bool = False,
+    pending_confirmation: bool = False,
+    has_photo: bool = False,
+) -> Plan:
+    """What the turn is about. Raises `QueryError` for an empty or over-long message."""
+    if not message.strip() and not has_photo:
+        raise QueryError("the message is empty")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise QueryError(f"the message is {len(message):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}")
+    text = message.strip()
+    if pending_confirmation:
+        if YES.match(text):
+            return Plan("confirm")
+        if NO.match(text):
+            return Plan("deny")
+    if has_photo:
+        return Plan("search", text=text or None)
+    if GREETING.match(text):
+        return Plan("greeting")
+    for intent, pattern in INTENT_PATTERNS:
+        if not pattern.search(text):
+            continue
+        if intent == "policy":
+            return Plan("policy", text=text)
+        if intent in ("view_cart", "more"):
+            return Plan(intent)
+        ids, problem = resolve_references(text, shown, focus)
+        if intent == "compare" and not ids and not problem:
+            if len(shown) < 2:
+                problem = "There is nothing to compare yet: search for products first."
+            else:
+                ids = [p.id for p in shown[:2]]
+        if intent in ("details", "similar", "why", "like", "dislike", "add_to_cart", "remove_from_cart") and not ids and not problem:
+            if intent == "remove_from_cart" or (intent in ("add_to_cart",) and not shown):
+                pass  # the agent asks which one (or what, with an empty cart)
+            elif not shown:
+                # "more about X" with nothing shown is a search for X.
+                if intent == "details":
+                    return Plan("search", text=text)
+                problem = "I have not shown any products yet."
+            else:
+                ids = [focus or shown[0].id]
+        return Plan(intent, text=text, product_ids=ids, problem=problem)
+    if has_previous_search and REFINE_START.match(text):
+        return Plan("refine", text=text)
+    return Plan("search", text=text)
