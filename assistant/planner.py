@@ -60,6 +60,9 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     ("policy", re.compile(
         r"\b(return|refund|exchange|shipping|delivery|deliver|warranty|guarantee|payment|pay with|policy|policies|"
         r"store hours|opening hours|cash on delivery|cod)\b", re.I)),
+    # A question about the store itself ("do you offer gift wrapping?"), not about stock
+    # ("do you have red shoes?"): answered from the policy documents, or honestly not.
+    ("policy", re.compile(r"^\s*(do|does|can|could|will|would|are|is)\s+(you|your|i|we)\b(?!.*\b(have|sell|carry|stock|got)\b)", re.I)),
     ("why", re.compile(r"\bwhy\b", re.I)),
     ("compare", re.compile(r"\b(compare|comparison|difference|differences|versus|vs\.?)\b", re.I)),
     ("similar", re.compile(r"\b(similar|alternatives?|more like (this|that|it)|like (this|that) one|anything like)\b", re.I)),

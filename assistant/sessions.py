@@ -41,12 +41,25 @@ class PendingAction(BaseModel):
     prompt: str
 
 
+class ShownCard(BaseModel):
+    """A product as last shown: what references ("the red one") and "why?" need."""
+
+    id: str
+    name: str
+    category: str | None = None
+    colour: str | None = None
+    why: str = ""
+
+
 class SessionState(BaseModel):
     session_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     history: list[Turn] = Field(default_factory=list)
-    active_filters: dict[str, Any] = Field(default_factory=dict)  # a `Filters` as a dict
-    last_query: str | None = None
-    shown: list[str] = Field(default_factory=list)  # product ids, in the order last shown
+    active_filters: dict[str, Any] = Field(default_factory=dict)  # search tool filters as a dict
+    filters_applied: list[str] = Field(default_factory=list)  # as the last search described them
+    last_query: str | None = None  # the semantic words of the last search
+    shown: list[ShownCard] = Field(default_factory=list)  # in the order last shown
+    seen: list[ShownCard] = Field(default_factory=list)  # everything shown this session, newest last
+    focus: str | None = None  # the product "it" refers to
     cart: list[CartLine] = Field(default_factory=list)
     likes: list[str] = Field(default_factory=list)
     dislikes: list[str] = Field(default_factory=list)

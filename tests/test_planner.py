@@ -32,6 +32,8 @@ SHOWN = [
         ("remove it", "remove_from_cart", ["11"]),
         ("what is your return policy?", "policy", []),
         ("how long does delivery take", "policy", []),
+        ("do you offer gift wrapping?", "policy", []),
+        ("do you have red shoes?", "search", []),
         ("I don't like this style", "dislike", ["11"]),
         ("I love the second one", "like", ["22"]),
         ("show more", "more", []),

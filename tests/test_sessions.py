@@ -2,14 +2,14 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from assistant.sessions import CartLine, PendingAction, SessionState, SqliteSessionStore
+from assistant.sessions import CartLine, PendingAction, SessionState, ShownCard, SqliteSessionStore
 
 
 def test_state_survives_a_restart(tmp_path):
     store = SqliteSessionStore(tmp_path / "sessions.db")
     s = SessionState()
     s.add_turn("user", "black sandals for men")
-    s.shown = ["101", "102"]
+    s.shown = [ShownCard(id="101", name="Sandal", category="Sandals", why="found by text #1 (0.5)")]
     s.cart.append(CartLine(product_id="101", name="Sandal"))
     s.active_filters = {"colour": ["black"]}
     s.pending = PendingAction(tool="add_to_cart", arguments={"product_id": "102"}, prompt="Add it?")

@@ -8,7 +8,10 @@ import pytest
 
 from tools.registry import TOOLS, ToolError, call_tool, get_tool, langchain_tools, list_tools, openai_tools
 
-EXPECTED = {"search_products", "search_by_photo", "similar_products", "get_product", "compare_products", "get_facets"}
+EXPECTED = {
+    "search_products", "search_by_photo", "similar_products", "get_product", "compare_products", "get_facets",
+    "view_cart", "add_to_cart", "remove_from_cart", "answer_policy_question",
+}
 
 
 def test_registry_lists_the_tools_and_a_miss_names_them():

@@ -17,9 +17,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from assistant.errors import AssistantError, ConfigError
+from tools.cart import AddToCartArgs, Cart, RemoveFromCartArgs, ViewCartArgs, add_to_cart, remove_from_cart, view_cart
 from tools.context import ToolContext
 from tools.get_facets import Facets, GetFacetsArgs, get_facets
 from tools.get_product import CompareProductsArgs, Comparison, GetProductArgs, compare_products, get_product
+from tools.policy import PolicyAnswerResult, PolicyQuestionArgs, answer_policy_question
 from tools.search_by_photo import SearchByPhotoArgs, search_by_photo
 from tools.search_products import SearchProductsArgs, search_products
 from tools.similar_products import SimilarProductsArgs, similar_products
@@ -49,6 +51,10 @@ TOOLS: dict[str, Tool] = {
         Tool("get_product", GetProductArgs, ProductCard, get_product),
         Tool("compare_products", CompareProductsArgs, Comparison, compare_products),
         Tool("get_facets", GetFacetsArgs, Facets, get_facets),
+        Tool("view_cart", ViewCartArgs, Cart, view_cart),
+        Tool("add_to_cart", AddToCartArgs, Cart, add_to_cart),
+        Tool("remove_from_cart", RemoveFromCartArgs, Cart, remove_from_cart),
+        Tool("answer_policy_question", PolicyQuestionArgs, PolicyAnswerResult, answer_policy_question),
     )
 }
 
@@ -89,9 +95,14 @@ def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> BaseMod
 
 
 def _strip_defaults(schema: Any) -> Any:
-    # OpenAI's strict mode accepts no "default" keyword; every property is required instead.
+    # OpenAI's strict mode accepts no "default" keyword; every property is required instead,
+    # and every object (an empty one too) says so and forbids extra properties.
     if isinstance(schema, dict):
-        return {k: _strip_defaults(v) for k, v in schema.items() if k not in ("default", "title")}
+        out = {k: _strip_defaults(v) for k, v in schema.items() if k not in ("default", "title")}
+        if out.get("type") == "object" and "properties" in out:
+            out["required"] = list(out["properties"])
+            out["additionalProperties"] = False
+        return out
     if isinstance(schema, list):
         return [_strip_defaults(v) for v in schema]
     return schema

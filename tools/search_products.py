@@ -22,6 +22,7 @@ class SearchFilters(BaseModel):
     exclude_brand: list[str] = Field(default_factory=list, description="Brands to leave out")
     price_min: float | None = Field(None, description="Lowest price")
     price_max: float | None = Field(None, description="Highest price")
+    exclude_product_ids: list[str] = Field(default_factory=list, description="Products not to show again")
 
     def to_filters(self) -> Filters:
         return Filters(**self.model_dump())
@@ -32,8 +33,11 @@ class SearchProductsArgs(BaseModel):
     filters: SearchFilters = Field(default_factory=SearchFilters, description="Extra restrictions beyond the words")
     fusion: Literal["bm25", "text", "clip", "early", "late", "hybrid"] = Field("hybrid", description="Retrieval fusion mode")
     k: int = Field(10, ge=1, le=50, description="How many products")
+    understand: bool = Field(True, description="Turn words of the query into filters; false when `filters` already hold every constraint")
 
 
 def search_products(ctx: ToolContext, args: SearchProductsArgs) -> SearchResult:
-    resp = ctx.retriever.search(SearchRequest(text=args.query, filters=args.filters.to_filters(), fusion=args.fusion, k=args.k))
+    resp = ctx.retriever.search(
+        SearchRequest(text=args.query, filters=args.filters.to_filters(), fusion=args.fusion, k=args.k, understand=args.understand)
+    )
     return search_result(resp)
