@@ -342,5 +342,54 @@ def bench(
     runpy.run_path(str(script), run_name="__main__")
 
 
+@app.command()
+def chat(
+    session: Annotated[str | None, typer.Option(help="Resume this session id.")] = None,
+    policies: Annotated[Path | None, typer.Option(help="Folder of store policy .md files (default: the example).")] = None,
+) -> None:
+    """Talk to the assistant in the terminal (no LLM needed). `/photo PATH [words]` sends a photo; `/quit` ends."""
+    from assistant.agent import Agent
+    from assistant.encoders.images import load_image
+    from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages
+    from assistant.runtime import build_retriever, load_encoders
+    from assistant.sessions import SqliteSessionStore
+
+    s = state.settings
+    enc = load_encoders(s)
+    retriever = build_retriever(s, encoders=enc)
+    if not retriever.index.collection_exists(s.collection):
+        from assistant.errors import CollectionNotFound
+
+        raise CollectionNotFound(f"collection {s.collection!r} not found; run `shop-assistant ingest` first")
+    agent = Agent(retriever, SqliteSessionStore(s.data_dir / "sessions.db"), PolicyIndex(load_passages(policies or EXAMPLE_POLICIES), enc.text))
+    sid = session
+    typer.echo("Shopping assistant. Ask for products, or /photo PATH [words]. /quit to leave.")
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            break
+        if line.strip() in ("/quit", "/exit"):
+            break
+        image = None
+        if line.startswith("/photo "):
+            path, _, line = line[len("/photo ") :].strip().partition(" ")
+            try:
+                image = load_image(Path(path))
+            except AssistantError as e:
+                typer.echo(f"error: {e.message}")
+                continue
+        for ev in agent.turn(sid, line, image):
+            if ev.type == "start":
+                sid = ev.session_id
+            elif ev.type == "text-delta":
+                typer.echo(ev.delta, nl=False)
+            elif ev.type == "text-end":
+                typer.echo()
+            elif ev.type == "error":
+                typer.echo(f"error: {ev.error_text}")
+    typer.echo(f"session {sid} saved; resume with --session {sid}")
+
+
 if __name__ == "__main__":
     main()
