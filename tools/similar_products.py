@@ -32,7 +32,9 @@ def similar_products(ctx: ToolContext, args: SimilarProductsArgs) -> SearchResul
         SearchRequest(
             text=p.clip_caption() if image is None else p.category or p.name,
             image=image,
-            filters=Filters(exclude_product_ids=[p.id]),
+            # Look-alikes of the same kind: a top's neighbours by photo can be dresses. The
+            # filter is relaxed like any other when nothing else of the kind exists.
+            filters=Filters(exclude_product_ids=[p.id], article_type=[p.category] if p.category else []),
             understand=False,
             k=args.k,
         )

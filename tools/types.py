@@ -15,6 +15,7 @@ class ProductCard(BaseModel):
     name: str
     brand: str | None = None
     category: str | None = None
+    category_path: list[str] = []  # broad → narrow
     colour: str | None = None
     gender: str | None = None
     price: float | None = None
@@ -44,6 +45,7 @@ def card_fields(p: Product) -> dict[str, object]:
         "name": p.name,
         "brand": p.brand,
         "category": p.category,
+        "category_path": list(p.category_path),
         "colour": p.colour,
         "gender": p.gender,
         "price": p.price,
