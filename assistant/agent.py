@@ -194,8 +194,6 @@ class Agent:
                 if merged.get(k) != v:
                     changes.append(f"{k.replace('_', ' ')} {', '.join(v) if isinstance(v, list) else v}")
                 merged[k] = v
-            if parsed.sort == "price_asc" and not found.get("price_max"):
-                changes.append("cheapest first")
             query = s.last_query
         else:
             merged, query = found, parsed.text
@@ -203,8 +201,15 @@ class Agent:
         if isinstance(res, ToolError):
             return f"The search failed: {res.error}."
         s.last_query, s.active_filters = query, merged
+        note = ""
+        if parsed.sort is not None:  # "cheaper", "cheapest", "most expensive"
+            if any(p.price is not None for p in res.products):
+                res.products.sort(key=lambda p: (p.price is None, p.price or 0.0), reverse=parsed.sort == "price_desc")
+                changes.append("ordered by price")
+            else:
+                note = " This catalogue lists no prices, so I cannot order by price."
         lead = ("Updated the search" + (f" ({'; '.join(changes)})" if changes else "")) if plan.intent == "refine" else "Here is what I found"
-        answer = yield from self._show(res, s, lead)
+        answer = (yield from self._show(res, s, lead)) + note
         if res.products and (res.total_matching or 0) > BROAD_RESULT and not merged.get("brand"):
             facets = yield from self._call(ctx, "get_facets", {"field": "brand", "filters": merged, "limit": 5})
             if not isinstance(facets, ToolError) and len(facets.values) > 1:

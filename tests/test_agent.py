@@ -149,3 +149,10 @@ def test_product_text_is_data_not_instructions(world, tmp_path, kagl_csv):
         assert state.cart == [] and state.pending is None
     finally:
         retriever.index.delete("kagl", [point_id("kagl", "666")])
+
+
+def test_cheaper_on_a_catalogue_without_prices_says_so(world):
+    agent = _agent(world)
+    run(agent, "c1", "black sandals for men")
+    _, text, products, _ = run(agent, "c1", "cheaper")
+    assert products and "no prices" in text

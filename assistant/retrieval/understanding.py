@@ -44,8 +44,9 @@ _PRICE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"(?:\bover|\babove|\bmore than|\bat least|\bmin(?:imum)?|>=?)\s*{_NUM}", re.I), "min"),
 ]
 _SORT_PATTERNS: list[tuple[re.Pattern[str], Literal["price_asc", "price_desc"]]] = [
-    (re.compile(r"\b(cheapest|least expensive|lowest price|budget|affordable|cheap|inexpensive)\b", re.I), "price_asc"),
-    (re.compile(r"\b(most expensive|priciest|highest price|premium|luxury)\b", re.I), "price_desc"),
+    (re.compile(r"\b(cheapest|cheaper|least expensive|less expensive|lowest price|lower price|budget|affordable|cheap|inexpensive)\b", re.I),
+     "price_asc"),
+    (re.compile(r"\b(most expensive|more expensive|priciest|pricier|highest price|premium|luxury)\b", re.I), "price_desc"),
 ]
 _EXCLUDE = re.compile(r"\b(?:not|no|except|without|other than|non|anything but|but not)\s+", re.I)
 
