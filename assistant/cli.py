@@ -95,6 +95,17 @@ def ingest(
     typer.echo(f"{report.summary()}; index at {where}")
 
 
+def _require_collection(retriever: Any, s: Settings) -> None:
+    """Fail before loading anything more when the catalogue was never ingested."""
+    if not retriever.index.collection_exists(s.collection):
+        from assistant.errors import CollectionNotFound
+
+        raise CollectionNotFound(
+            f"collection {s.collection!r} not found; existing: {retriever.index.list_collections() or 'none'} "
+            f"(run `shop-assistant ingest` first)"
+        )
+
+
 def _print_table(resp: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -158,13 +169,7 @@ def search(
 
     s = state.settings
     retriever = build_retriever(s)
-    if not retriever.index.collection_exists(s.collection):
-        from assistant.errors import CollectionNotFound
-
-        raise CollectionNotFound(
-            f"collection {s.collection!r} not found; existing: {retriever.index.list_collections() or 'none'} "
-            f"(run `shop-assistant ingest` first)"
-        )
+    _require_collection(retriever, s)
     if batch is not None:
         with batch.open(encoding="utf-8") as f:
             for line_no, line in enumerate(f, 1):
@@ -357,10 +362,7 @@ def chat(
     s = state.settings
     enc = load_encoders(s)
     retriever = build_retriever(s, encoders=enc)
-    if not retriever.index.collection_exists(s.collection):
-        from assistant.errors import CollectionNotFound
-
-        raise CollectionNotFound(f"collection {s.collection!r} not found; run `shop-assistant ingest` first")
+    _require_collection(retriever, s)
     agent = Agent(retriever, SqliteSessionStore(s.data_dir / "sessions.db"), PolicyIndex(load_passages(policies or EXAMPLE_POLICIES), enc.text))
     sid = session
     typer.echo("Shopping assistant. Ask for products, or /photo PATH [words]. /quit to leave.")

@@ -27,7 +27,7 @@ from assistant.encoders.base import l2_normalise
 from assistant.encoders.images import load_image
 from assistant.errors import ImageError
 from assistant.index.base import IndexPoint, ProductIndex, Vector
-from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT, VectorDims, product_payload
+from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT, VectorDims, key, product_payload
 from assistant.runtime import Encoders
 
 INGEST_VERSION = 1  # bump when the point layout changes, so every point is rewritten
@@ -183,8 +183,6 @@ def _predict_missing(
             extra["predicted"][target] = {"value": label, "confidence": round(conf, 4)}  # type: ignore[index]
             report.attributes_predicted += 1
             if conf >= PREDICTION_THRESHOLD:
-                from assistant.index.schema import key
-
                 extra[_PAYLOAD_FIELD[target]] = key(label)
                 if target == "article_type":
                     extra["category_key"] = [*(key(c) for c in products[i].category_path), key(label)]

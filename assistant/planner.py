@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from assistant.errors import QueryError
+from assistant.retrieval.understanding import singular
 
 MAX_MESSAGE_CHARS = 2000
 
@@ -82,14 +83,6 @@ REFINE_START = re.compile(
 PRONOUN = re.compile(r"\b(it|this|that|this one|that one|these|those|them|both)\b", re.I)
 
 
-def _singular(w: str) -> str:
-    w = w.lower()
-    for suf, rep in (("ches", "ch"), ("shes", "sh"), ("ies", "y"), ("s", "")):
-        if w.endswith(suf) and len(w) > len(suf) + 2:
-            return w[: -len(suf)] + rep
-    return w
-
-
 def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str | None = None) -> tuple[list[str], str | None]:
     """Product ids the message points at, and a problem to tell the shopper if any is out of reach."""
     text = message.lower()
@@ -116,9 +109,9 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
             return [], f"I have shown only {n} product{'s' if n != 1 else ''}, so there is no number {max(bad) + 1}."
         return list(dict.fromkeys(shown[i].id for i in indices)), None
     # "that watch", "the red one", "the sandals"
-    words = [_singular(w) for w in re.findall(r"[a-z]+", text)]
+    words = [singular(w) for w in re.findall(r"[a-z]+", text)]
     for p in shown:
-        cat = _singular(p.category or "")
+        cat = singular((p.category or "").lower())
         if cat and cat in words and (re.search(rf"\b(that|this|the)\s+(\w+\s+)?{re.escape(cat)}", " ".join(words))):
             return [p.id], None
     for p in shown:

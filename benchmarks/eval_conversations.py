@@ -27,13 +27,9 @@ from assistant.agent import Agent  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
 from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages  # noqa: E402
+from assistant.retrieval.understanding import singular  # noqa: E402
 from assistant.runtime import build_retriever, load_encoders  # noqa: E402
 from assistant.sessions import SqliteSessionStore  # noqa: E402
-
-
-def _key(s: str) -> str:
-    s = s.lower()
-    return s[:-1] if s.endswith("s") else s
 
 
 def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: list[dict]) -> list[str]:
@@ -63,7 +59,8 @@ def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: li
         for field in ("category", "colour", "gender"):
             if field in want and p.get(field) not in want[field]:
                 problems.append(f"product {p['id']} {field} {p.get(field)} not in {want[field]}")
-        if "category_any" in want and not any(_key(c) in {_key(x) for x in p.get("category_path", [])} for c in want["category_any"]):
+        path = {singular(x.lower()) for x in p.get("category_path", [])}
+        if "category_any" in want and not any(singular(c.lower()) in path for c in want["category_any"]):
             problems.append(f"product {p['id']} category path {p.get('category_path')} lacks {want['category_any']}")
     if "colour_share" in want and products:
         for colour, share in want["colour_share"].items():

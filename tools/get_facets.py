@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from assistant.retrieval.search import merge_filters
 from assistant.retrieval.understanding import parse_query
 from tools.context import ToolContext
 from tools.search_products import SearchFilters
@@ -35,11 +36,7 @@ def get_facets(ctx: ToolContext, args: GetFacetsArgs) -> Facets:
     r = ctx.retriever
     filters = args.filters.to_filters()
     if args.query:
-        parsed = parse_query(args.query, r.vocabulary).filters
-        for name in ("colour", "gender", "category", "brand", "exclude_brand", "season", "usage"):
-            setattr(filters, name, list(dict.fromkeys([*getattr(filters, name), *getattr(parsed, name)])))
-        filters.price_min = filters.price_min if filters.price_min is not None else parsed.price_min
-        filters.price_max = filters.price_max if filters.price_max is not None else parsed.price_max
+        filters = merge_filters(parse_query(args.query, r.vocabulary).filters, filters)
     flt = None if filters.is_empty() else filters
     hits = r.index.facet(r.collection_name, FACET_FIELDS[args.field], flt, args.limit)
     return Facets(field=args.field, values=[FacetValue(value=str(h.value), count=h.count) for h in hits], total=r.index.count(r.collection_name, flt))

@@ -32,7 +32,7 @@ class Fused:
     sources: Mapping[str, tuple[int, float]]  # modality → (1-based rank, raw score)
 
 
-def _sources(lists: Mapping[str, Sequence[Ranked]]) -> dict[str, dict[str, tuple[int, float]]]:
+def sources(lists: Mapping[str, Sequence[Ranked]]) -> dict[str, dict[str, tuple[int, float]]]:
     out: dict[str, dict[str, tuple[int, float]]] = {}
     for name, items in lists.items():
         for rank, it in enumerate(items, 1):
@@ -55,7 +55,7 @@ def rrf(lists: Mapping[str, Sequence[Ranked]], k: int = 60, weights: Mapping[str
     """
     if k < 1:
         raise ValueError("RRF k must be >= 1")
-    srcs = _sources(lists)
+    srcs = sources(lists)
     scores: dict[str, float] = {}
     for name, items in lists.items():
         w = 1.0 if weights is None else weights.get(name, 1.0)
@@ -83,7 +83,7 @@ def _dbsf_normalise(values: np.ndarray) -> np.ndarray:
 
 def dbsf(lists: Mapping[str, Sequence[Ranked]], weights: Mapping[str, float] | None = None) -> list[Fused]:
     """Distribution-based score fusion: per-list mean ± 3σ normalisation, then a (weighted) sum (Qdrant's, plus weights)."""
-    srcs = _sources(lists)
+    srcs = sources(lists)
     scores: dict[str, float] = {}
     for name, items in lists.items():
         w = 1.0 if weights is None else weights.get(name, 1.0)
@@ -95,7 +95,7 @@ def dbsf(lists: Mapping[str, Sequence[Ranked]], weights: Mapping[str, float] | N
 
 def weighted(lists: Mapping[str, Sequence[Ranked]], weights: Mapping[str, float]) -> list[Fused]:
     """Weighted sum of min-max normalised scores; an item missing from a list adds 0 for it."""
-    srcs = _sources(lists)
+    srcs = sources(lists)
     scores: dict[str, float] = {}
     for name, items in lists.items():
         if not items:

@@ -147,7 +147,8 @@ def product_from_payload(payload: Mapping[str, Any]) -> Product:
     return Product.model_validate(fields)
 
 
-def _merge(a: Filters, b: Filters | None) -> Filters:
+def merge_filters(a: Filters, b: Filters | None) -> Filters:
+    """Both sets of restrictions: lists united, `b`'s single values winning over `a`'s."""
     if b is None:
         return a
     out = Filters()
@@ -318,7 +319,7 @@ class Retriever:
             raise QueryError(f"unknown fusion mode {req.fusion!r}; choose one of {list(FUSION_MODES)}")
         t0 = time.perf_counter()
         parsed = self.understand(req)
-        filters = _merge(parsed.filters if parsed else Filters(), req.filters)
+        filters = merge_filters(parsed.filters if parsed else Filters(), req.filters)
         if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
             raise QueryError(f"the price range is empty: minimum {filters.price_min:g} is above maximum {filters.price_max:g}")
         t1 = time.perf_counter()
@@ -355,7 +356,7 @@ class Retriever:
                 qfilter,
                 limit,
             )
-            srcs = fz._sources(ranked)
+            srcs = fz.sources(ranked)
             payloads.update({h.id: h.payload for h in engine_hits})
             fused = [fz.Fused(h.id, h.score, srcs.get(h.id, {})) for h in engine_hits]
         elif method == "dbsf":

@@ -99,7 +99,8 @@ class ParsedQuery:
     matches: list[Match] = field(default_factory=list)
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
+    """"watches" → "watch", "dresses" → "dress", "shoes" → "shoe": plurals of product words."""
     for suf, rep in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("xes", "x"), ("s", "")):
         if word.endswith(suf) and len(word) > len(suf) + 2:
             return word[: -len(suf)] + rep
@@ -112,7 +113,7 @@ def _norm_tokens(text: str) -> list[str]:
 
 
 def _phrase_key(tokens: list[str]) -> str:
-    return " ".join(_singular(t.strip("'")) for t in tokens)
+    return " ".join(singular(t.strip("'")) for t in tokens)
 
 
 def _phrase_table(vocab: Vocabulary) -> dict[str, tuple[str, str]]:
