@@ -9,7 +9,9 @@ CATALOGUE ?= ../shared/data/kagl/products.csv
 $(BIN)/shop-assistant: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -e '.[dev]'
+	# llama-cpp-python compiles llama.cpp (10-17 min on 2 cores, once; pip caches the wheel).
+	# GGML_NATIVE=OFF: a portable build, not one tuned to (and only runnable on) this CPU.
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/shop-assistant

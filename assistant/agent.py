@@ -1,11 +1,14 @@
 """The dialogue agent: one shopper turn → a stream of typed events.
 
     message (+ photo) → plan (deterministic planner) → tool calls (tools/registry)
-      → session update → answer text (templates; a model may word it later)
-      → events: start, tool-input/output, data-products, data-facets, text-*, error, finish
+      → session update → answer: [model's opening sentence, guarded] + templated facts
+      → events: start, tool-input/output, data-products, data-facets, data-notice, text-*,
+        error, finish
 
 Correctness never depends on a model: the planner decides what to do, the tools return the
-facts, and every product named in an answer comes from a tool result. Product text is
+facts, and every product named in an answer comes from a tool result. A configured language
+model (`assistant.llm`) only adds an opening sentence, released after the grounding guard
+has checked it against the turn's facts; product cards are sent before it is asked. Product text is
 data: it is shown, never followed. A refused input or a failed step is an `error` event,
 and the session stays exactly as it was before the turn.
 """
@@ -21,9 +24,10 @@ from typing import Any
 from PIL import Image
 from pydantic import BaseModel
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, LLMUnavailable
 from assistant.events import (
     DataFacets,
+    DataNotice,
     DataProducts,
     ErrorEvent,
     Finish,
@@ -34,6 +38,8 @@ from assistant.events import (
     ToolInputAvailable,
     ToolOutputAvailable,
 )
+from assistant.llm.guard import Guard
+from assistant.llm.wording import LeadWriter
 from assistant.planner import Plan, ShownProduct, plan_turn
 from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
@@ -47,6 +53,12 @@ BROAD_RESULT = 40  # more matches than this: ask a clarifying question from the 
 PAGE = 5  # products shown per answer
 SEEN_LIMIT = 200  # products remembered for in-session personalisation
 FILTER_FIELDS = ("colour", "gender", "category", "brand", "exclude_brand")
+# Fixed answer openings the agent recognises when it describes a turn to the model.
+NOTHING_FOUND = "I found no products for that."
+OUT_OF_SCOPE = "I could not find anything like that in this store's catalogue"
+NO_POLICY = "I don't have a store policy that answers that"
+# Generic openings of search answers that the model's own sentence replaces.
+GENERIC_LEADS = ("Here is what I found: ", "Here are more: ", "Here is what looks like your photo: ")
 
 Steps = Generator[BaseModel, None, str]  # yields events, returns the answer text
 
@@ -54,11 +66,19 @@ Steps = Generator[BaseModel, None, str]  # yields events, returns the answer tex
 class Agent:
     """Runs turns for many sessions over one retriever, session store and policy set."""
 
-    def __init__(self, retriever: Retriever, store: SessionStore, policies: PolicyIndex | None = None, page: int = PAGE) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        store: SessionStore,
+        policies: PolicyIndex | None = None,
+        page: int = PAGE,
+        writer: LeadWriter | None = None,
+    ) -> None:
         self.retriever = retriever
         self.store = store
         self.policies = policies
         self.page = page
+        self.writer = writer  # None: templated answers only
 
     def turn(self, session_id: str | None, message: str, image: Image.Image | None = None) -> Iterator[BaseModel]:
         """Run one turn, yielding events; the session is saved only when the turn succeeds."""
@@ -75,11 +95,29 @@ class Agent:
             yield ErrorEvent(error_text=shown_text, code=_code(e), retryable=e.retryable)
             yield Finish()
             return
+        lead = ""
+        if self.writer is not None:
+            try:
+                lead = self._lead(message, plan, work, text, photo=image is not None)
+            except LLMUnavailable as e:
+                yield DataNotice(data={"code": "llm_unavailable", "text": f"{e.message}; answering without it."})
+        if lead:
+            body = next((text[len(g) :] for g in GENERIC_LEADS if text.startswith(g)), text)
+            text = f"{lead} {body}"
         work.add_turn("user", message or "[photo]")
         work.add_turn("assistant", text)
         self.store.save(work)
         yield from _text_events(text)
         yield Finish()
+
+    def _lead(self, message: str, plan: Plan, s: SessionState, text: str, photo: bool) -> str:
+        """The model's opening sentence if the guard lets it through, else ""."""
+        assert self.writer is not None
+        note = _note(plan, s, text, photo)
+        if note is None:
+            return ""
+        lead = self.writer.write(message or "(a photo)", note, Guard(f"{note} {text}", self.retriever.vocabulary))
+        return "" if lead.refused else lead.sentence
 
     def _call(self, ctx: ToolContext, name: str, args: dict[str, Any]) -> Generator[BaseModel, None, Any]:
         call_id = uuid.uuid4().hex[:12]
@@ -153,7 +191,7 @@ class Agent:
         if i == "policy":
             ans = yield from self._call(ctx, "answer_policy_question", {"question": plan.text or ""})
             if isinstance(ans, ToolError) or not ans.found:
-                return "I don't have a store policy that answers that, so I won't guess. Customer service can help."
+                return f"{NO_POLICY}, so I won't guess. Customer service can help."
             return f"{ans.text} (Source: {ans.source}.)"
         if i in ("like", "dislike"):
             target = s.likes if i == "like" else s.dislikes
@@ -200,6 +238,9 @@ class Agent:
         res = yield from self._call(ctx, "search_products", {"query": query, "filters": merged, "k": self.page, "understand": False})
         if isinstance(res, ToolError):
             return f"The search failed: {res.error}."
+        if plan.intent == "search" and not merged and res.weak_match:
+            # Nothing in the catalogue resembles the words: say so rather than show noise.
+            return f"{OUT_OF_SCOPE} for “{query}”. I can help with products in the catalogue, your cart and store policies."
         s.last_query, s.active_filters = query, merged
         note = ""
         if parsed.sort is not None:  # "cheaper", "cheapest", "most expensive"
@@ -223,7 +264,7 @@ class Agent:
             return f"I could not search: {res.error}."
         products = _personalise(list(res.products), s) if (s.likes or s.dislikes) else list(res.products)
         if not products:
-            return "I found no products for that. Try other words or fewer constraints."
+            return f"{NOTHING_FOUND} Try other words or fewer constraints."
         yield DataProducts(data={**res.model_dump(mode="json"), "products": [p.model_dump(mode="json") for p in products]})
         s.shown = [ShownCard(id=p.id, name=p.name, category=p.category, colour=p.colour, why=p.why) for p in products]
         s.seen = (s.seen + [c for c in s.shown if c.id not in {x.id for x in s.seen}])[-SEEN_LIMIT:]
@@ -236,6 +277,42 @@ class Agent:
     @staticmethod
     def _name(s: SessionState, product_id: str) -> str:
         return next((c.name for c in s.seen if c.id == product_id), f"product {product_id}")
+
+
+# What each intent did, for the model's opening sentence. Intents absent here get no model
+# sentence: their templated answers (why, cart changes, a reference that cannot be resolved)
+# are explanations in which a small model's extra words were measured to add errors.
+NOTES = {
+    "details": "describing one product",
+    "compare": "comparing products",
+    "similar": "showing similar products",
+    "add_to_cart": "asking the shopper to confirm before changing the cart",
+    "policy": "answering from the store policy documents",
+    "like": "noted a like; later results will show more like it",
+    "dislike": "noted a dislike; later results will show less like it",
+}
+
+
+def _note(plan: Plan, s: SessionState, text: str, photo: bool) -> str | None:
+    """What the turn did, in a few words, for the model's opening sentence (None: no sentence)."""
+    if plan.problem:
+        return None
+    if text.startswith(OUT_OF_SCOPE):
+        return "out of scope: nothing like that in the catalogue"
+    if text.startswith(NOTHING_FOUND):
+        return "no products found"
+    if text.startswith(NO_POLICY):
+        return "no store policy answers this; do not guess"
+    if photo:
+        return "showing products that look like the shopper's photo" + (f", {plan.text}" if plan.text else "")
+    if plan.intent in ("search", "refine", "more"):
+        # The query's words only on a new search: after a refinement they may contradict the
+        # filters ("shirts for women", then "for men").
+        words = [s.last_query or "products"] if plan.intent == "search" else []
+        words += [f"{k.replace('_', ' ')}: {', '.join(v) if isinstance(v, list) else v}" for k, v in s.active_filters.items() if v]
+        lead = {"search": "showing products: ", "refine": "showing the updated search: ", "more": "showing more of the same search: "}
+        return lead[plan.intent] + "; ".join(words)
+    return NOTES.get(plan.intent)
 
 
 def _personalise(products: list[Any], s: SessionState) -> list[Any]:

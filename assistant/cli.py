@@ -36,6 +36,10 @@ def main_options(
     collection: Annotated[str | None, typer.Option("--collection", help="Catalogue (collection) name.")] = None,
     clip_model: Annotated[str | None, typer.Option("--clip-model", help="open_clip model name or local-dir:PATH.")] = None,
     clip_pretrained: Annotated[str | None, typer.Option("--clip-pretrained", help="CLIP checkpoint file.")] = None,
+    llm: Annotated[str | None, typer.Option("--llm", help="Who words answers: embedded (default), openai or none.")] = None,
+    llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.")] = None,
+    llm_model: Annotated[str | None, typer.Option("--llm-model", help="Model name at the endpoint.")] = None,
+    llm_threads: Annotated[int | None, typer.Option("--llm-threads", help="Threads for the embedded model.")] = None,
 ) -> None:
     s = Settings.from_env()
     if index is not None:
@@ -48,6 +52,18 @@ def main_options(
         s.clip.model = clip_model
     if clip_pretrained is not None:
         s.clip.pretrained = clip_pretrained
+    if llm is not None:
+        if llm not in ("embedded", "openai", "none"):
+            raise typer.BadParameter(f"{llm!r}; choose embedded, openai or none", param_hint="--llm")
+        s.llm.backend = llm  # type: ignore[assignment]
+        if llm == "openai" and llm_url is None and not s.llm.url:
+            raise typer.BadParameter("the openai backend needs --llm-url", param_hint="--llm")
+    if llm_url is not None:
+        s.llm.url = llm_url
+    if llm_model is not None:
+        s.llm.model = llm_model
+    if llm_threads is not None:
+        s.llm.threads = llm_threads
     state.settings = s
 
 
@@ -352,9 +368,10 @@ def chat(
     session: Annotated[str | None, typer.Option(help="Resume this session id.")] = None,
     policies: Annotated[Path | None, typer.Option(help="Folder of store policy .md files (default: the example).")] = None,
 ) -> None:
-    """Talk to the assistant in the terminal (no LLM needed). `/photo PATH [words]` sends a photo; `/quit` ends."""
+    """Talk to the assistant in the terminal. `/photo PATH [words]` sends a photo; `/quit` ends."""
     from assistant.agent import Agent
     from assistant.encoders.images import load_image
+    from assistant.llm.backends import load_lead_writer
     from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages
     from assistant.runtime import build_retriever, load_encoders
     from assistant.sessions import SqliteSessionStore
@@ -363,7 +380,9 @@ def chat(
     enc = load_encoders(s)
     retriever = build_retriever(s, encoders=enc)
     _require_collection(retriever, s)
-    agent = Agent(retriever, SqliteSessionStore(s.data_dir / "sessions.db"), PolicyIndex(load_passages(policies or EXAMPLE_POLICIES), enc.text))
+    writer = load_lead_writer(s)
+    store = SqliteSessionStore(s.data_dir / "sessions.db")
+    agent = Agent(retriever, store, PolicyIndex(load_passages(policies or EXAMPLE_POLICIES), enc.text), writer=writer)
     sid = session
     typer.echo("Shopping assistant. Ask for products, or /photo PATH [words]. /quit to leave.")
     while True:
@@ -390,6 +409,8 @@ def chat(
                 typer.echo()
             elif ev.type == "error":
                 typer.echo(f"error: {ev.error_text}")
+            elif ev.type == "data-notice":
+                typer.echo(f"({ev.data['text']})")
     typer.echo(f"session {sid} saved; resume with --session {sid}")
 
 

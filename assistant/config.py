@@ -3,7 +3,10 @@
 Inner code never reads the environment; `Settings.from_env` is called by the CLI (and later
 the server) only. Environment variables: SHOP_ASSISTANT_INDEX, SHOP_ASSISTANT_QDRANT_URL,
 SHOP_ASSISTANT_QDRANT_API_KEY, SHOP_ASSISTANT_COLLECTION, SHOP_ASSISTANT_CLIP_MODEL,
-SHOP_ASSISTANT_CLIP_PRETRAINED, SHOP_ASSISTANT_THREADS.
+SHOP_ASSISTANT_CLIP_PRETRAINED, SHOP_ASSISTANT_THREADS; for the language model
+SHOP_ASSISTANT_LLM (embedded | openai | none), SHOP_ASSISTANT_LLM_URL, SHOP_ASSISTANT_LLM_API_KEY,
+SHOP_ASSISTANT_LLM_MODEL, SHOP_ASSISTANT_LLM_GGUF, SHOP_ASSISTANT_LLM_THREADS,
+SHOP_ASSISTANT_LLM_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from assistant.clip.model import KAGL_CLIP
+from assistant.errors import ConfigError
 
 
 def default_data_dir() -> Path:
@@ -35,12 +40,29 @@ class IndexSettings(BaseModel):
     qdrant_api_key: str | None = None
 
 
+LLMBackend = Literal["embedded", "openai", "none"]
+
+
+class LLMSettings(BaseModel):
+    """Which model words the answers. The planner and tools decide what is true in every mode."""
+
+    backend: LLMBackend = "embedded"
+    gguf: Path | None = None  # embedded: a GGUF file; None: the packaged Qwen2.5 0.5B, assembled once
+    threads: int = 2  # llama.cpp threads; with another busy process 1 can be much faster than 2
+    url: str | None = None  # openai: the endpoint's base URL, e.g. http://localhost:8000/v1
+    api_key: str | None = None
+    model: str = "default"  # openai: the model name the endpoint serves
+    timeout_s: float = 10.0  # openai: longer than this and the turn falls back to templates
+    max_tokens: int = 48  # the model writes one opening sentence
+
+
 class Settings(BaseModel):
     index: IndexSettings = Field(default_factory=IndexSettings)
     clip: ClipSettings = Field(default_factory=ClipSettings)
     collection: str = "kagl"
     threads: int = 2  # torch intra-op threads for encoding
     data_dir: Path = Field(default_factory=default_data_dir)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,4 +82,20 @@ class Settings(BaseModel):
             s.clip.pretrained = v
         if v := env.get("SHOP_ASSISTANT_THREADS"):
             s.threads = int(v)
+        if v := env.get("SHOP_ASSISTANT_LLM"):
+            if v not in ("embedded", "openai", "none"):
+                raise ConfigError(f"SHOP_ASSISTANT_LLM is {v!r}; choose embedded, openai or none")
+            s.llm.backend = v  # type: ignore[assignment]
+        if v := env.get("SHOP_ASSISTANT_LLM_URL"):
+            s.llm.url = v
+        if v := env.get("SHOP_ASSISTANT_LLM_API_KEY"):
+            s.llm.api_key = v
+        if v := env.get("SHOP_ASSISTANT_LLM_MODEL"):
+            s.llm.model = v
+        if v := env.get("SHOP_ASSISTANT_LLM_GGUF"):
+            s.llm.gguf = Path(v)
+        if v := env.get("SHOP_ASSISTANT_LLM_THREADS"):
+            s.llm.threads = int(v)
+        if v := env.get("SHOP_ASSISTANT_LLM_TIMEOUT"):
+            s.llm.timeout_s = float(v)
         return s

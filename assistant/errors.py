@@ -6,6 +6,7 @@
     ├── ImageError                 an image is unreadable, not an image, or too large
     ├── QueryError                 a query is empty, too long, or contradictory
     ├── ModelError                 a model file is missing or cannot be loaded
+    ├── LLMUnavailable             the language model failed or timed out; the turn falls back
     └── IndexError_                the index cannot answer
         ├── CollectionNotFound     the named collection does not exist
         └── IndexUnavailable       the engine (server) cannot be reached; retryable
@@ -49,6 +50,15 @@ class QueryError(AssistantError):
 class ModelError(AssistantError):
     """A model checkpoint is missing or cannot be loaded."""
 
+    user_visible = False
+
+
+class LLMUnavailable(AssistantError):
+    """The language model endpoint is down, timed out or failed mid-answer.
+
+    Never fatal to a turn: the agent answers with its templates and says so in an event."""
+
+    retryable = True
     user_visible = False
 
 

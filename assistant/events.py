@@ -70,6 +70,14 @@ class DataFacets(_Event):
     data: dict[str, Any]  # {"field": "brand", "values": [{"value": "Nike", "count": 42}, ...]}
 
 
+class DataNotice(_Event):
+    """Something the client should know that is not an error of the shopper's input, e.g.
+    {"code": "llm_unavailable", "text": "..."} when the answer falls back to templates."""
+
+    type: Literal["data-notice"] = "data-notice"
+    data: dict[str, Any]  # {"code": str, "text": str}
+
+
 class ErrorEvent(_Event):
     """A refused input or a failed step; the session stays usable."""
 
@@ -84,7 +92,7 @@ class Finish(_Event):
 
 
 Event = Annotated[
-    Start | TextStart | TextDelta | TextEnd | ToolInputAvailable | ToolOutputAvailable | DataProducts | DataFacets | ErrorEvent | Finish,
+    Start | TextStart | TextDelta | TextEnd | ToolInputAvailable | ToolOutputAvailable | DataProducts | DataFacets | DataNotice | ErrorEvent | Finish,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

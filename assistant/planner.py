@@ -80,6 +80,12 @@ REFINE_START = re.compile(
     r"under|below|over|above|between|for (men|women|boys|girls|kids|him|her)|make it|any in|same in|what about in)\b",
     re.I,
 )
+# A message that is only a pointer at a shown product ("the second one", "#3", "that one"):
+# the shopper wants to hear about it.
+BARE_REFERENCE = re.compile(
+    r"^\s*(and\s+)?(the\s+|that\s+|this\s+)?(" + "|".join(ORDINALS) + r"|last|#\d{1,2}|number \d{1,2}|one)(\s+one)?\s*[.!?]*\s*$",
+    re.I,
+)
 PRONOUN = re.compile(r"\b(it|this|that|this one|that one|these|those|them|both)\b", re.I)
 
 
@@ -169,6 +175,10 @@ def plan_turn(
             else:
                 ids = [focus or shown[0].id]
         return Plan(intent, text=text, product_ids=ids, problem=problem)
+    if shown and BARE_REFERENCE.match(text):
+        ids, problem = resolve_references(text, shown, focus)
+        if ids or problem:
+            return Plan("details", text=text, product_ids=ids, problem=problem)
     if has_previous_search and REFINE_START.match(text):
         return Plan("refine", text=text)
     return Plan("search", text=text)

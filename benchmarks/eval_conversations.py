@@ -1,12 +1,16 @@
 """Scripted conversation evaluation: pass rate per turn and time to first card / first text.
 
-Runs `benchmarks/conversations/kagl.jsonl` through the agent (no-LLM mode today) on the
-ingested index, with a fresh session store. A turn passes when: the expected tools were
-called (in order), the search got the expected filters, every shown product meets the
-turn's constraints, the answer contains the expected words, and no product is named that a
-tool did not return in this conversation (grounding). Prints a table, writes JSON.
+Runs `benchmarks/conversations/kagl.jsonl` through the agent once per LLM mode (`none`:
+templated answers; `embedded`: the packaged model writes each answer's opening sentence;
+`openai`: an endpoint given by --llm-url) on the ingested index, each with a fresh session
+store. A turn passes when: the expected tools were called (in order), the search got the
+expected filters, every shown product meets the turn's constraints, the answer contains the
+expected words, the answer's product list is the products shown, and the answer is grounded:
+every number of two or more digits, every price and every catalogue term (colour, gender,
+category, brand, season, usage) in it occurs in what the tools were asked or returned this
+turn. Prints a table per mode, writes JSON.
 
-Usage: python benchmarks/eval_conversations.py [--index PATH] [--collection NAME]
+Usage: python benchmarks/eval_conversations.py [--modes none,embedded] [--index PATH] [--collection NAME]
 """
 
 from __future__ import annotations
@@ -26,13 +30,47 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.agent import Agent  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
+from assistant.llm.backends import load_lead_writer  # noqa: E402
+from assistant.llm.guard import COMMON_WORDS  # noqa: E402
+from assistant.llm.wording import Lead  # noqa: E402
 from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages  # noqa: E402
-from assistant.retrieval.understanding import singular  # noqa: E402
+from assistant.retrieval.understanding import Vocabulary, singular  # noqa: E402
 from assistant.runtime import build_retriever, load_encoders  # noqa: E402
 from assistant.sessions import SqliteSessionStore  # noqa: E402
 
 
-def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: list[dict]) -> list[str]:
+def _words(text: str) -> str:
+    return " " + " ".join(singular(w) for w in re.findall(r"[a-z][a-z'-]*", text.lower())) + " "
+
+
+NUMBER = r"(?<![\d.])\d+(?:\.\d+)?"
+
+
+def ungrounded(text: str, tool_io: str, vocabulary: Vocabulary) -> list[str]:
+    """Facts in the answer that no tool of the conversation so far was asked for or returned.
+
+    Numbers of two or more digits must equal a tool's number (to its printed precision:
+    scores are shown rounded); prices need a tool price; catalogue terms a tool mention."""
+    io_numbers = [float(x) for x in re.findall(NUMBER, tool_io)]
+    problems = []
+    for n in re.findall(NUMBER, text):
+        if len(n.split(".")[0]) < 2 and "." not in n:
+            continue  # list positions, "3 to 5 days" in a cited policy: single digits carry no product fact
+        tol = 0.5 * 10 ** -len(n.split(".")[1]) if "." in n else 0.0
+        if not any(abs(float(n) - x) <= tol + 1e-9 for x in io_numbers):
+            problems.append(f"number {n} not from a tool")
+    if re.search(r"[$€£¥₹]", text) and not re.search(r'"price": \d', tool_io):
+        problems.append("a price although no tool returned one")
+    said, io = _words(text), _words(tool_io.replace("_", " "))
+    terms = vocabulary.colour | vocabulary.gender | vocabulary.category | vocabulary.brand | vocabulary.season | vocabulary.usage
+    for t in terms:
+        w = _words(t)
+        if w.strip() and t not in COMMON_WORDS and w in said and w not in io:
+            problems.append(f"{t!r} not from a tool")
+    return problems
+
+
+def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: list[dict], vocabulary: Vocabulary, tool_io: str) -> list[str]:
     """Problems with one turn (empty: it passed)."""
     problems = []
     tools = [e.tool_name for e in events if e.type == "tool-input-available"]
@@ -84,30 +122,27 @@ def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: li
             problems.append("the answer's product list differs from the products shown")
     elif re.search(r": 1\. ", text):
         problems.append("the answer lists products although none were shown")
+    problems += ungrounded(text, tool_io, vocabulary)
     return problems
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--index", type=Path)
-    ap.add_argument("--collection", default="kagl")
-    ap.add_argument("--conversations", type=Path, default=Path(__file__).parent / "conversations" / "kagl.jsonl")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "conversations.json")
-    a = ap.parse_args()
-    s = Settings.from_env()
-    if a.index:
-        s.index.path = a.index
-    s.collection = a.collection
-    enc = load_encoders(s)
-    retriever = build_retriever(s, encoders=enc)
+def run_mode(mode: str, s: Settings, retriever, policies: PolicyIndex, convs: list[dict]) -> dict:
+    s = s.model_copy(deep=True)
+    s.llm.backend = mode  # type: ignore[assignment]
+    writer = load_lead_writer(s)
+    leads: list[Lead] = []
+    if writer is not None:  # record what the model proposed, to report how often the guard refused it
+        write = writer.write
+        writer.write = lambda *a: leads.append(write(*a)) or leads[-1]  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as d:
-        agent = Agent(retriever, SqliteSessionStore(Path(d) / "s.db"), PolicyIndex(load_passages(EXAMPLE_POLICIES), enc.text))
+        agent = Agent(retriever, SqliteSessionStore(Path(d) / "s.db"), policies, writer=writer)
         list(agent.turn("warmup", "black shoes"))
-        convs = [json.loads(line) for line in a.conversations.read_text().splitlines() if line.strip()]
-        results, first_card, first_text = [], [], []
+        leads.clear()
+        results, first_card, first_text, notices = [], [], [], 0
         for conv in convs:
             known: dict[str, str] = {}
             shown: list[dict] = []
+            tool_io = ""  # every tool input and output of the conversation so far, as JSON
             for n, turn in enumerate(conv["turns"]):
                 image = load_image(Path(turn["photo"])) if turn.get("photo") else None
                 t0 = time.perf_counter()
@@ -122,21 +157,67 @@ def main() -> None:
                     first_card.append(t_card * 1e3)
                 if t_text is not None:
                     first_text.append(t_text * 1e3)
-                problems = check_turn(turn, events, known, shown)
+                notices += sum(e.type == "data-notice" for e in events)
+                tool_io += json.dumps([e.input if e.type == "tool-input-available" else e.output for e in events if e.type.startswith("tool-")])
+                problems = check_turn(turn, events, known, shown, retriever.vocabulary, tool_io)
                 new_shown = [p for e in events if e.type == "data-products" for p in e.data["products"]]
                 shown = new_shown or shown
-                results.append({"conversation": conv["id"], "turn": n, "user": turn["user"], "passed": not problems, "problems": problems})
-    passed = sum(r["passed"] for r in results)
-    print(f"{'conversations':<26}{len(convs)}\n{'turns':<26}{len(results)}\n{'passed':<26}{passed} ({passed / len(results):.1%})")
-    print(f"{'first product card p50':<26}{np.percentile(first_card, 50):.0f} ms (p95 {np.percentile(first_card, 95):.0f} ms)")
-    print(f"{'first text p50':<26}{np.percentile(first_text, 50):.0f} ms (p95 {np.percentile(first_text, 95):.0f} ms)")
-    for r in results:
-        if not r["passed"]:
-            print(f"  FAIL {r['conversation']} turn {r['turn']} {r['user']!r}: {'; '.join(r['problems'])}")
+                text = "".join(e.delta for e in events if e.type == "text-delta")
+                results.append(
+                    {"conversation": conv["id"], "turn": n, "user": turn["user"], "answer": text, "passed": not problems, "problems": problems}
+                )
+    refused = [ld for ld in leads if ld.refused]
+    return {
+        "mode": mode,
+        "turns": len(results),
+        "passed": sum(r["passed"] for r in results),
+        "first_card_ms_p50": float(np.percentile(first_card, 50)),
+        "first_card_ms_p95": float(np.percentile(first_card, 95)),
+        "first_text_ms_p50": float(np.percentile(first_text, 50)),
+        "first_text_ms_p95": float(np.percentile(first_text, 95)),
+        "model_sentences": len(leads),
+        "model_sentences_refused": len(refused),
+        "model_seconds_p50": float(np.percentile([ld.seconds for ld in leads], 50)) if leads else None,
+        "refusals": [{"sentence": ld.sentence, "why": ld.refused} for ld in refused],
+        "llm_unavailable_notices": notices,
+        "results": results,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modes", default="none,embedded", help="comma-separated: none, embedded, openai")
+    ap.add_argument("--llm-url", help="openai mode: the endpoint's base URL")
+    ap.add_argument("--llm-model", default="default")
+    ap.add_argument("--index", type=Path)
+    ap.add_argument("--collection", default="kagl")
+    ap.add_argument("--conversations", type=Path, default=Path(__file__).parent / "conversations" / "kagl.jsonl")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "conversations.json")
+    a = ap.parse_args()
+    s = Settings.from_env()
+    if a.index:
+        s.index.path = a.index
+    s.collection = a.collection
+    s.llm.url, s.llm.model = a.llm_url, a.llm_model
+    enc = load_encoders(s)
+    retriever = build_retriever(s, encoders=enc)
+    policies = PolicyIndex(load_passages(EXAMPLE_POLICIES), enc.text)
+    convs = [json.loads(line) for line in a.conversations.read_text().splitlines() if line.strip()]
+    runs = [run_mode(m.strip(), s, retriever, policies, convs) for m in a.modes.split(",")]
+    print(f"{len(convs)} conversations, {runs[0]['turns']} turns")
+    print(f"{'mode':<10}{'passed':>14}{'card p50':>10}{'card p95':>10}{'text p50':>10}{'text p95':>10}{'model said':>12}{'refused':>9}")
+    for r in runs:
+        print(
+            f"{r['mode']:<10}{r['passed']:>6}/{r['turns']} {r['passed'] / r['turns']:>5.1%}"
+            f"{r['first_card_ms_p50']:>8.0f}ms{r['first_card_ms_p95']:>8.0f}ms{r['first_text_ms_p50']:>8.0f}ms{r['first_text_ms_p95']:>8.0f}ms"
+            f"{r['model_sentences'] - r['model_sentences_refused']:>12}{r['model_sentences_refused']:>9}"
+        )
+    for r in runs:
+        for res in r["results"]:
+            if not res["passed"]:
+                print(f"  FAIL [{r['mode']}] {res['conversation']} turn {res['turn']} {res['user']!r}: {'; '.join(res['problems'])}")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"mode": "none", "turns": len(results), "passed": passed,
-                                 "first_card_ms_p50": float(np.percentile(first_card, 50)),
-                                 "first_text_ms_p50": float(np.percentile(first_text, 50)), "results": results}, indent=1))
+    a.out.write_text(json.dumps({"conversations": len(convs), "runs": runs}, indent=1))
     print(f"wrote {a.out}")
 
 

@@ -38,6 +38,10 @@ SHOWN = [
         ("I love the second one", "like", ["22"]),
         ("show more", "more", []),
         ("hi!", "greeting", []),
+        ("the second one", "details", ["22"]),
+        ("#3", "details", ["33"]),
+        ("and the last one?", "details", ["33"]),
+        ("the first", "details", ["11"]),
     ],
 )
 def test_intents_and_references(message, intent, ids):

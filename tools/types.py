@@ -36,6 +36,7 @@ class SearchResult(BaseModel):
     filters_applied: list[str]
     filters_relaxed: list[str]
     total_matching: int | None = None
+    weak_match: bool = False  # nothing in the catalogue resembles the words: likely out of scope
 
 
 def card_fields(p: Product) -> dict[str, object]:
@@ -62,4 +63,5 @@ def search_result(resp: SearchResponse) -> SearchResult:
         filters_applied=resp.filters_applied,
         filters_relaxed=resp.filters_relaxed,
         total_matching=resp.total_matching,
+        weak_match=resp.weak_match(),
     )

@@ -37,6 +37,13 @@ LateMethod = Literal["rrf", "dbsf", "weighted"]
 RELAX_ORDER = ("season", "usage", "price", "in_stock", "colour", "brand", "exclude_brand", "article_type", "category", "gender")
 
 
+# Best sentence-vector cosine (packaged all-MiniLM-L6-v2) under which a keyword-less query
+# is taken as out of the catalogue's scope. Measured on the KAGL index: off-topic questions
+# ("what's the weather", "do you sell cars", "pizza", "book a flight") top out at 0.22-0.36;
+# product words without a keyword match ("sneakers", "hoodie", "flip flops") at 0.53-0.70.
+WEAK_TEXT_SCORE = 0.40
+
+
 @dataclass(frozen=True)
 class FusionConfig:
     """Weights and depths of the fusion modes (the defaults were tuned on the dev query set)."""
@@ -108,6 +115,14 @@ class SearchResponse:
     understood: list[dict[str, str]]
     timings_ms: dict[str, float]
     total_matching: int | None = None
+
+    def weak_match(self) -> bool:
+        """True when the catalogue probably has nothing like a text query ("pizza", "the
+        weather"): no keyword of it occurs in any product, and the sentence vector's best
+        cosine is below `WEAK_TEXT_SCORE`. Photo queries are never weak."""
+        text_scores = [e.score for h in self.hits for e in h.evidence if e.modality == "text"]
+        keyword = any(e.modality == "bm25" for h in self.hits for e in h.evidence)
+        return bool(text_scores) and not keyword and max(text_scores) < WEAK_TEXT_SCORE
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,1 @@
+"""The language model: which one words the answers (embedded, an endpoint, or none)."""
