@@ -15,10 +15,8 @@ and the session stays exactly as it was before the turn.
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 from collections.abc import Generator, Iterator
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -210,10 +208,8 @@ class Agent:
 
     def _search(self, plan: Plan, ctx: ToolContext, s: SessionState, image: Image.Image | None) -> Steps:
         if image is not None:
-            with tempfile.TemporaryDirectory(prefix="photo-") as d:
-                path = Path(d) / "query.png"
-                image.save(path)
-                res = yield from self._call(ctx, "search_by_photo", {"image_path": str(path), "text": plan.text, "k": self.page})
+            ctx.attachments["photo"] = image
+            res = yield from self._call(ctx, "search_by_photo", {"image": "attachment:photo", "text": plan.text, "k": self.page})
             return (yield from self._show(res, s, "Here is what looks like your photo"))
         if plan.intent == "more" and s.last_query is not None:
             exclude = [c.id for c in s.seen]

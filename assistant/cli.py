@@ -111,17 +111,6 @@ def ingest(
     typer.echo(f"{report.summary()}; index at {where}")
 
 
-def _require_collection(retriever: Any, s: Settings) -> None:
-    """Fail before loading anything more when the catalogue was never ingested."""
-    if not retriever.index.collection_exists(s.collection):
-        from assistant.errors import CollectionNotFound
-
-        raise CollectionNotFound(
-            f"collection {s.collection!r} not found; existing: {retriever.index.list_collections() or 'none'} "
-            f"(run `shop-assistant ingest` first)"
-        )
-
-
 def _print_table(resp: Any) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -185,7 +174,7 @@ def search(
 
     s = state.settings
     retriever = build_retriever(s)
-    _require_collection(retriever, s)
+    retriever.require_collection()
     if batch is not None:
         with batch.open(encoding="utf-8") as f:
             for line_no, line in enumerate(f, 1):
@@ -379,7 +368,7 @@ def chat(
     s = state.settings
     enc = load_encoders(s)
     retriever = build_retriever(s, encoders=enc)
-    _require_collection(retriever, s)
+    retriever.require_collection()
     writer = load_lead_writer(s)
     store = SqliteSessionStore(s.data_dir / "sessions.db")
     agent = Agent(retriever, store, PolicyIndex(load_passages(policies or EXAMPLE_POLICIES), enc.text), writer=writer)
@@ -412,6 +401,32 @@ def chat(
             elif ev.type == "data-notice":
                 typer.echo(f"({ev.data['text']})")
     typer.echo(f"session {sid} saved; resume with --session {sid}")
+
+
+@app.command("protocol-schema")
+def protocol_schema() -> None:
+    """Print the WebSocket protocol's version and JSON Schemas (docs/protocol.schema.json)."""
+    from assistant.server.app import protocol_document
+
+    typer.echo(json.dumps(protocol_document(), indent=2, sort_keys=True))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    policies: Annotated[Path | None, typer.Option(help="Folder of store policy .md files (default: the example).")] = None,
+) -> None:
+    """Serve the assistant: WebSocket /v1/chat, SSE /v1/chat/stream, tools at /v1/tools, docs at /docs."""
+    import uvicorn
+
+    from assistant.server.app import create_app
+    from assistant.server.services import load_services
+
+    s = state.settings
+    app_ = create_app(services=lambda: load_services(s, policies))
+    # Frames up to 32 MB: a 20 MB photo as base64 fits; larger ones get a clear error from the image checks.
+    uvicorn.run(app_, host=host, port=port, ws_max_size=32 * 1024 * 1024, timeout_graceful_shutdown=30)
 
 
 if __name__ == "__main__":

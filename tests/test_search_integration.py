@@ -176,10 +176,12 @@ def test_tools_over_the_real_index(indexed, tmp_path):
     assert 0 < sum(counts) <= facets.total == retriever.index.count("kagl", Filters(category=["watches"], gender=["men", "unisex"]))
     found = call_tool(ctx, "search_products", {"query": "black sandals for men", "k": 3})
     assert all(p.category == "Sandals" for p in found.products)
-    bad = tmp_path / "x.jpg"
-    bad.write_text("not an image")
-    err = call_tool(ctx, "search_by_photo", {"image_path": str(bad)})
+    import base64
+
+    err = call_tool(ctx, "search_by_photo", {"image": base64.b64encode(b"not an image").decode()})
     assert isinstance(err, ToolError) and "not an image" in err.error
+    err = call_tool(ctx, "search_by_photo", {"image": "/etc/passwd"})
+    assert isinstance(err, ToolError) and "base64" in err.error, "a path is not read from the server's disk"
     missing = call_tool(ctx, "get_product", {"product_id": "no-such-id"})
     assert isinstance(missing, ToolError) and "no-such-id" in missing.error
 

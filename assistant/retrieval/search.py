@@ -217,6 +217,16 @@ class Retriever:
             self._vocab = Vocabulary.from_index(self.index, self.collection_name)
         return self._vocab
 
+    def require_collection(self) -> None:
+        """Fail early, naming what exists, when the catalogue was never ingested."""
+        if not self.index.collection_exists(self.collection_name):
+            from assistant.errors import CollectionNotFound
+
+            raise CollectionNotFound(
+                f"collection {self.collection_name!r} not found; existing: {self.index.list_collections() or 'none'} "
+                f"(run `shop-assistant ingest` first)"
+            )
+
     def refresh_vocabulary(self) -> None:
         self._vocab = None
 

@@ -1,0 +1,69 @@
+"""The FastAPI application: lifespan (models and index loaded once), routes, health.
+
+    GET  /healthz                 the process is up
+    GET  /readyz                  models loaded and the index answering (503 otherwise)
+    GET  /v1/protocol             protocol version and JSON Schemas of every event
+    WS   /v1/chat                 the streaming chat protocol (docs/protocol.md)
+    POST /v1/chat/stream          the same events as SSE, AI SDK UI message stream format
+    GET  /v1/tools, POST /v1/tools/{name}   the tool-call API
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from assistant.config import Settings
+from assistant.events import PROTOCOL_VERSION, event_schema
+from assistant.server import chat_ws, sse, tools_api
+from assistant.server.protocol import CLIENT_EVENT, SERVER_EVENT
+from assistant.server.services import Services, load_services
+
+
+def create_app(settings: Settings | None = None, services: Callable[[], Services] | None = None) -> FastAPI:
+    """The app; `services` builds what it serves (default: from `settings`) when it starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = services() if services else load_services(settings or Settings.from_env())
+        try:
+            yield
+        finally:
+            app.state.services.close()  # in-flight turns finish and save before the store closes
+
+    app = FastAPI(title="shop-assistant", version=PROTOCOL_VERSION, lifespan=lifespan)
+    app.include_router(chat_ws.router)
+    app.include_router(sse.router)
+    app.include_router(tools_api.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses={503: {}})
+    async def readyz(request: Request) -> Any:
+        services: Services | None = getattr(request.app.state, "services", None)
+        if services is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        ok, detail = services.ready()
+        return JSONResponse({"status": "ready" if ok else "unavailable", "detail": detail}, status_code=200 if ok else 503)
+
+    @app.get("/v1/protocol", tags=["protocol"])
+    async def protocol() -> dict[str, Any]:
+        return protocol_document()
+
+    return app
+
+
+def protocol_document() -> dict[str, Any]:
+    """Version and JSON Schemas of the WebSocket protocol (also written to docs/)."""
+    return {
+        "version": PROTOCOL_VERSION,
+        "client_events": CLIENT_EVENT.json_schema(),
+        "server_events": SERVER_EVENT.json_schema(),
+        "turn_events": event_schema(),
+    }

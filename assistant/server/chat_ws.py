@@ -1,0 +1,159 @@
+"""WebSocket `/v1/chat`: one socket per session, turns streamed as events.
+
+Connect with `?session_id=ID` to resume a session (a new id is made otherwise). One socket
+per session at a time: a second one gets `session_busy` and is closed, so two clients can
+never interleave turns of one session. A new message while an answer is streaming cancels
+that answer (`abort`), as does `{"type": "cancel"}`. Every refused input is an `error` event
+with a code; the socket stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, ValidationError
+
+from assistant.encoders.images import DEFAULT_LIMITS, load_image
+from assistant.errors import AssistantError
+from assistant.events import PROTOCOL_VERSION, ErrorEvent, to_wire
+from assistant.server.protocol import CLIENT_EVENT, CLIENT_TYPES, Abort, Heartbeat, MessageEvent, Pong, SessionCreated
+from assistant.server.services import Services
+from assistant.server.turns import stream_turn
+
+HEARTBEAT_S = 15.0
+SESSION_BUSY = 4409  # close code: the session is open on another socket
+
+router = APIRouter()
+
+
+class ChatSocket:
+    """One connected client: receives events, runs turns, sends everything through one lock."""
+
+    def __init__(self, ws: WebSocket, services: Services, session_id: str) -> None:
+        self.ws = ws
+        self.services = services
+        self.session_id = session_id
+        self.turn: asyncio.Task[None] | None = None
+        self.awaiting_image: MessageEvent | None = None  # a message whose photo is the next binary frame
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, event: BaseModel) -> None:
+        async with self._send_lock:
+            await self.ws.send_text(to_wire(event))
+
+    async def error(self, code: str, text: str) -> None:
+        await self.send(ErrorEvent(error_text=text, code=code))
+
+    async def heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            await self.send(Heartbeat())
+
+    async def cancel_turn(self) -> bool:
+        if self.turn is None or self.turn.done():
+            return False
+        self.turn.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.turn
+        await self.send(Abort())
+        return True
+
+    async def run_turn(self, text: str, image: Any) -> None:
+        async for event in stream_turn(self.services.agent, self.services.pool, self.session_id, text, image):
+            await self.send(event)
+
+    async def start_turn(self, msg: MessageEvent, image_bytes: bytes | None) -> None:
+        image = None
+        if image_bytes is not None:
+            try:
+                image = await asyncio.get_running_loop().run_in_executor(self.services.pool, load_image, image_bytes)
+            except AssistantError as e:
+                await self.error("bad_image", e.message)
+                return
+        await self.cancel_turn()  # barge-in: the new message replaces the answer in flight
+        self.turn = asyncio.create_task(self.run_turn(msg.text, image))
+
+    async def on_text(self, raw: str) -> None:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as e:
+            await self.error("malformed_json", f"the frame is not JSON: {e.msg} at position {e.pos}")
+            return
+        if not isinstance(data, dict) or data.get("type") not in CLIENT_TYPES:
+            kind = data.get("type") if isinstance(data, dict) else type(data).__name__
+            await self.error("unknown_event", f"unknown event type {kind!r}; expected one of {list(CLIENT_TYPES)}")
+            return
+        try:
+            event = CLIENT_EVENT.validate_python(data)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'][1:]) or 'event'}: {err['msg']}" for err in e.errors())
+            await self.error("invalid_event", f"invalid {data['type']} event: {problems}")
+            return
+        if event.type == "ping":
+            await self.send(Pong())
+        elif event.type == "cancel":
+            if not await self.cancel_turn():
+                await self.error("nothing_to_cancel", "no answer is in progress")
+        elif event.image is None:
+            await self.start_turn(event, None)
+        elif event.image.binary:
+            self.awaiting_image = event
+        elif event.image.data is None:
+            await self.error("invalid_event", "image needs `data` (base64) or `binary: true`")
+        elif len(event.image.data) > DEFAULT_LIMITS.max_bytes * 4 // 3 + 4:
+            await self.error("bad_image", f"image is over the {DEFAULT_LIMITS.max_bytes / 1e6:.0f} MB limit")
+        else:
+            try:
+                raw_image = base64.b64decode(event.image.data, validate=True)
+            except (binascii.Error, ValueError):
+                await self.error("bad_image", "image data is not valid base64")
+                return
+            await self.start_turn(event, raw_image)
+
+    async def on_bytes(self, data: bytes) -> None:
+        if self.awaiting_image is None:
+            await self.error("undeclared_binary", 'a binary frame must follow a message with "image": {"binary": true, ...}')
+            return
+        msg, self.awaiting_image = self.awaiting_image, None
+        await self.start_turn(msg, data)
+
+
+@router.websocket("/v1/chat")
+async def chat(ws: WebSocket, session_id: str | None = None) -> None:
+    services: Services = ws.app.state.services
+    await ws.accept()
+    sid = session_id or uuid.uuid4().hex
+    if sid in services.open_sessions:
+        await ws.send_text(to_wire(ErrorEvent(error_text=f"session {sid} is open on another connection", code="session_busy")))
+        await ws.close(SESSION_BUSY)
+        return
+    services.open_sessions.add(sid)
+    client = ChatSocket(ws, services, sid)
+    beat = asyncio.create_task(client.heartbeat())
+    try:
+        resumed = await asyncio.get_running_loop().run_in_executor(services.pool, services.store.load, sid) is not None
+        await client.send(SessionCreated(session_id=sid, protocol_version=PROTOCOL_VERSION, resumed=resumed))
+        while True:
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            if frame.get("text") is not None:
+                await client.on_text(frame["text"])
+            elif frame.get("bytes") is not None:
+                await client.on_bytes(frame["bytes"])
+    except WebSocketDisconnect:
+        pass
+    finally:
+        beat.cancel()
+        if client.turn is not None and not client.turn.done():
+            client.turn.cancel()  # the client is gone: stop its answer; the worker finishes its step
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await client.turn
+        services.open_sessions.discard(sid)

@@ -1,0 +1,51 @@
+"""What the server holds for its lifetime: models, index, agent. Built once, in the lifespan."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.agent import Agent
+from assistant.config import Settings
+from assistant.policies import PolicyIndex
+from assistant.retrieval.search import Retriever
+from assistant.sessions import SqliteSessionStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    retriever: Retriever
+    agent: Agent
+    policies: PolicyIndex
+    store: SqliteSessionStore
+    # CPU-bound work (encoders, the LLM, the index) runs here, never on the event loop.
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="turn"))
+    open_sessions: set[str] = field(default_factory=set)  # sessions with a socket in this process
+
+    def ready(self) -> tuple[bool, str]:
+        """Models loaded and the index answering."""
+        try:
+            n = self.retriever.index.count(self.retriever.collection_name)
+        except Exception as e:  # noqa: BLE001 - readiness reports any failure instead of raising it
+            return False, f"index not reachable: {type(e).__name__}"
+        return True, f"{n} products"
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=False)  # in-flight turns finish and save
+        self.store.close()
+
+
+def load_services(settings: Settings, policies_dir: Path | None = None) -> Services:
+    from assistant.llm.backends import load_lead_writer
+    from assistant.policies import EXAMPLE_POLICIES, load_passages
+    from assistant.runtime import build_retriever, load_encoders
+
+    enc = load_encoders(settings)
+    retriever = build_retriever(settings, encoders=enc)
+    retriever.require_collection()
+    policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), enc.text)
+    store = SqliteSessionStore(settings.data_dir / "sessions.db")
+    agent = Agent(retriever, store, policies, writer=load_lead_writer(settings))
+    return Services(settings, retriever, agent, policies, store)

@@ -1,0 +1,96 @@
+"""`POST /v1/chat/stream`: a turn as Server-Sent Events in the AI SDK UI message stream format.
+
+Accepts the body an AI SDK `useChat` client sends (`{"id": chatId, "messages": [UIMessage]}`;
+the last user message's text and file parts are the turn) and answers with the header
+`x-vercel-ai-ui-message-stream: v1` and `data: <chunk>` lines ending with `data: [DONE]`.
+Chunks carry only the fields the AI SDK's schemas allow: the session id goes out as a
+`data-session` part, an error's code as a `data-error` part before the `error` chunk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.encoders.images import load_image
+from assistant.errors import AssistantError
+from assistant.server.services import Services
+from assistant.server.turns import stream_turn
+
+router = APIRouter()
+
+
+class UIPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+    media_type: str | None = Field(None, alias="mediaType")
+    url: str | None = None
+
+
+class UIMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str | None = None
+    role: Literal["system", "user", "assistant"]
+    parts: list[UIPart] = []
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # useChat adds `trigger`, `messageId`, custom body fields
+    id: str = Field(min_length=1, max_length=200, description="The chat id: the session id")
+    messages: list[UIMessage] = Field(min_length=1)
+
+
+def ai_sdk_chunks(event: BaseModel) -> list[dict[str, Any]]:
+    """An agent event as AI SDK UI message stream chunks (only fields its schemas know)."""
+    wire = json.loads(event.model_dump_json(by_alias=True))
+    kind = wire["type"]
+    if kind == "start":
+        return [{"type": "start", "messageId": wire["messageId"]}, {"type": "data-session", "data": {"session_id": wire["session_id"]}}]
+    if kind == "error":
+        code = {"code": wire["code"], "retryable": wire["retryable"]}
+        return [{"type": "data-error", "data": code}, {"type": "error", "errorText": wire["errorText"]}]
+    return [wire]
+
+
+def _turn_input(req: ChatRequest) -> tuple[str, bytes | None]:
+    user = next((m for m in reversed(req.messages) if m.role == "user"), None)
+    if user is None:
+        raise HTTPException(422, "the request has no user message")
+    text = " ".join(p.text for p in user.parts if p.type == "text" and p.text)
+    image = None
+    for p in user.parts:
+        if p.type == "file" and (p.media_type or "").startswith("image/") and p.url and p.url.startswith("data:"):
+            try:
+                image = base64.b64decode(p.url.partition(",")[2], validate=True)
+            except (binascii.Error, ValueError):
+                raise HTTPException(422, "the file part's data URL is not valid base64") from None
+    return text, image
+
+
+@router.post("/v1/chat/stream", response_class=StreamingResponse)
+async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
+    services: Services = request.app.state.services
+    text, raw = _turn_input(body)
+    image = None
+    if raw is not None:
+        try:
+            image = load_image(raw)
+        except AssistantError as e:
+            raise HTTPException(422, e.message) from None
+
+    async def lines() -> AsyncIterator[str]:
+        async for event in stream_turn(services.agent, services.pool, body.id, text, image):
+            for chunk in ai_sdk_chunks(event):
+                yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n"
+        yield "data: [DONE]\n\n"
+
+    headers = {"x-vercel-ai-ui-message-stream": "v1", "cache-control": "no-cache", "x-accel-buffering": "no"}
+    return StreamingResponse(lines(), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,53 @@
+"""The tool-call API: the assistant's tools for other agents, as OpenAI function tools.
+
+`GET /v1/tools` lists them (strict OpenAI function-tool schemas); `POST /v1/tools/{name}`
+runs one with JSON arguments and returns its typed result. Cart tools act on the session
+named by the `X-Session-Id` header (a new, unsaved session without it). A failed call is
+HTTP 422 with the `ToolError` body; an unknown tool 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from assistant.server.services import Services
+from assistant.sessions import SessionState
+from tools.context import ToolContext
+from tools.registry import TOOLS, ToolError, call_tool, openai_tools
+
+router = APIRouter(prefix="/v1/tools", tags=["tools"])
+CART_TOOLS = {"add_to_cart", "remove_from_cart"}
+
+
+@router.get("", summary="List the tools as OpenAI function-tool schemas (strict mode)")
+async def list_tools() -> list[dict[str, Any]]:
+    return openai_tools()
+
+
+@router.post("/{name}", summary="Run one tool with JSON arguments", responses={404: {}, 422: {}})
+async def run_tool(
+    name: str,
+    request: Request,
+    arguments: Annotated[dict[str, Any], Body(default_factory=dict)],
+    x_session_id: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    services: Services = request.app.state.services
+    if name not in TOOLS:
+        raise HTTPException(404, f"unknown tool {name!r}; tools: {sorted(TOOLS)}")
+
+    def run() -> Any:
+        store = services.store
+        state = (store.load(x_session_id) if x_session_id else None) or SessionState(**({"session_id": x_session_id} if x_session_id else {}))
+        result = call_tool(ToolContext(services.retriever, state, services.policies), name, arguments)
+        if x_session_id and name in CART_TOOLS and not isinstance(result, ToolError):
+            store.save(state)
+        return result
+
+    result = await asyncio.get_running_loop().run_in_executor(services.pool, run)
+    if isinstance(result, ToolError):
+        return JSONResponse(result.model_dump(mode="json"), status_code=422)
+    return result.model_dump(mode="json")

@@ -1,0 +1,227 @@
+"""The server over real sockets: uvicorn on a loopback port, the `websockets` client, httpx."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+from websockets.sync.client import connect
+
+from assistant.agent import Agent
+from assistant.catalogue.loader import load_catalogue
+from assistant.config import Settings
+from assistant.index.edge import EdgeIndex
+from assistant.ingest import ingest_catalogue
+from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages
+from assistant.retrieval.search import Retriever
+from assistant.runtime import load_encoders
+from assistant.server.app import create_app
+from assistant.server.services import Services
+from assistant.sessions import SqliteSessionStore
+from tests.kagl_subset import write_subset
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, kagl_csv):
+    d = tmp_path_factory.mktemp("server")
+    csv_path, rows = write_subset(kagl_csv, d / "subset.csv", per_type=20)
+    settings = Settings(data_dir=d)
+    enc = load_encoders(settings)
+    index = EdgeIndex(d / "index")
+    ingest_catalogue(load_catalogue(csv_path), index, "kagl", enc, "test", progress=False)
+    retriever = Retriever(index, "kagl", enc.clip, enc.text, enc.sparse)
+    policies = PolicyIndex(load_passages(EXAMPLE_POLICIES), enc.text)
+    store = SqliteSessionStore(d / "sessions.db")
+
+    def services() -> Services:
+        return Services(settings, retriever, Agent(retriever, store, policies), policies, store)
+
+    config = uvicorn.Config(create_app(services=services), host="127.0.0.1", port=0, log_level="warning", ws_max_size=32 * 1024 * 1024)
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    yield f"127.0.0.1:{port}", rows
+    srv.should_exit = True
+    thread.join(timeout=30)
+    index.close()
+
+
+def recv_until(ws, kind: str, limit: int = 500) -> list[dict]:
+    """Events up to and including the first of `kind` (heartbeats skipped)."""
+    out = []
+    for _ in range(limit):
+        ev = json.loads(ws.recv(timeout=60))
+        if ev["type"] == "heartbeat":
+            continue
+        out.append(ev)
+        if ev["type"] == kind:
+            return out
+    raise AssertionError(f"no {kind} event")
+
+
+def turn(ws, message: dict) -> list[dict]:
+    ws.send(json.dumps(message))
+    return recv_until(ws, "finish")
+
+
+def test_a_streamed_turn_with_cards_before_text(server):
+    host, _ = server
+    with connect(f"ws://{host}/v1/chat") as ws:
+        hello = json.loads(ws.recv(timeout=10))
+        assert hello["type"] == "session.created" and hello["protocol_version"] and not hello["resumed"]
+        events = turn(ws, {"type": "message", "text": "black sandals for men"})
+        types = [e["type"] for e in events]
+        assert types[0] == "start" and types[-1] == "finish"
+        assert types.index("data-products") < types.index("text-delta")
+        products = next(e for e in events if e["type"] == "data-products")["data"]["products"]
+        assert products and all(p["category"] == "Sandals" for p in products)
+        tool = next(e for e in events if e["type"] == "tool-input-available")
+        assert tool["toolName"] == "search_products" and tool["toolCallId"]
+
+
+def test_bad_frames_get_typed_errors_and_the_socket_stays_usable(server):
+    host, _ = server
+    with connect(f"ws://{host}/v1/chat") as ws:
+        ws.recv(timeout=10)
+        for frame, code in [
+            ("{not json", "malformed_json"),
+            (json.dumps({"type": "dance"}), "unknown_event"),
+            (json.dumps([1, 2]), "unknown_event"),
+            (json.dumps({"type": "message", "text": 5}), "invalid_event"),
+            (json.dumps({"type": "message", "text": "x", "image": {"media_type": "image/png", "data": "%%%"}}), "bad_image"),
+            (json.dumps({"type": "cancel"}), "nothing_to_cancel"),
+        ]:
+            ws.send(frame)
+            ev = json.loads(ws.recv(timeout=10))
+            assert ev["type"] == "error" and ev["code"] == code, (frame, ev)
+        ws.send(b"\x89PNG...")
+        assert json.loads(ws.recv(timeout=10))["code"] == "undeclared_binary"
+        events = turn(ws, {"type": "message", "text": ""})
+        assert [e["code"] for e in events if e["type"] == "error"] == ["query_error"]
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "pong"
+        assert "data-products" in [e["type"] for e in turn(ws, {"type": "message", "text": "black watches"})]
+
+
+def test_photos_as_base64_and_as_a_binary_frame(server, kagl_csv):
+    host, rows = server
+    photo = next(kagl_csv.parent / "images" / f"{r['id']}.jpg" for r in rows if (kagl_csv.parent / "images" / f"{r['id']}.jpg").is_file())
+    data = photo.read_bytes()
+    with connect(f"ws://{host}/v1/chat", max_size=None) as ws:
+        ws.recv(timeout=10)
+        events = turn(ws, {"type": "message", "text": "", "image": {"media_type": "image/jpeg", "data": base64.b64encode(data).decode()}})
+        assert any(e["type"] == "data-products" for e in events)
+        ws.send(json.dumps({"type": "message", "text": "but in black", "image": {"media_type": "image/jpeg", "binary": True}}))
+        ws.send(data)
+        events = recv_until(ws, "finish")
+        assert [e["toolName"] for e in events if e["type"] == "tool-input-available"] == ["search_by_photo"]
+        ws.send(json.dumps({"type": "message", "text": "x", "image": {"media_type": "image/jpeg", "binary": True}}))
+        ws.send(b"this is not an image")
+        ev = json.loads(ws.recv(timeout=10))
+        assert ev["type"] == "error" and ev["code"] == "bad_image"
+
+
+def test_a_second_socket_on_a_session_is_refused_and_resume_works(server):
+    host, _ = server
+    with connect(f"ws://{host}/v1/chat?session_id=resume-1") as ws:
+        ws.recv(timeout=10)
+        shown = next(e for e in turn(ws, {"type": "message", "text": "black watches"}) if e["type"] == "data-products")["data"]["products"]
+        with connect(f"ws://{host}/v1/chat?session_id=resume-1") as second:
+            ev = json.loads(second.recv(timeout=10))
+            assert ev["type"] == "error" and ev["code"] == "session_busy"
+    with connect(f"ws://{host}/v1/chat?session_id=resume-1") as ws:
+        assert json.loads(ws.recv(timeout=10))["resumed"] is True
+        events = turn(ws, {"type": "message", "text": "tell me about the second one"})
+        text = "".join(e["delta"] for e in events if e["type"] == "text-delta")
+        assert shown[1]["name"] in text, "the reconnected socket continues the same session"
+
+
+def test_a_client_that_disconnects_mid_answer_leaves_the_server_healthy(server):
+    host, _ = server
+    for _ in range(3):
+        with connect(f"ws://{host}/v1/chat") as ws:
+            ws.recv(timeout=10)
+            ws.send(json.dumps({"type": "message", "text": "blue jeans for women"}))
+    assert httpx.get(f"http://{host}/readyz").json()["status"] == "ready"
+
+
+def test_sse_speaks_the_ai_sdk_ui_message_stream(server):
+    host, _ = server
+    message = {"id": "m1", "role": "user", "parts": [{"type": "text", "text": "black sandals for men"}]}
+    body = {"id": "sse-1", "messages": [message], "trigger": "submit-message"}
+    with httpx.stream("POST", f"http://{host}/v1/chat/stream", json=body, timeout=60) as r:
+        assert r.status_code == 200
+        assert r.headers["x-vercel-ai-ui-message-stream"] == "v1"
+        assert r.headers["content-type"].startswith("text/event-stream")
+        lines = [ln for ln in r.iter_lines() if ln]
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(ln.removeprefix("data: ")) for ln in lines[:-1]]
+    allowed = {
+        "start": {"type", "messageId"},
+        "text-start": {"type", "id"},
+        "text-delta": {"type", "id", "delta"},
+        "text-end": {"type", "id"},
+        "tool-input-available": {"type", "toolCallId", "toolName", "input"},
+        "tool-output-available": {"type", "toolCallId", "output"},
+        "finish": {"type"},
+        "error": {"type", "errorText"},
+    }
+    for c in chunks:
+        assert c["type"] in allowed or c["type"].startswith("data-"), c
+        assert set(c) <= allowed.get(c["type"], {"type", "data", "id"}), c
+    assert chunks[0]["type"] == "start" and chunks[-1]["type"] == "finish"
+    bad = {"id": "sse-2", "messages": [{"role": "user", "parts": [{"type": "file", "mediaType": "image/png", "url": "data:image/png;base64,@@"}]}]}
+    assert httpx.post(f"http://{host}/v1/chat/stream", json=bad).status_code == 422
+    assert httpx.post(f"http://{host}/v1/chat/stream", content=b"{", headers={"content-type": "application/json"}).status_code == 422
+
+
+def test_the_tool_call_api(server):
+    host, rows = server
+    tools = httpx.get(f"http://{host}/v1/tools").json()
+    names = {t["function"]["name"] for t in tools}
+    assert {"search_products", "search_by_photo", "add_to_cart", "answer_policy_question"} <= names
+    assert all(t["function"]["strict"] is True for t in tools)
+    r = httpx.post(f"http://{host}/v1/tools/search_products", json={"query": "black sandals for men", "k": 3}, timeout=30)
+    assert r.status_code == 200 and [p["category"] for p in r.json()["products"]] == ["Sandals"] * 3
+    r = httpx.post(f"http://{host}/v1/tools/search_products", json={"k": 3})
+    assert r.status_code == 422 and "query" in r.json()["error"]
+    assert httpx.post(f"http://{host}/v1/tools/launch_rocket", json={}).status_code == 404
+    pid = rows[0]["id"]
+    r = httpx.post(f"http://{host}/v1/tools/add_to_cart", json={"product_id": pid}, headers={"X-Session-Id": "api-1"})
+    assert r.status_code == 200 and r.json()["items"] == 1
+    cart = httpx.post(f"http://{host}/v1/tools/view_cart", json={}, headers={"X-Session-Id": "api-1"}).json()
+    assert [ln["product_id"] for ln in cart["lines"]] == [pid], "the cart persists in the session"
+    r = httpx.post(f"http://{host}/v1/tools/search_by_photo", json={"image": "/etc/passwd"})
+    assert r.status_code == 422
+
+
+def test_the_published_protocol_schema_matches_the_code():
+    from pathlib import Path
+
+    from assistant.server.app import protocol_document
+
+    published = Path(__file__).resolve().parents[1] / "docs" / "protocol.schema.json"
+    assert json.loads(published.read_text()) == protocol_document(), "run `shop-assistant protocol-schema > docs/protocol.schema.json`"
+
+
+def test_health_readiness_openapi_and_protocol(server):
+    host, _ = server
+    assert httpx.get(f"http://{host}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"http://{host}/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    spec = httpx.get(f"http://{host}/openapi.json").json()
+    assert "/v1/tools/{name}" in spec["paths"] and "/v1/chat/stream" in spec["paths"]
+    proto = httpx.get(f"http://{host}/v1/protocol").json()
+    assert proto["version"] and "message" in json.dumps(proto["client_events"])
