@@ -403,6 +403,21 @@ def chat(
     typer.echo(f"session {sid} saved; resume with --session {sid}")
 
 
+@app.command()
+def mcp(
+    policies: Annotated[Path | None, typer.Option(help="Folder of store policy .md files (default: the example).")] = None,
+) -> None:
+    """Serve the tools over MCP on stdin/stdout (for a local MCP client); the server also has /mcp."""
+    import anyio
+
+    from assistant.server.mcp_tools import serve_stdio
+    from assistant.server.services import load_services
+
+    s = state.settings.model_copy(deep=True)
+    s.llm.backend = "none"  # the tools need no language model
+    anyio.run(serve_stdio, load_services(s, policies))
+
+
 @app.command("protocol-schema")
 def protocol_schema() -> None:
     """Print the WebSocket protocol's version and JSON Schemas (docs/protocol.schema.json)."""

@@ -21,25 +21,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.config import Settings  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
 from assistant.evaluation import load_query_set  # noqa: E402
 from assistant.retrieval.search import FUSION_MODES, SearchRequest  # noqa: E402
 from assistant.runtime import build_retriever  # noqa: E402
+from benchmarks.common import add_index_options, settings_from  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--index", type=Path)
-    ap.add_argument("--collection", default="kagl")
+    add_index_options(ap)
     ap.add_argument("--queries", type=Path, default=Path(__file__).parent / "queries" / "kagl-dev.jsonl")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "query_latency.json")
     a = ap.parse_args()
-    s = Settings.from_env()
-    if a.index:
-        s.index.path = a.index
-    s.collection = a.collection
+    s = settings_from(a)
     t0 = time.perf_counter()
     retriever = build_retriever(s)
     retriever.vocabulary  # noqa: B018 - read the facets once, outside the timings

@@ -37,6 +37,7 @@ from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages  # n
 from assistant.retrieval.understanding import Vocabulary, singular  # noqa: E402
 from assistant.runtime import build_retriever, load_encoders  # noqa: E402
 from assistant.sessions import SqliteSessionStore  # noqa: E402
+from benchmarks.common import add_index_options, settings_from  # noqa: E402
 
 
 def _words(text: str) -> str:
@@ -189,15 +190,11 @@ def main() -> None:
     ap.add_argument("--modes", default="none,embedded", help="comma-separated: none, embedded, openai")
     ap.add_argument("--llm-url", help="openai mode: the endpoint's base URL")
     ap.add_argument("--llm-model", default="default")
-    ap.add_argument("--index", type=Path)
-    ap.add_argument("--collection", default="kagl")
+    add_index_options(ap)
     ap.add_argument("--conversations", type=Path, default=Path(__file__).parent / "conversations" / "kagl.jsonl")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "conversations.json")
     a = ap.parse_args()
-    s = Settings.from_env()
-    if a.index:
-        s.index.path = a.index
-    s.collection = a.collection
+    s = settings_from(a)
     s.llm.url, s.llm.model = a.llm_url, a.llm_model
     enc = load_encoders(s)
     retriever = build_retriever(s, encoders=enc)

@@ -225,3 +225,22 @@ def test_health_readiness_openapi_and_protocol(server):
     assert "/v1/tools/{name}" in spec["paths"] and "/v1/chat/stream" in spec["paths"]
     proto = httpx.get(f"http://{host}/v1/protocol").json()
     assert proto["version"] and "message" in json.dumps(proto["client_events"])
+
+
+def test_the_tools_over_mcp_streamable_http(server):
+    import anyio
+    from mcp.client.client import Client
+
+    host, _ = server
+
+    async def session() -> tuple[set[str], dict, bool]:
+        async with Client(f"http://{host}/mcp") as client:
+            tools = await client.list_tools()
+            found = await client.call_tool("search_products", {"query": "black sandals for men", "k": 3})
+            bad = await client.call_tool("get_product", {"product_id": "no-such-product"})
+            return {t.name for t in tools.tools}, found.structured_content, bad.is_error
+
+    names, found, bad_is_error = anyio.run(session)
+    assert {"search_products", "search_by_photo", "get_facets", "answer_policy_question"} <= names
+    assert [p["category"] for p in found["products"]] == ["Sandals"] * 3
+    assert bad_is_error, "a failed tool call is an MCP error result"

@@ -6,6 +6,7 @@
     WS   /v1/chat                 the streaming chat protocol (docs/protocol.md)
     POST /v1/chat/stream          the same events as SSE, AI SDK UI message stream format
     GET  /v1/tools, POST /v1/tools/{name}   the tool-call API
+    /mcp                          the same tools over MCP (streamable HTTP)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse
 from assistant.config import Settings
 from assistant.events import PROTOCOL_VERSION, event_schema
 from assistant.server import chat_ws, sse, tools_api
+from assistant.server.mcp_tools import build_mcp_server
 from assistant.server.protocol import CLIENT_EVENT, SERVER_EVENT
 from assistant.server.services import Services, load_services
 
@@ -27,15 +29,21 @@ from assistant.server.services import Services, load_services
 def create_app(settings: Settings | None = None, services: Callable[[], Services] | None = None) -> FastAPI:
     """The app; `services` builds what it serves (default: from `settings`) when it starts."""
 
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+
+    mcp_sessions = StreamableHTTPSessionManager(app=build_mcp_server(lambda: app.state.services), stateless=True)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = services() if services else load_services(settings or Settings.from_env())
         try:
-            yield
+            async with mcp_sessions.run():
+                yield
         finally:
             app.state.services.close()  # in-flight turns finish and save before the store closes
 
     app = FastAPI(title="shop-assistant", version=PROTOCOL_VERSION, lifespan=lifespan)
+    app.add_route("/mcp", StreamableHTTPASGIApp(mcp_sessions), methods=["GET", "POST", "DELETE"], include_in_schema=False)
     app.include_router(chat_ws.router)
     app.include_router(sse.router)
     app.include_router(tools_api.router)
