@@ -42,7 +42,7 @@ from assistant.planner import Plan, ShownProduct, plan_turn
 from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
 from assistant.retrieval.understanding import parse_query
-from assistant.sessions import PendingAction, SessionState, SessionStore, ShownCard
+from assistant.sessions import PendingAction, SessionState, SessionStore, ShownCard, open_session
 from tools.context import ToolContext
 from tools.registry import ToolError, call_tool
 from tools.types import SearchResult
@@ -80,8 +80,7 @@ class Agent:
 
     def turn(self, session_id: str | None, message: str, image: Image.Image | None = None) -> Iterator[BaseModel]:
         """Run one turn, yielding events; the session is saved only when the turn succeeds."""
-        loaded = self.store.load(session_id) if session_id else None
-        state = loaded or (SessionState(session_id=session_id) if session_id else SessionState())
+        state = open_session(self.store, session_id)
         work = state.model_copy(deep=True)  # the turn edits a copy: a failure leaves `state` as it was
         yield Start(message_id=uuid.uuid4().hex, session_id=work.session_id)
         try:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from assistant.config import Settings
+from assistant.config import LLM_BACKENDS, Settings
 from assistant.errors import AssistantError, QueryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Multimodal shopping assistant.")
@@ -53,8 +53,8 @@ def main_options(
     if clip_pretrained is not None:
         s.clip.pretrained = clip_pretrained
     if llm is not None:
-        if llm not in ("embedded", "openai", "none"):
-            raise typer.BadParameter(f"{llm!r}; choose embedded, openai or none", param_hint="--llm")
+        if llm not in LLM_BACKENDS:
+            raise typer.BadParameter(f"{llm!r}; choose one of {', '.join(LLM_BACKENDS)}", param_hint="--llm")
         s.llm.backend = llm  # type: ignore[assignment]
         if llm == "openai" and llm_url is None and not s.llm.url:
             raise typer.BadParameter("the openai backend needs --llm-url", param_hint="--llm")
@@ -358,20 +358,11 @@ def chat(
     policies: Annotated[Path | None, typer.Option(help="Folder of store policy .md files (default: the example).")] = None,
 ) -> None:
     """Talk to the assistant in the terminal. `/photo PATH [words]` sends a photo; `/quit` ends."""
-    from assistant.agent import Agent
     from assistant.encoders.images import load_image
-    from assistant.llm.backends import load_lead_writer
-    from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages
-    from assistant.runtime import build_retriever, load_encoders
-    from assistant.sessions import SqliteSessionStore
+    from assistant.server.services import load_services
 
-    s = state.settings
-    enc = load_encoders(s)
-    retriever = build_retriever(s, encoders=enc)
-    retriever.require_collection()
-    writer = load_lead_writer(s)
-    store = SqliteSessionStore(s.data_dir / "sessions.db")
-    agent = Agent(retriever, store, PolicyIndex(load_passages(policies or EXAMPLE_POLICIES), enc.text), writer=writer)
+    services = load_services(state.settings, policies)
+    agent = services.agent
     sid = session
     typer.echo("Shopping assistant. Ask for products, or /photo PATH [words]. /quit to leave.")
     while True:
@@ -400,6 +391,7 @@ def chat(
                 typer.echo(f"error: {ev.error_text}")
             elif ev.type == "data-notice":
                 typer.echo(f"({ev.data['text']})")
+    services.close()
     typer.echo(f"session {sid} saved; resume with --session {sid}")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -41,6 +41,7 @@ class IndexSettings(BaseModel):
 
 
 LLMBackend = Literal["embedded", "openai", "none"]
+LLM_BACKENDS: tuple[str, ...] = get_args(LLMBackend)
 
 
 class LLMSettings(BaseModel):
@@ -83,8 +84,8 @@ class Settings(BaseModel):
         if v := env.get("SHOP_ASSISTANT_THREADS"):
             s.threads = int(v)
         if v := env.get("SHOP_ASSISTANT_LLM"):
-            if v not in ("embedded", "openai", "none"):
-                raise ConfigError(f"SHOP_ASSISTANT_LLM is {v!r}; choose embedded, openai or none")
+            if v not in LLM_BACKENDS:
+                raise ConfigError(f"SHOP_ASSISTANT_LLM is {v!r}; choose one of {', '.join(LLM_BACKENDS)}")
             s.llm.backend = v  # type: ignore[assignment]
         if v := env.get("SHOP_ASSISTANT_LLM_URL"):
             s.llm.url = v

@@ -82,6 +82,12 @@ class SessionStore(Protocol):
     def delete(self, session_id: str) -> None: ...
 
 
+def open_session(store: SessionStore, session_id: str | None) -> SessionState:
+    """The stored session `session_id`, or a new one under that id (a new id when None)."""
+    loaded = store.load(session_id) if session_id else None
+    return loaded or (SessionState(session_id=session_id) if session_id else SessionState())
+
+
 class SqliteSessionStore:
     """`SessionStore` in one SQLite file; safe to share between threads of one process."""
 

@@ -7,13 +7,10 @@ also served over HTTP and MCP, where a path would let a caller probe the server'
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from assistant.encoders.images import DEFAULT_LIMITS, load_image
+from assistant.encoders.images import decode_image_data, load_image
 from assistant.errors import ImageError
 from assistant.retrieval.search import SearchRequest
 from tools.context import ToolContext
@@ -38,14 +35,7 @@ def resolve_image(ctx: ToolContext, ref: str) -> Image.Image:
         if name not in ctx.attachments:
             raise ImageError(f"no photo named {name!r} is attached to this turn")
         return ctx.attachments[name]
-    data = ref.partition(",")[2] if ref.startswith("data:") else ref
-    if len(data) > DEFAULT_LIMITS.max_bytes * 4 // 3 + 4:  # refuse before decoding megabytes of base64
-        raise ImageError(f"image is over the {DEFAULT_LIMITS.max_bytes / 1e6:.0f} MB limit")
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise ImageError("image is neither a data URL nor valid base64") from None
-    return load_image(raw)
+    return load_image(decode_image_data(ref))
 
 
 def search_by_photo(ctx: ToolContext, args: SearchByPhotoArgs) -> SearchResult:

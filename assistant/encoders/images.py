@@ -7,6 +7,8 @@ decompression bomb fails here with a clear message instead of deep inside a mode
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import warnings
 from dataclasses import dataclass
@@ -26,6 +28,20 @@ class ImageLimits:
 
 
 DEFAULT_LIMITS = ImageLimits()
+
+
+def decode_image_data(data: str, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of an image sent as text: a data URL (data:image/png;base64,...) or plain base64.
+
+    Refuses an over-limit payload before decoding it, and bad base64, with `ImageError`; the
+    bytes still go through `load_image` to become an image."""
+    payload = data.partition(",")[2] if data.startswith("data:") else data
+    if len(payload) > limits.max_bytes * 4 // 3 + 4:
+        raise ImageError(f"image is over the {limits.max_bytes / 1e6:.0f} MB limit")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError("image is neither a data URL nor valid base64") from None
 
 
 def load_image(source: Path | str | bytes, limits: ImageLimits = DEFAULT_LIMITS) -> Image.Image:

@@ -102,9 +102,10 @@ class LeadWriter:
         except Exception as e:  # noqa: BLE001 - any model failure must degrade to templates, never fail the turn
             raise LLMUnavailable(f"the {self.name} model failed: {type(e).__name__}: {str(e)[:200]}") from e
         sentence = SPEAKER.sub("", text.strip()).strip().strip('"').strip()
-        refused = None if not sentence else (guard.violation(sentence) if guard is not None else None)
         if not sentence:
-            refused = "empty"
+            refused: str | None = "empty"
         elif not SENTENCE_END.search(sentence + " "):
             refused = "not a complete sentence"
+        else:
+            refused = guard.violation(sentence) if guard is not None else None
         return Lead(sentence, refused, time.perf_counter() - start)

@@ -10,8 +10,6 @@ with a code; the socket stays open.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import uuid
@@ -20,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
 
-from assistant.encoders.images import DEFAULT_LIMITS, load_image
+from assistant.encoders.images import decode_image_data, load_image
 from assistant.errors import AssistantError
 from assistant.events import PROTOCOL_VERSION, ErrorEvent, to_wire
 from assistant.server.protocol import CLIENT_EVENT, CLIENT_TYPES, Abort, Heartbeat, MessageEvent, Pong, SessionCreated
@@ -107,13 +105,11 @@ class ChatSocket:
             self.awaiting_image = event
         elif event.image.data is None:
             await self.error("invalid_event", "image needs `data` (base64) or `binary: true`")
-        elif len(event.image.data) > DEFAULT_LIMITS.max_bytes * 4 // 3 + 4:
-            await self.error("bad_image", f"image is over the {DEFAULT_LIMITS.max_bytes / 1e6:.0f} MB limit")
         else:
             try:
-                raw_image = base64.b64decode(event.image.data, validate=True)
-            except (binascii.Error, ValueError):
-                await self.error("bad_image", "image data is not valid base64")
+                raw_image = decode_image_data(event.image.data)
+            except AssistantError as e:
+                await self.error("bad_image", e.message)
                 return
             await self.start_turn(event, raw_image)
 

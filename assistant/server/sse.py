@@ -9,8 +9,7 @@ Chunks carry only the fields the AI SDK's schemas allow: the session id goes out
 
 from __future__ import annotations
 
-import base64
-import binascii
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -19,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.encoders.images import load_image
+from assistant.encoders.images import decode_image_data, load_image
 from assistant.errors import AssistantError
 from assistant.server.services import Services
 from assistant.server.turns import stream_turn
@@ -50,7 +49,7 @@ class ChatRequest(BaseModel):
 
 def ai_sdk_chunks(event: BaseModel) -> list[dict[str, Any]]:
     """An agent event as AI SDK UI message stream chunks (only fields its schemas know)."""
-    wire = json.loads(event.model_dump_json(by_alias=True))
+    wire = event.model_dump(mode="json", by_alias=True)
     kind = wire["type"]
     if kind == "start":
         return [{"type": "start", "messageId": wire["messageId"]}, {"type": "data-session", "data": {"session_id": wire["session_id"]}}]
@@ -69,9 +68,9 @@ def _turn_input(req: ChatRequest) -> tuple[str, bytes | None]:
     for p in user.parts:
         if p.type == "file" and (p.media_type or "").startswith("image/") and p.url and p.url.startswith("data:"):
             try:
-                image = base64.b64decode(p.url.partition(",")[2], validate=True)
-            except (binascii.Error, ValueError):
-                raise HTTPException(422, "the file part's data URL is not valid base64") from None
+                image = decode_image_data(p.url)
+            except AssistantError as e:
+                raise HTTPException(422, f"the file part: {e.message}") from None
     return text, image
 
 
@@ -82,7 +81,7 @@ async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
     image = None
     if raw is not None:
         try:
-            image = load_image(raw)
+            image = await asyncio.get_running_loop().run_in_executor(services.pool, load_image, raw)
         except AssistantError as e:
             raise HTTPException(422, e.message) from None
 

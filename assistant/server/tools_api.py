@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from assistant.server.services import Services
-from assistant.sessions import SessionState
+from assistant.sessions import open_session
 from tools.context import ToolContext
 from tools.registry import TOOLS, ToolError, call_tool, openai_tools
 
@@ -40,11 +40,10 @@ async def run_tool(
         raise HTTPException(404, f"unknown tool {name!r}; tools: {sorted(TOOLS)}")
 
     def run() -> Any:
-        store = services.store
-        state = (store.load(x_session_id) if x_session_id else None) or SessionState(**({"session_id": x_session_id} if x_session_id else {}))
+        state = open_session(services.store, x_session_id)
         result = call_tool(ToolContext(services.retriever, state, services.policies), name, arguments)
         if x_session_id and name in CART_TOOLS and not isinstance(result, ToolError):
-            store.save(state)
+            services.store.save(state)
         return result
 
     result = await asyncio.get_running_loop().run_in_executor(services.pool, run)
