@@ -244,3 +244,29 @@ def test_the_tools_over_mcp_streamable_http(server):
     assert {"search_products", "search_by_photo", "get_facets", "answer_policy_question"} <= names
     assert [p["category"] for p in found["products"]] == ["Sandals"] * 3
     assert bad_is_error, "a failed tool call is an MCP error result"
+
+
+def test_the_tools_over_mcp_stdio(tmp_path, kagl_csv):
+    # `shop-assistant mcp` as a subprocess, driven by the official MCP stdio client. Its own
+    # small index: the embedded engine opens an index folder from one process at a time.
+    import sys
+
+    import anyio
+    from mcp.client.client import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    csv_path, _ = write_subset(kagl_csv, tmp_path / "subset.csv", per_type=3)
+    index = EdgeIndex(tmp_path / "index")
+    ingest_catalogue(load_catalogue(csv_path), index, "kagl", load_encoders(Settings()), "test", progress=False)
+    index.close()
+    params = StdioServerParameters(command=sys.executable, args=["-m", "assistant.cli", "--index", str(tmp_path / "index"), "mcp"])
+
+    async def session() -> tuple[int, list[str], bool]:
+        async with Client(params) as client:
+            tools = await client.list_tools()
+            found = await client.call_tool("search_products", {"query": "watches", "k": 3})
+            bad = await client.call_tool("search_by_photo", {"image": "not base64!"})
+            return len(tools.tools), [p["category"] for p in found.structured_content["products"]], bad.is_error
+
+    n_tools, categories, bad_is_error = anyio.run(session)
+    assert n_tools == 10 and categories == ["Watches"] * 3 and bad_is_error

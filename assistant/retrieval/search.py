@@ -40,7 +40,8 @@ RELAX_ORDER = ("season", "usage", "price", "in_stock", "colour", "brand", "exclu
 # Best sentence-vector cosine (packaged all-MiniLM-L6-v2) under which a keyword-less query
 # is taken as out of the catalogue's scope. Measured on the KAGL index: off-topic questions
 # ("what's the weather", "do you sell cars", "pizza", "book a flight") top out at 0.22-0.36;
-# product words without a keyword match ("sneakers", "hoodie", "flip flops") at 0.53-0.70.
+# product words without a keyword match ("sneakers", "hoodie", "kurta") at 0.53-0.70
+# (`python benchmarks/probe_scope.py`).
 WEAK_TEXT_SCORE = 0.40
 
 

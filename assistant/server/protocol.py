@@ -13,11 +13,9 @@ Server → client: `session.created` first, then per turn the agent's events
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
 
 
 class _Client(BaseModel):
@@ -46,7 +44,7 @@ class PingEvent(_Client):
 
 ClientEvent = Annotated[MessageEvent | CancelEvent | PingEvent, Field(discriminator="type")]
 CLIENT_EVENT: TypeAdapter[ClientEvent] = TypeAdapter(ClientEvent)
-CLIENT_TYPES = ("message", "cancel", "ping")
+CLIENT_TYPES: tuple[str, ...] = tuple(get_args(m.model_fields["type"].annotation)[0] for m in (MessageEvent, CancelEvent, PingEvent))
 
 
 class SessionCreated(BaseModel):
