@@ -110,6 +110,29 @@ def test_bad_input_is_an_error_event_and_the_session_is_untouched(world):
     assert agent.store.load("e1") == before
 
 
+def test_a_tool_that_raises_is_a_clear_answer_and_the_session_stays_usable(world, monkeypatch):
+    import dataclasses
+
+    from tools import registry
+
+    agent = _agent(world, "raise.db")
+    _, _, products, _ = run(agent, "t1", "black sandals for men")
+    before = agent.store.load("t1")
+
+    def broken(ctx, args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(registry.TOOLS, "get_product", dataclasses.replace(registry.TOOLS["get_product"], fn=broken))
+    events, text, _, tools = run(agent, "t1", "tell me more about the first one")
+    out = next(e for e in events if e.type == "tool-output-available").output
+    assert out == {"tool": "get_product", "error": "the tool failed unexpectedly", "retryable": True}, "no internals leak"
+    assert events[-1].type == "finish" and "could not" in text
+    assert agent.store.load("t1").shown == before.shown and agent.store.load("t1").cart == before.cart
+    monkeypatch.undo()
+    _, text, _, _ = run(agent, "t1", "tell me more about the first one")
+    assert products[0]["name"] in text, "the session stays usable"
+
+
 def test_a_restart_loses_nothing(world):
     first = _agent(world, "restart.db")
     _, _, products, _ = run(first, "x1", "watches for men")

@@ -201,8 +201,10 @@ def test_the_tool_call_api(server):
     pid = rows[0]["id"]
     r = httpx.post(f"http://{host}/v1/tools/add_to_cart", json={"product_id": pid}, headers={"X-Session-Id": "api-1"})
     assert r.status_code == 200 and r.json()["items"] == 1
+    r = httpx.post(f"http://{host}/v1/tools/add_to_cart", json={"product_id": "no-such-product"}, headers={"X-Session-Id": "api-1"})
+    assert r.status_code == 422 and "no-such-product" in r.json()["error"]
     cart = httpx.post(f"http://{host}/v1/tools/view_cart", json={}, headers={"X-Session-Id": "api-1"}).json()
-    assert [ln["product_id"] for ln in cart["lines"]] == [pid], "the cart persists in the session"
+    assert [ln["product_id"] for ln in cart["lines"]] == [pid], "the cart persists in the session, an unknown id changed nothing"
     r = httpx.post(f"http://{host}/v1/tools/search_by_photo", json={"image": "/etc/passwd"})
     assert r.status_code == 422
 

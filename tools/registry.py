@@ -9,6 +9,7 @@ as a `ToolError` the agent can read, never as an exception that ends the turn.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from tools.similar_products import SimilarProductsArgs, similar_products
 from tools.types import ProductCard, SearchResult
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts" / "tools"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> BaseMod
         return tool.fn(ctx, args)
     except AssistantError as e:
         return ToolError(tool=name, error=e.message if e.user_visible else type(e).__name__, retryable=e.retryable)
+    except Exception:  # noqa: BLE001 - a bug in one tool is that call's failure, not the turn's or the server's
+        log.exception("tool %s failed", name)
+        return ToolError(tool=name, error="the tool failed unexpectedly", retryable=True)
 
 
 def _strip_defaults(schema: Any) -> Any:
