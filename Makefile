@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CATALOGUE ?= ../shared/data/kagl/products.csv
 
-.PHONY: setup demo test bench eval lint
+.PHONY: setup system-deps demo test bench eval lint
 
 $(BIN)/shop-assistant: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(BIN)/shop-assistant: pyproject.toml
 	touch $@
 
 setup: $(BIN)/shop-assistant
+
+# Debian packages: espeak-ng (the spoken answers' voice, and test speech), chromium (the
+# widget's browser test). Skipped when already present.
+system-deps:
+	@command -v espeak-ng >/dev/null && command -v chromium >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng chromium)
 
 demo: setup
 	$(BIN)/shop-assistant ingest $(CATALOGUE)
