@@ -16,11 +16,12 @@ $(BIN)/shop-assistant: pyproject.toml
 
 setup: $(BIN)/shop-assistant
 
-# Debian packages: espeak-ng (the spoken answers' voice, and test speech), chromium (the
-# widget's browser test). Skipped when already present.
+# Debian packages: espeak-ng (the spoken answers' voice, and test speech), ffmpeg (test audio
+# in WebM and MP3; the server decodes with PyAV's own FFmpeg), chromium (the widget's browser
+# test). Skipped when already present.
 system-deps:
-	@command -v espeak-ng >/dev/null && command -v chromium >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng chromium)
+	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && command -v chromium >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng ffmpeg chromium)
 
 demo: setup
 	$(BIN)/shop-assistant ingest $(CATALOGUE)

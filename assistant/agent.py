@@ -97,7 +97,7 @@ class Agent:
             try:
                 lead = self._lead(message, plan, work, text, photo=image is not None)
             except LLMUnavailable as e:
-                yield DataNotice(data={"code": "llm_unavailable", "text": f"{e.message}; answering without it."})
+                yield DataNotice(data={"code": e.code, "text": f"{e.message}; answering without it."})
         if lead:
             body = next((text[len(g) :] for g in GENERIC_LEADS if text.startswith(g)), text)
             text = f"{lead} {body}"

@@ -420,20 +420,39 @@ def protocol_schema() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1; others need API keys).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
     policies: Annotated[Path | None, typer.Option(help="Folder of store policy .md files (default: the example).")] = None,
+    api_key_file: Annotated[Path | None, typer.Option(help="File of API keys, one a line (also SHOP_ASSISTANT_API_KEYS).")] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(help="A browser origin allowed to call the API; repeatable.")] = None,
+    rate_limit: Annotated[float | None, typer.Option(help="Requests and turns a minute per key (0: no limit; default 600).")] = None,
+    rate_burst: Annotated[int | None, typer.Option(help="Requests a key may make at once (default 60).")] = None,
+    insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help="Serve a non-loopback address without API keys.")] = False,
 ) -> None:
-    """Serve the assistant: WebSocket /v1/chat, SSE /v1/chat/stream, tools at /v1/tools, docs at /docs."""
-    import uvicorn
-
+    """Serve the assistant: WebSocket /v1/chat, SSE /v1/chat/stream, tools at /v1/tools, docs at /docs, metrics at /metrics."""
     from assistant.server.app import create_app
+    from assistant.server.ops import DrainingServer, server_config
     from assistant.server.services import load_services
+    from assistant.server.settings import ServerSettings
 
+    server = ServerSettings.from_env(key_file=api_key_file)
+    changes: dict[str, Any] = {"insecure_no_auth": insecure_no_auth or server.insecure_no_auth}
+    if host is not None:
+        changes["host"] = host
+    if port is not None:
+        changes["port"] = port
+    if cors_origin:
+        changes["cors_origins"] = cors_origin
+    if rate_limit is not None or rate_burst is not None:
+        limit = server.rate_limit
+        changes["rate_limit"] = {"per_minute": limit.per_minute if rate_limit is None else rate_limit, "burst": rate_burst or limit.burst}
+    server = server.updated(changes)
+    server.check_exposure()  # before loading any model: a refused exposure fails in a second
+    if not server.api_keys and not server.loopback:
+        typer.echo(f"warning: serving {server.host} without API keys (--insecure-no-auth)", err=True)
     s = state.settings
-    app_ = create_app(services=lambda: load_services(s, policies))
-    # Frames up to 32 MB: a 20 MB photo as base64 fits; larger ones get a clear error from the image checks.
-    uvicorn.run(app_, host=host, port=port, ws_max_size=32 * 1024 * 1024, timeout_graceful_shutdown=30)
+    app_ = create_app(services=lambda: load_services(s, policies), server=server)
+    DrainingServer(server_config(app_, server), app_.state.ops).run()
 
 
 if __name__ == "__main__":

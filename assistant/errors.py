@@ -43,6 +43,22 @@ class ImageError(AssistantError):
     """An image is corrupt, not an image, or over the size limits."""
 
 
+class AudioError(AssistantError):
+    """Audio that cannot be used: not the declared format, corrupt, or over a limit."""
+
+    code = "bad_audio"
+
+
+class AudioTooLong(AudioError):
+    code = "audio_too_long"
+
+
+class NoSpeech(AudioError):
+    """Silence or noise: nothing to transcribe."""
+
+    code = "no_speech"
+
+
 class QueryError(AssistantError):
     """A query cannot be run as given: empty, too long, or contradictory filters."""
 
@@ -60,6 +76,14 @@ class LLMUnavailable(AssistantError):
 
     retryable = True
     user_visible = False
+    code = "llm_unavailable"
+
+
+class LLMBusy(LLMUnavailable):
+    """The in-process model is writing for other turns; this one answers from templates
+    rather than queue behind them (the products are already on screen)."""
+
+    code = "llm_busy"
 
 
 class IndexError_(AssistantError):  # noqa: N801 - trailing underscore avoids the builtin

@@ -3,7 +3,7 @@
 Each event is a pydantic model with a literal `type`; `Event` is their discriminated union.
 Names follow the Vercel AI SDK UI message stream (`start`, `text-delta`,
 `tool-input-available`, `tool-output-available`, `data-*`, `error`, `finish`) so an
-unmodified AI SDK client can read them; audio input events will follow the OpenAI Realtime
+unmodified AI SDK client can read them; audio input events (assistant.server.protocol) follow the OpenAI Realtime
 API. `PROTOCOL_VERSION` changes whenever a model here changes incompatibly.
 """
 

@@ -258,6 +258,23 @@ def test_the_embedded_model_words_a_grounded_opening(world):
     assert "$" not in text and "cost 1" not in text
 
 
+def test_a_busy_embedded_model_leaves_the_answer_to_templates_at_once(world):
+    # The in-process model writes one sentence at a time; a turn that finds it busy gets the
+    # templated answer and an `llm_busy` notice instead of queueing behind other shoppers.
+    retriever, policies, d, _ = world
+    writer = _writer(backend="embedded")
+    agent = Agent(retriever, SqliteSessionStore(d / "busy.db"), policies, writer=writer)
+    assert writer._slots is not None and writer._slots.acquire(timeout=5)  # another turn is writing
+    try:
+        events, text, products, _ = run(agent, "b1", "black sandals for men")
+    finally:
+        writer._slots.release()
+    assert [n["code"] for n in _notices(events)] == ["llm_busy"]
+    assert products and text.startswith("Here is what I found")
+    events, _, _, _ = run(agent, "b1", "white sneakers for women")
+    assert not _notices(events), "once free, the model words answers again"
+
+
 def test_a_real_openai_compatible_endpoint(world):
     # llama-cpp-python's own OpenAI-compatible server with the packaged model: a real endpoint.
     import subprocess

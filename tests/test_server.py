@@ -4,71 +4,26 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 from websockets.sync.client import connect
 
-from assistant.agent import Agent
 from assistant.catalogue.loader import load_catalogue
 from assistant.config import Settings
 from assistant.index.edge import EdgeIndex
 from assistant.ingest import ingest_catalogue
-from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages
-from assistant.retrieval.search import Retriever
 from assistant.runtime import load_encoders
-from assistant.server.app import create_app
-from assistant.server.services import Services
-from assistant.sessions import SqliteSessionStore
 from tests.kagl_subset import write_subset
+from tests.live_server import live_server, recv_until
 
 pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, kagl_csv):
-    d = tmp_path_factory.mktemp("server")
-    csv_path, rows = write_subset(kagl_csv, d / "subset.csv", per_type=20)
-    settings = Settings(data_dir=d)
-    enc = load_encoders(settings)
-    index = EdgeIndex(d / "index")
-    ingest_catalogue(load_catalogue(csv_path), index, "kagl", enc, "test", progress=False)
-    retriever = Retriever(index, "kagl", enc.clip, enc.text, enc.sparse)
-    policies = PolicyIndex(load_passages(EXAMPLE_POLICIES), enc.text)
-    store = SqliteSessionStore(d / "sessions.db")
-
-    def services() -> Services:
-        return Services(settings, retriever, Agent(retriever, store, policies), policies, store)
-
-    config = uvicorn.Config(create_app(services=services), host="127.0.0.1", port=0, log_level="warning", ws_max_size=32 * 1024 * 1024)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"127.0.0.1:{port}", rows
-    srv.should_exit = True
-    thread.join(timeout=30)
-    index.close()
-
-
-def recv_until(ws, kind: str, limit: int = 500) -> list[dict]:
-    """Events up to and including the first of `kind` (heartbeats skipped)."""
-    out = []
-    for _ in range(limit):
-        ev = json.loads(ws.recv(timeout=60))
-        if ev["type"] == "heartbeat":
-            continue
-        out.append(ev)
-        if ev["type"] == kind:
-            return out
-    raise AssertionError(f"no {kind} event")
+    with live_server(tmp_path_factory.mktemp("server"), kagl_csv) as srv:
+        yield srv.host, srv.rows
 
 
 def turn(ws, message: dict) -> list[dict]:

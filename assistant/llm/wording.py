@@ -11,7 +11,9 @@ agent turns into a notice event and a templated answer.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +21,11 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from assistant.errors import LLMUnavailable
+from assistant.errors import LLMBusy, LLMUnavailable
 from assistant.llm.guard import Guard
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+log = logging.getLogger(__name__)
 SENTENCE_END = re.compile(r"[.!?](\s|$)")
 SPEAKER = re.compile(r"^\s*(reply|you|assistant|shop assistant)\s*:\s*", re.I)
 MIN_WORDS = 4  # "Hello!" alone is not an opening; read on to the next sentence end
@@ -73,17 +76,51 @@ class Lead:
 class LeadWriter:
     """Asks a LangChain chat model for the opening sentence of an answer."""
 
-    def __init__(self, model: BaseChatModel, name: str, prompt: LeadPrompt | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        model: BaseChatModel,
+        name: str,
+        prompt: LeadPrompt | None = None,
+        timeout_s: float = 10.0,
+        slots: int | None = None,
+        slot_wait_s: float = 0.25,
+    ) -> None:
         self.model = model
         self.name = name  # "embedded" or "openai": said in notices and benchmarks
         self.prompt = prompt or LeadPrompt.load()
         self.timeout_s = timeout_s
+        # How many sentences may be written at once (None: as many as asked; an endpoint
+        # queues its own work). An in-process model writes one at a time, and a turn that would
+        # wait longer than `slot_wait_s` for it answers from templates instead: under load,
+        # queueing for one CPU-bound model would hold a worker and delay other shoppers' cards.
+        self._slots = threading.BoundedSemaphore(slots) if slots else None
+        self.slot_wait_s = slot_wait_s
 
     def warm(self) -> None:
-        """Evaluate the fixed head of the prompt once, so the first shopper does not wait for it."""
-        self.write("hello", "greeting", None)
+        """Evaluate the fixed head of the prompt once, so the first shopper does not wait for it.
 
-    def write(self, message: str, note: str, guard: Guard | None) -> Lead:
+        Not held to the turn timeout: on a busy machine the first evaluation of the whole head
+        can take longer than a turn may, and a slow start must not stop the server starting.
+        A model that fails here is logged; its turns then fall back to templates as usual."""
+        try:
+            self.write("hello", "greeting", None, timeout_s=None)
+        except LLMUnavailable as e:
+            log.warning("warming the %s model failed: %s", self.name, e.message)
+
+    def write(self, message: str, note: str, guard: Guard | None, timeout_s: float | None = -1.0) -> Lead:
+        """The model's checked opening sentence; `timeout_s` None: no limit, negative: the writer's own.
+        Raises LLMBusy when no slot frees within `slot_wait_s`, LLMUnavailable when the model fails."""
+        if self._slots is None:
+            return self._write(message, note, guard, timeout_s)
+        if not self._slots.acquire(timeout=self.slot_wait_s if timeout_s is not None else None):
+            raise LLMBusy(f"the {self.name} model is busy with other answers")
+        try:
+            return self._write(message, note, guard, timeout_s)
+        finally:
+            self._slots.release()
+
+    def _write(self, message: str, note: str, guard: Guard | None, timeout_s: float | None) -> Lead:
+        limit = self.timeout_s if timeout_s is not None and timeout_s < 0 else timeout_s
         start = time.perf_counter()
         text = ""
         try:
@@ -95,8 +132,8 @@ class LeadWriter:
                 if end or len(text) > MAX_CHARS:
                     text = text[: end.end()] if end else text
                     break
-                if time.perf_counter() - start > self.timeout_s:
-                    raise LLMUnavailable(f"the {self.name} model took over {self.timeout_s:g} s")
+                if limit is not None and time.perf_counter() - start > limit:
+                    raise LLMUnavailable(f"the {self.name} model took over {limit:g} s")
         except LLMUnavailable:
             raise
         except Exception as e:  # noqa: BLE001 - any model failure must degrade to templates, never fail the turn

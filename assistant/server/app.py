@@ -7,6 +7,9 @@
     POST /v1/chat/stream          the same events as SSE, AI SDK UI message stream format
     GET  /v1/tools, POST /v1/tools/{name}   the tool-call API
     /mcp                          the same tools over MCP (streamable HTTP)
+    GET  /, /widget.js, /widget.css   the chat widget (page and one-script-tag embed)
+    GET  /v1/images/{product_id}  a product's photo
+    GET  /metrics                 Prometheus metrics (operations: `ops`, `access`, `metrics`)
 """
 
 from __future__ import annotations
@@ -20,14 +23,19 @@ from fastapi.responses import JSONResponse
 
 from assistant.config import Settings
 from assistant.events import PROTOCOL_VERSION, event_schema
-from assistant.server import chat_ws, sse, tools_api
+from assistant.server import chat_ws, sse, tools_api, widget
 from assistant.server.mcp_tools import build_mcp_server
+from assistant.server.ops import add_operations, operations
 from assistant.server.protocol import CLIENT_EVENT, SERVER_EVENT
 from assistant.server.services import Services, load_services
+from assistant.server.settings import ServerSettings
 
 
-def create_app(settings: Settings | None = None, services: Callable[[], Services] | None = None) -> FastAPI:
-    """The app; `services` builds what it serves (default: from `settings`) when it starts."""
+def create_app(
+    settings: Settings | None = None, services: Callable[[], Services] | None = None, server: ServerSettings | None = None
+) -> FastAPI:
+    """The app; `services` builds what it serves (default: from `settings`) when it starts;
+    `server` says how it is exposed (keys, limits, CORS; default: loopback, no keys)."""
 
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 
@@ -42,11 +50,14 @@ def create_app(settings: Settings | None = None, services: Callable[[], Services
         finally:
             app.state.services.close()  # in-flight turns finish and save before the store closes
 
+    server = server or ServerSettings()
     app = FastAPI(title="shop-assistant", version=PROTOCOL_VERSION, lifespan=lifespan)
+    add_operations(app, server)  # request ids, metrics, CORS, keys and limits around every route; /metrics
     app.add_route("/mcp", StreamableHTTPASGIApp(mcp_sessions), methods=["GET", "POST", "DELETE"], include_in_schema=False)
     app.include_router(chat_ws.router)
     app.include_router(sse.router)
     app.include_router(tools_api.router)
+    app.include_router(widget.router)  # the chat page, widget assets, product photos
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -57,6 +68,8 @@ def create_app(settings: Settings | None = None, services: Callable[[], Services
         services: Services | None = getattr(request.app.state, "services", None)
         if services is None:
             return JSONResponse({"status": "starting"}, status_code=503)
+        if operations(request).draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
         ok, detail = services.ready()
         return JSONResponse({"status": "ready" if ok else "unavailable", "detail": detail}, status_code=200 if ok else 503)
 

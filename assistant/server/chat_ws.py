@@ -21,9 +21,12 @@ from pydantic import BaseModel, ValidationError
 from assistant.encoders.images import decode_image_data, load_image
 from assistant.errors import AssistantError
 from assistant.events import PROTOCOL_VERSION, ErrorEvent, to_wire
+from assistant.server.ops import operations
 from assistant.server.protocol import CLIENT_EVENT, CLIENT_TYPES, Abort, Heartbeat, MessageEvent, Pong, SessionCreated
+from assistant.server.request_ids import bind_session
 from assistant.server.services import Services
 from assistant.server.turns import stream_turn
+from assistant.server.voice import VoiceChannel
 
 HEARTBEAT_S = 15.0
 SESSION_BUSY = 4409  # close code: the session is open on another socket
@@ -41,6 +44,7 @@ class ChatSocket:
         self.turn: asyncio.Task[None] | None = None
         self.awaiting_image: MessageEvent | None = None  # a message whose photo is the next binary frame
         self._send_lock = asyncio.Lock()
+        self.voice = VoiceChannel(self)
 
     async def send(self, event: BaseModel) -> None:
         async with self._send_lock:
@@ -48,6 +52,9 @@ class ChatSocket:
 
     async def error(self, code: str, text: str) -> None:
         await self.send(ErrorEvent(error_text=text, code=code))
+
+    def observe_stage(self, stage: str, seconds: float) -> None:
+        operations(self.ws).metrics.observe_stage(stage, seconds, channel="voice")
 
     async def heartbeat(self) -> None:
         while True:
@@ -64,10 +71,16 @@ class ChatSocket:
         return True
 
     async def run_turn(self, text: str, image: Any) -> None:
-        async for event in stream_turn(self.services.agent, self.services.pool, self.session_id, text, image):
-            await self.send(event)
+        turn = stream_turn(self.services.agent, self.services.pool, self.session_id, text, image, operations(self.ws).turn_watch("ws"))
+        async with contextlib.aclosing(turn) as events:  # closed now, not by the garbage collector, if a send fails
+            with contextlib.suppress(WebSocketDisconnect):  # the client left mid-answer: no one to tell
+                async for event in events:
+                    await self.send(event)
 
     async def start_turn(self, msg: MessageEvent, image_bytes: bytes | None) -> None:
+        if (refusal := operations(self.ws).admit_turn(self.ws.scope)) is not None:
+            await self.send(refusal)  # rate_limited or server_shutting_down; the socket stays open
+            return
         image = None
         if image_bytes is not None:
             try:
@@ -99,6 +112,14 @@ class ChatSocket:
         elif event.type == "cancel":
             if not await self.cancel_turn():
                 await self.error("nothing_to_cancel", "no answer is in progress")
+        elif event.type == "session.update":
+            await self.voice.on_session_update(event)
+        elif event.type == "input_audio_buffer.append":
+            await self.voice.on_append(event)
+        elif event.type == "input_audio_buffer.commit":
+            await self.voice.on_commit()
+        elif event.type == "input_audio_buffer.clear":
+            await self.voice.on_clear()
         elif event.image is None:
             await self.start_turn(event, None)
         elif event.image.binary:
@@ -126,6 +147,7 @@ async def chat(ws: WebSocket, session_id: str | None = None) -> None:
     services: Services = ws.app.state.services
     await ws.accept()
     sid = session_id or uuid.uuid4().hex
+    bind_session(sid)  # in every log record of this connection
     if sid in services.open_sessions:
         await ws.send_text(to_wire(ErrorEvent(error_text=f"session {sid} is open on another connection", code="session_busy")))
         await ws.close(SESSION_BUSY)

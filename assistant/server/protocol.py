@@ -6,9 +6,15 @@ Client → server (JSON text frames; `type` picks the event):
         → the next binary frame is the photo
     {"type": "cancel"}   stop the answer in flight (barge-in)
     {"type": "ping"}     answered by {"type": "pong"}
+    Voice, named after the OpenAI Realtime API:
+    {"type": "session.update", "session": {"input_audio_language": "en", "output_audio": true}}
+    {"type": "input_audio_buffer.append", "audio": "<base64>", "format": "pcm16"}
+    {"type": "input_audio_buffer.commit"}   the utterance is complete: transcribe and answer
+    {"type": "input_audio_buffer.clear"}
 Server → client: `session.created` first, then per turn the agent's events
 (`assistant.events`, AI SDK UI message stream names), `abort` when a turn is cancelled,
 `heartbeat` every few seconds, and `error` for every refused input; the socket stays open.
+Voice turns add transcripts before the turn's events and spoken audio after its text.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from assistant.voice.audio import AudioFormat
 
 
 class _Client(BaseModel):
@@ -42,9 +50,41 @@ class PingEvent(_Client):
     type: Literal["ping"]
 
 
-ClientEvent = Annotated[MessageEvent | CancelEvent | PingEvent, Field(discriminator="type")]
+class VoiceSession(_Client):
+    """Voice settings of this socket; fields left out keep their value."""
+
+    # ISO 639-1 code of the language the shopper speaks ("en", "zh", ...); null: detect it per
+    # utterance (one more Whisper encoder pass, about a third of a second here).
+    input_audio_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    output_audio: bool | None = None  # speak answers to voice input (default true)
+
+
+class SessionUpdateEvent(_Client):
+    type: Literal["session.update"]
+    session: VoiceSession
+
+
+class AudioAppendEvent(_Client):
+    type: Literal["input_audio_buffer.append"]
+    audio: str  # base64: PCM16 16 kHz mono little-endian, or a chunk of a container file
+    format: AudioFormat = "pcm16"  # every chunk of one utterance has the same format
+
+
+class AudioCommitEvent(_Client):
+    type: Literal["input_audio_buffer.commit"]
+
+
+class AudioClearEvent(_Client):
+    type: Literal["input_audio_buffer.clear"]
+
+
+_CLIENT_MODELS = (MessageEvent, CancelEvent, PingEvent, SessionUpdateEvent, AudioAppendEvent, AudioCommitEvent, AudioClearEvent)
+ClientEvent = Annotated[
+    MessageEvent | CancelEvent | PingEvent | SessionUpdateEvent | AudioAppendEvent | AudioCommitEvent | AudioClearEvent,
+    Field(discriminator="type"),
+]
 CLIENT_EVENT: TypeAdapter[ClientEvent] = TypeAdapter(ClientEvent)
-CLIENT_TYPES: tuple[str, ...] = tuple(get_args(m.model_fields["type"].annotation)[0] for m in (MessageEvent, CancelEvent, PingEvent))
+CLIENT_TYPES: tuple[str, ...] = tuple(get_args(m.model_fields["type"].annotation)[0] for m in _CLIENT_MODELS)
 
 
 class SessionCreated(BaseModel):
@@ -68,5 +108,72 @@ class Abort(BaseModel):
     type: Literal["abort"] = "abort"
 
 
-ServerEvent = Annotated[SessionCreated | Heartbeat | Pong | Abort, Field(discriminator="type")]
+class SessionUpdated(BaseModel):
+    type: Literal["session.updated"] = "session.updated"
+    input_audio_language: str | None
+    output_audio: bool
+
+
+class SpeechStarted(BaseModel):
+    """Speech was heard while an answer was streaming or playing: the client stops playback."""
+
+    type: Literal["input_audio_buffer.speech_started"] = "input_audio_buffer.speech_started"
+    item_id: str
+
+
+class AudioCommitted(BaseModel):
+    type: Literal["input_audio_buffer.committed"] = "input_audio_buffer.committed"
+    item_id: str
+    audio_seconds: float
+
+
+class AudioCleared(BaseModel):
+    type: Literal["input_audio_buffer.cleared"] = "input_audio_buffer.cleared"
+
+
+class TranscriptDelta(BaseModel):
+    """A partial transcript: the whole hypothesis so far (later ones may revise it)."""
+
+    type: Literal["conversation.item.input_audio_transcription.delta"] = "conversation.item.input_audio_transcription.delta"
+    item_id: str
+    transcript: str
+
+
+class TranscriptCompleted(BaseModel):
+    type: Literal["conversation.item.input_audio_transcription.completed"] = "conversation.item.input_audio_transcription.completed"
+    item_id: str
+    transcript: str  # as spoken
+    language: str
+    query: str  # what the turn runs on: the transcript, or its English translation
+
+
+class AudioDelta(BaseModel):
+    """A piece of the spoken answer, in order."""
+
+    type: Literal["response.audio.delta"] = "response.audio.delta"
+    item_id: str
+    audio: str  # base64 PCM16 little-endian mono
+    sample_rate: int
+
+
+class AudioDone(BaseModel):
+    type: Literal["response.audio.done"] = "response.audio.done"
+    item_id: str
+
+
+ServerEvent = Annotated[
+    SessionCreated
+    | Heartbeat
+    | Pong
+    | Abort
+    | SessionUpdated
+    | SpeechStarted
+    | AudioCommitted
+    | AudioCleared
+    | TranscriptDelta
+    | TranscriptCompleted
+    | AudioDelta
+    | AudioDone,
+    Field(discriminator="type"),
+]
 SERVER_EVENT: TypeAdapter[ServerEvent] = TypeAdapter(ServerEvent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,11 @@ from assistant.config import Settings
 from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
 from assistant.sessions import SqliteSessionStore
+from assistant.voice.audio import AudioLimits
+from assistant.voice.speech import Speaker
+from assistant.voice.transcriber import Transcriber
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -20,6 +26,9 @@ class Services:
     agent: Agent
     policies: PolicyIndex
     store: SqliteSessionStore
+    transcriber: Transcriber | None = None  # None: voice input is refused (`voice_unavailable`)
+    speaker: Speaker | None = None  # None: voice turns are answered in text only
+    audio_limits: AudioLimits = field(default_factory=AudioLimits)
     # CPU-bound work (encoders, the LLM, the index) runs here, never on the event loop.
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="turn"))
     open_sessions: set[str] = field(default_factory=set)  # sessions with a socket in this process
@@ -41,6 +50,7 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     from assistant.llm.backends import load_lead_writer
     from assistant.policies import EXAMPLE_POLICIES, load_passages
     from assistant.runtime import build_retriever, load_encoders
+    from assistant.voice.transcriber import load_transcriber
 
     enc = load_encoders(settings)
     retriever = build_retriever(settings, encoders=enc)
@@ -48,4 +58,14 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), enc.text)
     store = SqliteSessionStore(settings.data_dir / "sessions.db")
     agent = Agent(retriever, store, policies, writer=load_lead_writer(settings))
-    return Services(settings, retriever, agent, policies, store)
+    return Services(settings, retriever, agent, policies, store, transcriber=load_transcriber(settings.data_dir / "models"), speaker=_speaker())
+
+
+def _speaker() -> Speaker | None:
+    from assistant.errors import ModelError
+
+    try:
+        return Speaker()
+    except ModelError as e:
+        log.warning("answers will not be spoken: %s", e.message)
+        return None

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.encoders.images import decode_image_data, load_image
 from assistant.errors import AssistantError
+from assistant.server.ops import operations
+from assistant.server.request_ids import bind_session
 from assistant.server.services import Services
 from assistant.server.turns import stream_turn
 
@@ -74,9 +76,18 @@ def _turn_input(req: ChatRequest) -> tuple[str, bytes | None]:
     return text, image
 
 
-@router.post("/v1/chat/stream", response_class=StreamingResponse)
+class Refused(BaseModel):
+    detail: str | list[dict[str, Any]]  # a sentence (no user message, a bad photo), or the body's validation errors
+
+
+@router.post(
+    "/v1/chat/stream",
+    response_class=StreamingResponse,
+    responses={422: {"model": Refused, "description": "The body is invalid, has no user message, or a photo that cannot be read"}},
+)
 async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
     services: Services = request.app.state.services
+    bind_session(body.id)
     text, raw = _turn_input(body)
     image = None
     if raw is not None:
@@ -86,7 +97,7 @@ async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
             raise HTTPException(422, e.message) from None
 
     async def lines() -> AsyncIterator[str]:
-        async for event in stream_turn(services.agent, services.pool, body.id, text, image):
+        async for event in stream_turn(services.agent, services.pool, body.id, text, image, operations(request).turn_watch("sse")):
             for chunk in ai_sdk_chunks(event):
                 yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n"
         yield "data: [DONE]\n\n"

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from assistant.server.request_ids import bind_session
 from assistant.server.services import Services
 from assistant.sessions import open_session
 from tools.context import ToolContext
@@ -38,6 +39,8 @@ async def run_tool(
     services: Services = request.app.state.services
     if name not in TOOLS:
         raise HTTPException(404, f"unknown tool {name!r}; tools: {sorted(TOOLS)}")
+    if x_session_id:
+        bind_session(x_session_id)
 
     def run() -> Any:
         state = open_session(services.store, x_session_id)

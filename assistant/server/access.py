@@ -1,0 +1,246 @@
+"""The door: who may come in (API keys), how often (rate limits), how big (bodies, frames),
+and nothing new while the server drains.
+
+    HTTP       no key or a wrong one        401 {"detail", "code": "unauthorized"}, WWW-Authenticate
+               over the rate limit          429 {"detail", "code": "rate_limited"}, Retry-After
+               while shutting down          503 {"detail", "code": "server_shutting_down"}, Retry-After
+               a body over the limit        413 {"detail", "code": "too_large"} (by Content-Length
+                                            before reading, else counted as it arrives)
+    WebSocket  the same three refusals      accepted, one `error` event with that code, then closed
+                                            with 4401, 4429 or 1001 (a browser cannot read a
+                                            refused handshake's status; it can read an event)
+               a frame over the limit       an `error` event `frame_too_large`; the socket stays open
+
+Keys come as `Authorization: Bearer KEY` or `X-API-Key: KEY`; on a WebSocket also as
+`?api_key=KEY` (browsers cannot set headers on one; the server's log lines hide it).
+Public, keys or not: health and readiness, the API's description (`/docs`, `/openapi.json`,
+`/v1/protocol`), the widget's page and assets, and product photos (`<img>` tags send no
+headers). CORS preflights pass (browsers send no credentials on them). Rate limits count
+per client: the key when keys are configured, the peer address otherwise; one token per
+request here, one per turn in `Operations.admit_turn`. uvicorn knows frame sizes only as a
+hard cap that ends the connection; below it, this module answers with events. (FastAPI's
+own `max_body_size` is not used: it answers an over-long Content-Length in plain text.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assistant.events import ErrorEvent, to_wire
+
+if TYPE_CHECKING:
+    from assistant.server.ops import Operations
+
+PUBLIC_PATHS = frozenset(
+    {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/v1/protocol", "/", "/widget.js", "/widget.css"}
+)
+PUBLIC_PREFIXES = ("/v1/images/",)
+CLIENT = "shop_assistant.client"  # scope key: who is asking, for the rate limit on turns further in
+UNAUTHORIZED_CLOSE = 4401  # WebSocket close codes: 4000 + the HTTP status they stand for
+RATE_LIMITED_CLOSE = 4429
+GOING_AWAY_CLOSE = 1001  # RFC 6455: the server is going down
+DRAIN_RETRY_S = 5  # Retry-After while shutting down: a restarted server is usually back by then
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str  # the error event's code
+    status: int  # HTTP status
+    close: int  # WebSocket close code
+    text: str
+    retry_after_s: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.retry_after_s is not None
+
+    def event(self) -> ErrorEvent:
+        return ErrorEvent(error_text=self.text, code=self.code, retryable=self.retryable)
+
+
+def unauthorized(presented: bool) -> Refusal:
+    how = "Authorization: Bearer KEY, X-API-Key: KEY, or ?api_key=KEY on a WebSocket"
+    text = "the API key is not valid" if presented else f"an API key is required: {how}"
+    return Refusal("unauthorized", 401, UNAUTHORIZED_CLOSE, text)
+
+
+def rate_limited(wait_s: float, what: str = "requests") -> Refusal:
+    return Refusal("rate_limited", 429, RATE_LIMITED_CLOSE, f"too many {what}; try again in {math.ceil(wait_s)} s", wait_s)
+
+
+def too_large(limit: int) -> Refusal:
+    return Refusal("too_large", 413, 1009, f"the request body is over the {limit:,} byte limit")
+
+
+def shutting_down() -> Refusal:
+    return Refusal("server_shutting_down", 503, GOING_AWAY_CLOSE, "the server is shutting down; reconnect in a few seconds", DRAIN_RETRY_S)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def presented_key(scope: Scope) -> str | None:
+    """The API key the client sent, if any: Authorization Bearer, X-API-Key, or (WebSocket) ?api_key=."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+        elif name == b"x-api-key" and value.strip():
+            return value.decode("latin-1").strip()
+    if scope["type"] == "websocket":
+        found = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("api_key")
+        if found and found[0]:
+            return found[0]
+    return None
+
+
+def key_matches(key: str, keys: Iterable[str]) -> bool:
+    """Compare with every configured key in constant time (no early exit that a timer could see)."""
+    given = key.encode()
+    return bool(sum(hmac.compare_digest(given, k.encode()) for k in keys))
+
+
+def client_name(scope: Scope, key: str | None) -> str:
+    """Who counts against a rate limit: a key's fingerprint (never the key), else the peer address."""
+    if key is not None:
+        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    client = scope.get("client")
+    return f"addr:{client[0] if client else 'unknown'}"
+
+
+def _is_preflight(scope: Scope) -> bool:
+    return scope["type"] == "http" and scope["method"] == "OPTIONS" and any(k == b"access-control-request-method" for k, _ in scope["headers"])
+
+
+def _content_length(scope: Scope) -> int:
+    value = next((v for k, v in scope["headers"] if k == b"content-length"), b"0")
+    return int(value) if value.isdigit() else 0
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    """`receive` that fails with 413 once the body passes `limit` bytes (the route's handler renders it)."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise HTTPException(413, too_large(limit).text)
+        return message
+
+    return counted
+
+
+def _frame_too_large(message: Message, limit: int) -> bool:
+    if (data := message.get("bytes")) is not None:
+        return len(data) > limit
+    text = message.get("text") or ""
+    return len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit)
+
+
+class AccessMiddleware:
+    """The door as ASGI middleware, innermost of the operations stack (see `ops.add_operations`)."""
+
+    def __init__(self, app: ASGIApp, ops: Operations) -> None:
+        self.app = app
+        self.ops = ops
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            limit = self.ops.settings.max_body_bytes
+            if _content_length(scope) > limit:
+                await self._refuse_http(too_large(limit), scope, receive, send)
+                return
+            receive = _counted(receive, limit)
+        if scope["type"] not in ("http", "websocket") or is_public(scope["path"]) or _is_preflight(scope):
+            await self.app(scope, receive, send)
+            return
+        refusal = self.admit(scope)
+        if refusal is not None:
+            await (self._refuse_http if scope["type"] == "http" else self._refuse_websocket)(refusal, scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def admit(self, scope: Scope) -> Refusal | None:
+        """Draining, then the key, then the rate limit (a wrong key never spends a valid key's tokens)."""
+        if self.ops.draining:
+            return shutting_down()
+        keys = self.ops.settings.api_keys
+        key = presented_key(scope) if keys else None
+        if keys and (key is None or not key_matches(key, keys)):
+            return unauthorized(presented=key is not None)
+        scope[CLIENT] = client = client_name(scope, key)
+        wait = self.ops.limiter.take(client)
+        return rate_limited(wait, "connections" if scope["type"] == "websocket" else "requests") if wait else None
+
+    @staticmethod
+    async def _refuse_http(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {}
+        if refusal.retry_after_s is not None:
+            headers["retry-after"] = str(math.ceil(refusal.retry_after_s))
+        if refusal.status == 401:
+            headers["www-authenticate"] = 'Bearer realm="shop-assistant"'
+        body = {"detail": refusal.text, "code": refusal.code, "retryable": refusal.retryable}
+        await JSONResponse(body, status_code=refusal.status, headers=headers)(scope, receive, send)
+
+    @staticmethod
+    async def _refuse_websocket(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": to_wire(refusal.event())})
+        await send({"type": "websocket.close", "code": refusal.close, "reason": refusal.code})
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the socket: frames over the limit become error events; the drain can close it (1001)."""
+        sockets = self.ops.sockets
+        limit = self.ops.settings.max_frame_bytes
+        closed_by_server = False
+
+        async def go_away() -> None:
+            nonlocal closed_by_server
+            sockets.pop(go_away, None)
+            if not closed_by_server:
+                closed_by_server = True
+                await send({"type": "websocket.close", "code": GOING_AWAY_CLOSE, "reason": "server shutting down"})
+
+        async def tracked_send(message: Message) -> None:
+            if closed_by_server:
+                return  # the drain closed this socket: the app's late frames have nowhere to go
+            if message["type"] == "websocket.accept":
+                sockets[go_away] = None
+            elif message["type"] == "websocket.close":
+                sockets.pop(go_away, None)
+            await send(message)
+
+        async def limited_receive() -> Message:
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.receive" and _frame_too_large(message, limit):
+                    text = f"the frame is over the {limit:,} byte limit; send photos under 20 MB (base64 or a binary frame)"
+                    await tracked_send({"type": "websocket.send", "text": to_wire(ErrorEvent(error_text=text, code="frame_too_large"))})
+                    continue
+                if message["type"] == "websocket.disconnect":
+                    sockets.pop(go_away, None)
+                return message
+
+        try:
+            await self.app(scope, limited_receive, tracked_send)
+        finally:
+            sockets.pop(go_away, None)

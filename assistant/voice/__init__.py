@@ -1,0 +1,1 @@
+"""Voice: speech in (Whisper), speech out (espeak-ng), and the audio between them."""

@@ -1,0 +1,104 @@
+"""Speech to text with Whisper (faster-whisper, CTranslate2, int8 on the CPU).
+
+Whisper base is multilingual. Retrieval is English (the catalogue, its sentence vectors and
+its CLIP captions are), so speech in another language is transcribed as spoken, for the
+shopper to see, and also translated to English by Whisper itself (`task="translate"`), which
+becomes the query. Silence and noise are caught by Silero VAD (shipped with faster-whisper)
+before Whisper runs: Whisper given no speech invents text ("Thank you."), VAD does not.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import ModelError, NoSpeech
+from assistant.voice.audio import SAMPLE_RATE
+
+# Words a shopper says that a general speech model mishears in robotic or accented speech;
+# the prompt biases Whisper's decoder towards them (it is context, not a constraint).
+DEFAULT_PROMPT = (
+    "Shopper: show me men's t-shirts, women's kurtas, jeans, sneakers, handbags, heels, sandals, "
+    "watches, earrings, track pants, jerseys, lipstick, night suits. Add it to my cart."
+)
+
+
+MAX_TOKENS = 96  # about 60 words
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str  # what was said, in the language it was said in
+    language: str  # ISO 639-1 code Whisper detected or was told
+    query: str  # the English text the turn runs on (the text itself for English)
+    audio_seconds: float
+
+
+class Transcriber:
+    """One loaded Whisper model; thread-safe (CTranslate2 queues concurrent calls)."""
+
+    def __init__(self, model_dir: Path, threads: int = 2, prompt: str | None = DEFAULT_PROMPT, min_speech_s: float = 0.25) -> None:
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as e:  # pragma: no cover - a broken install
+            raise ModelError(f"speech recognition needs faster-whisper: {e}") from None
+        self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.prompt = prompt
+        self.min_speech_s = min_speech_s
+        self._vad_lock = threading.Lock()  # Silero's ONNX session is shared; one caller at a time
+
+    def speech_seconds(self, samples: np.ndarray) -> float:
+        """Seconds of speech Silero VAD finds (0.0 for silence or noise)."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        with self._vad_lock:
+            spans = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=300, speech_pad_ms=100))
+        return sum(s["end"] - s["start"] for s in spans) / SAMPLE_RATE
+
+    def _run(self, samples: np.ndarray, language: str | None, task: str, on_text: Callable[[str], None] | None) -> tuple[str, str]:
+        segments, info = self.model.transcribe(
+            samples,
+            language=language,
+            task=task,
+            beam_size=1,  # greedy: a shopper's question is short; beam search costs time, not accuracy here
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            # No temperature fallback and a short cap: a shopper's question is a sentence, and a
+            # confused decode repeating itself must end quickly, not be retried five times.
+            temperature=0.0,
+            max_new_tokens=MAX_TOKENS,
+            initial_prompt=self.prompt if task == "transcribe" and (language or "en") == "en" else None,
+        )
+        parts: list[str] = []
+        for seg in segments:  # a generator: each segment is decoded when asked for
+            parts.append(seg.text.strip())
+            if on_text is not None:
+                on_text(" ".join(parts))
+        return " ".join(p for p in parts if p), info.language
+
+    def hypothesis(self, samples: np.ndarray, language: str | None) -> str:
+        """A quick partial transcript of the audio so far (may be revised by the final one)."""
+        text, _ = self._run(samples, language or "en", "transcribe", None)
+        return text
+
+    def transcribe(self, samples: np.ndarray, language: str | None = None, on_text: Callable[[str], None] | None = None) -> Transcript:
+        """The final transcript; `language=None` detects it. Raises NoSpeech for silence or noise."""
+        seconds = samples.size / SAMPLE_RATE
+        if self.speech_seconds(samples) < self.min_speech_s:
+            raise NoSpeech("no speech was heard in the audio (silence or noise); please try again")
+        text, lang = self._run(samples, language, "transcribe", on_text)
+        if not text:
+            raise NoSpeech("the speech could not be made out; please try again")
+        query = text
+        if lang != "en":
+            query, _ = self._run(samples, lang, "translate", None)
+        return Transcript(text=text, language=lang, query=query or text, audio_seconds=seconds)
+
+
+def load_transcriber(models_dir: Path, threads: int = 2) -> Transcriber:
+    from assistant.voice.checkpoint import packaged_whisper
+
+    return Transcriber(packaged_whisper(models_dir), threads=threads)
