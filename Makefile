@@ -28,7 +28,7 @@ demo: setup
 	$(BIN)/shop-assistant search --text "red sneakers for men"
 	$(BIN)/shop-assistant search --image ../shared/data/kagl/images/17840.jpg --text "but in black"
 
-test: setup
+test: setup system-deps
 	$(BIN)/python -m pytest
 
 eval: setup

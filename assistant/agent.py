@@ -15,6 +15,8 @@ and the session stays exactly as it was before the turn.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 from PIL import Image
 from pydantic import BaseModel
 
-from assistant.errors import AssistantError, LLMUnavailable
+from assistant.errors import AssistantError, LLMBusy, LLMUnavailable
 from assistant.events import (
     DataFacets,
     DataNotice,
@@ -58,6 +60,10 @@ NO_POLICY = "I don't have a store policy that answers that"
 # Generic openings of search answers that the model's own sentence replaces.
 GENERIC_LEADS = ("Here is what I found: ", "Here are more: ", "Here is what looks like your photo: ")
 
+# The in-process model words answers only when turns come one at a time: a turn that started
+# while another ran, within this window, means shoppers at once, whose cards matter more.
+BUSY_WINDOW_S = 2.0
+
 Steps = Generator[BaseModel, None, str]  # yields events, returns the answer text
 
 
@@ -77,9 +83,28 @@ class Agent:
         self.policies = policies
         self.page = page
         self.writer = writer  # None: templated answers only
+        self._active = 0  # turns running now, in any thread
+        self._overlapped_at = -BUSY_WINDOW_S  # when a turn last started while another ran (monotonic s)
+        self._active_lock = threading.Lock()
 
     def turn(self, session_id: str | None, message: str, image: Image.Image | None = None) -> Iterator[BaseModel]:
-        """Run one turn, yielding events; the session is saved only when the turn succeeds."""
+        """Run one turn, yielding events; the session is saved only when the turn succeeds.
+        The session is held from load to save (run the whole turn in one thread and close it)."""
+        with self._active_lock:
+            self._active += 1
+            if self._active > 1:
+                self._overlapped_at = time.monotonic()
+        try:
+            if session_id is None:
+                yield from self._turn(None, message, image)
+                return
+            with self.store.held(session_id):
+                yield from self._turn(session_id, message, image)
+        finally:
+            with self._active_lock:
+                self._active -= 1
+
+    def _turn(self, session_id: str | None, message: str, image: Image.Image | None) -> Iterator[BaseModel]:
         state = open_session(self.store, session_id)
         work = state.model_copy(deep=True)  # the turn edits a copy: a failure leaves `state` as it was
         yield Start(message_id=uuid.uuid4().hex, session_id=work.session_id)
@@ -113,8 +138,18 @@ class Agent:
         note = _note(plan, s, text, photo)
         if note is None:
             return ""
+        if self.writer.in_process and self._busy():
+            # A model on this machine's CPU would slow every other turn's cards to word this one;
+            # with other turns running or arriving, the templated answer stands (the notice says so).
+            raise LLMBusy(f"the {self.writer.name} model is left out while other answers are being made")
         lead = self.writer.write(message or "(a photo)", note, Guard(f"{note} {text}", self.retriever.vocabulary))
         return "" if lead.refused else lead.sentence
+
+    def _busy(self) -> bool:
+        """Other turns running now, or turns overlapping within the last BUSY_WINDOW_S: shoppers
+        are arriving faster than one at a time (turns one after another never count)."""
+        with self._active_lock:
+            return self._active > 1 or time.monotonic() - self._overlapped_at < BUSY_WINDOW_S
 
     def _call(self, ctx: ToolContext, name: str, args: dict[str, Any]) -> Generator[BaseModel, None, Any]:
         call_id = uuid.uuid4().hex[:12]

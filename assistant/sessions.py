@@ -12,6 +12,8 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -81,6 +83,11 @@ class SessionStore(Protocol):
 
     def delete(self, session_id: str) -> None: ...
 
+    def held(self, session_id: str) -> AbstractContextManager[None]:
+        """Exclusive use of one session from load to save: a turn and a cart call on the same
+        session never overwrite each other's changes."""
+        ...
+
 
 def open_session(store: SessionStore, session_id: str | None) -> SessionState:
     """The stored session `session_id`, or a new one under that id (a new id when None)."""
@@ -97,6 +104,7 @@ class SqliteSessionStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._held: dict[str, list[Any]] = {}  # session id -> [its lock, how many hold or wait for it]
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL)")
@@ -118,6 +126,23 @@ class SqliteSessionStore:
     def delete(self, session_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    @contextmanager
+    def held(self, session_id: str) -> Iterator[None]:
+        # One lock per session in use, dropped when nobody holds or waits for it, so the
+        # table stays as small as the number of sessions busy right now.
+        with self._lock:
+            entry = self._held.setdefault(session_id, [threading.Lock(), 0])
+            entry[1] += 1
+        entry[0].acquire()
+        try:
+            yield
+        finally:
+            entry[0].release()
+            with self._lock:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._held[session_id]
 
     def close(self) -> None:
         with self._lock:

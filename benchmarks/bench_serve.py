@@ -4,7 +4,8 @@ Starts `shop-assistant serve` as its own process (on the ingested index, with th
 LLM: default the embedded model; rate limits off, since every simulated shopper shares one
 address), then, from this process, first one session alone (the baseline), then N sessions
 at once, each replaying the text turns of `benchmarks/conversations/kagl.jsonl` for the given
-duration with a think time between turns. Per turn it times the first product card, the first
+duration: shoppers arrive spread over one think time and wait 0.5x-1.5x of it between an
+answer and their next message (seeded, so runs are comparable). Per turn it times the first product card, the first
 text and the end of the answer, from the moment the message is sent. Reports throughput,
 latency percentiles, errors, dropped sockets, how many answers the model worded and how many
 fell back to templates because it was busy, the ratio of loaded to baseline latency, and the
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import socket
 import subprocess
@@ -40,10 +42,15 @@ def scripts(path: Path) -> list[list[str]]:
     return [[t["user"] for t in c["turns"] if "photo" not in t and t.get("user")] for c in convs]
 
 
-async def shopper(host: str, script: list[str], until: float, think: float, turns: list[dict], drops: list[str]) -> None:
+async def shopper(
+    host: str, script: list[str], until: float, think: float, turns: list[dict], drops: list[str], rng: random.Random
+) -> None:
     try:
         async with connect(f"ws://{host}/v1/chat", max_size=None, open_timeout=60, ping_interval=None) as ws:
             json.loads(await ws.recv())  # session.created
+            # Shoppers arrive over one think time and pause 0.5x-1.5x of it between messages, as
+            # people do; all sending at the same instant would measure a queue no shop sees.
+            await asyncio.sleep(rng.uniform(0, think))
             n = 0
             while time.perf_counter() < until:
                 text = script[n % len(script)]
@@ -66,7 +73,7 @@ async def shopper(host: str, script: list[str], until: float, think: float, turn
                         row["total_s"] = now
                         break
                 turns.append(row)
-                await asyncio.sleep(think)
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
     except (ConnectionClosed, OSError) as e:
         drops.append(f"{type(e).__name__}: {e}")
 
@@ -76,7 +83,8 @@ async def load(host: str, sessions: int, seconds: float, think: float, convs: li
     drops: list[str] = []
     start = time.perf_counter()
     until = start + seconds
-    await asyncio.gather(*(shopper(host, convs[i % len(convs)], until, think, turns, drops) for i in range(sessions)))
+    rng = random.Random(0)
+    await asyncio.gather(*(shopper(host, convs[i % len(convs)], until, think, turns, drops, rng) for i in range(sessions)))
     return turns, drops, time.perf_counter() - start
 
 
@@ -127,7 +135,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--think", type=float, default=3.0, help="seconds a shopper waits between an answer and the next message")
-    ap.add_argument("--baseline-seconds", type=float, default=15.0)
+    ap.add_argument("--baseline-seconds", type=float, default=30.0)
     ap.add_argument("--conversations", type=Path, default=HERE / "conversations" / "kagl.jsonl")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "serve.json")
     a = ap.parse_args()

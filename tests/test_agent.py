@@ -272,7 +272,15 @@ def test_a_busy_embedded_model_leaves_the_answer_to_templates_at_once(world):
     assert [n["code"] for n in _notices(events)] == ["llm_busy"]
     assert products and text.startswith("Here is what I found")
     events, _, _, _ = run(agent, "b1", "white sneakers for women")
-    assert not _notices(events), "once free, the model words answers again"
+    assert not _notices(events), "once free, the model words answers again (a shopper's own follow-ups never count)"
+    # Shoppers at once: a turn starts while another runs; for a while after, answers are templated.
+    other = agent.turn("o1", "black watches")
+    next(other)  # running
+    events, text, products, _ = run(agent, "b1", "blue jeans for men")
+    list(other)
+    assert [n["code"] for n in _notices(events)] == ["llm_busy"] and products and text.startswith("Here is what I found")
+    events, _, _, _ = run(agent, "b1", "red tops for women")
+    assert [n["code"] for n in _notices(events)] == ["llm_busy"], "the overlap was just now"
 
 
 def test_a_real_openai_compatible_endpoint(world):
@@ -308,3 +316,34 @@ def test_a_real_openai_compatible_endpoint(world):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_cart_change_during_a_turn_is_not_lost(world):
+    # The tool API (another thread) adds to the cart while a turn of the same session runs;
+    # the turn saves its own copy at the end. Held sessions serialise the two, so both stay.
+    import threading
+
+    from assistant.sessions import CartLine, open_session
+
+    agent = _agent(world, "held.db")
+    run(agent, "h1", "black watches")
+    events = agent.turn("h1", "white sneakers for women")
+    next(events)  # the turn has loaded the session and holds it
+
+    def add_to_cart() -> None:
+        with agent.store.held("h1"):
+            state = open_session(agent.store, "h1")
+            state.cart.append(CartLine(product_id="x1", name="a watch"))
+            agent.store.save(state)
+
+    worker = threading.Thread(target=add_to_cart)
+    worker.start()
+    worker.join(timeout=0.5)
+    assert worker.is_alive(), "the cart change waits for the turn"
+    rest = list(events)
+    worker.join(timeout=10)
+    assert not worker.is_alive() and rest[-1].type == "finish"
+    state = agent.store.load("h1")
+    assert [c.product_id for c in state.cart] == ["x1"], "the cart change survived the turn's save"
+    assert state.history[-1].role == "assistant" and "white sneakers for women" in state.history[-2].content
+    assert not agent.store._held, "no lock is left behind"

@@ -94,6 +94,7 @@ class LeadWriter:
         # wait longer than `slot_wait_s` for it answers from templates instead: under load,
         # queueing for one CPU-bound model would hold a worker and delay other shoppers' cards.
         self._slots = threading.BoundedSemaphore(slots) if slots else None
+        self.in_process = slots is not None  # shares this machine's CPU with the turns themselves
         self.slot_wait_s = slot_wait_s
 
     def warm(self) -> None:

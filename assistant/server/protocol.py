@@ -54,7 +54,7 @@ class VoiceSession(_Client):
     """Voice settings of this socket; fields left out keep their value."""
 
     # ISO 639-1 code of the language the shopper speaks ("en", "zh", ...); null: detect it per
-    # utterance (one more Whisper encoder pass, about a third of a second here).
+    # utterance (one more Whisper encoder pass after the utterance ends, about half a second here).
     input_audio_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
     output_audio: bool | None = None  # speak answers to voice input (default true)
 

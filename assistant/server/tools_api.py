@@ -43,10 +43,13 @@ async def run_tool(
         bind_session(x_session_id)
 
     def run() -> Any:
-        state = open_session(services.store, x_session_id)
-        result = call_tool(ToolContext(services.retriever, state, services.policies), name, arguments)
-        if x_session_id and name in CART_TOOLS and not isinstance(result, ToolError):
-            services.store.save(state)
+        if not x_session_id:
+            return call_tool(ToolContext(services.retriever, open_session(services.store, None), services.policies), name, arguments)
+        with services.store.held(x_session_id):  # a turn of this session saving meanwhile would drop the change
+            state = open_session(services.store, x_session_id)
+            result = call_tool(ToolContext(services.retriever, state, services.policies), name, arguments)
+            if name in CART_TOOLS and not isinstance(result, ToolError):
+                services.store.save(state)
         return result
 
     result = await asyncio.get_running_loop().run_in_executor(services.pool, run)
