@@ -277,6 +277,12 @@ def test_a_widget_without_the_key_says_so_and_stops_retrying(page: Page, public_
     assert len(sockets) == 1, "a refused key is not retried"
 
 
+def test_the_served_page_takes_its_key_from_the_address_fragment(page: Page, public_server: LiveServer) -> None:
+    page.goto(f"{public_server.url}/#api_key={EMBED_KEY}")
+    ask(page, "black watches")
+    expect(wait_for_turn(page, 1).locator(".sa-card").first).to_be_visible()
+
+
 def speech(seconds: float, hz: float = 220.0) -> str:
     """Base64 PCM16 little-endian mono: a tone standing in for synthesised speech."""
     n = int(seconds * SAMPLE_RATE)

@@ -30,7 +30,12 @@
   const SERVER = (script.dataset.server || new URL(script.src, location.href).origin).replace(/\/+$/, "");
   const WS_URL = SERVER.replace(/^http/, "ws") + "/v1/chat";
   const TITLE = script.dataset.title || "Shopping assistant";
-  const API_KEY = script.dataset.apiKey || null;
+  // The served page (data-key-from-url) may take its key from its own address's fragment,
+  // /#api_key=KEY: a fragment is never sent to a server, so it stays out of access logs.
+  const API_KEY =
+    script.dataset.apiKey ||
+    (script.hasAttribute("data-key-from-url") && new URLSearchParams(location.hash.slice(1)).get("api_key")) ||
+    null;
   const TARGET = script.dataset.target || null;
   const SESSION_KEY = `shop-assistant:${SERVER}:session`; // per server: two assistants never share an id
   const SPEAKER_KEY = "shop-assistant:speaker";
