@@ -1,5 +1,5 @@
 """Real servers for tests that need sockets or a browser: one small real index (`small_backend`),
-served by as many apps as a test needs (`serve`), each under uvicorn on a loopback port
+served by as many apps as a test needs (`serve`), each under the draining uvicorn server of `tests.ops_server.running` on a loopback port
 (port 0: the OS picks a free one) with its own session store and `ServerSettings`;
 `live_server` is both in one step. `recv_until` reads a socket's events up to one kind."""
 
@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import uvicorn
 
 from assistant.agent import Agent
 from assistant.catalogue.loader import load_catalogue
@@ -25,13 +21,12 @@ from assistant.ingest import ingest_catalogue
 from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages
 from assistant.retrieval.search import Retriever
 from assistant.runtime import load_encoders
-from assistant.server.app import create_app
 from assistant.server.services import Services
 from assistant.server.settings import ServerSettings
 from assistant.sessions import SqliteSessionStore
 from tests.kagl_subset import write_subset
+from tests.ops_server import running
 
-START_TIMEOUT_S = 30.0
 _apps = itertools.count()  # each app's session store gets its own file
 
 
@@ -87,23 +82,8 @@ def serve(backend: Backend, server: ServerSettings | None = None, voice: bool = 
             speech = {"transcriber": load_transcriber(b.work_dir / "models"), "speaker": Speaker()}
         return Services(b.settings, b.retriever, Agent(b.retriever, store, b.policies), b.policies, store, **speech)
 
-    server = server or ServerSettings()
-    app = create_app(services=services, server=server)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws_max_size=server.ws_transport_max_bytes)
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not uv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    port = uv.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield LiveServer(f"127.0.0.1:{port}", b.rows)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
+    with running(services, server) as live:
+        yield LiveServer(live.host, b.rows)
 
 
 @contextmanager
