@@ -199,6 +199,22 @@ def test_rate_limits_per_key_429_with_retry_after_and_rate_limited_events(backen
 
 
 @model
+def test_browser_pages_on_other_sites_cannot_open_a_socket_unless_listed(backend, tmp_path):
+    # CORS does not cover WebSockets: without this, any site a shopper visits could use a
+    # server on their own machine (no keys on loopback).
+    settings = ServerSettings(cors_origins=["https://shop.example"])
+    with running(services_factory(backend, tmp_path / "s.db"), settings) as srv:
+        with connect(f"ws://{srv.host}/v1/chat", additional_headers={"origin": "https://evil.example"}) as ws:
+            ev = recv(ws)
+            assert ev["code"] == "forbidden_origin" and "evil.example" in ev["errorText"]
+            assert closed_with(ws) == 4403
+        for origin in ("https://shop.example", f"http://{srv.host}", None):  # listed, the server's own page, not a browser
+            headers = {"origin": origin} if origin else {}
+            with connect(f"ws://{srv.host}/v1/chat", additional_headers=headers) as ws:
+                assert recv(ws)["type"] == "session.created", origin
+
+
+@model
 def test_cors_preflights_and_refusals_readable_by_the_allowed_origin(backend, tmp_path):
     settings = ServerSettings(api_keys={KEY}, cors_origins=["https://shop.example"])
     with running(services_factory(backend, tmp_path / "s.db"), settings) as srv:

@@ -47,6 +47,7 @@ PUBLIC_PATHS = frozenset(
 PUBLIC_PREFIXES = ("/v1/images/",)
 CLIENT = "shop_assistant.client"  # scope key: who is asking, for the rate limit on turns further in
 UNAUTHORIZED_CLOSE = 4401  # WebSocket close codes: 4000 + the HTTP status they stand for
+FORBIDDEN_CLOSE = 4403
 RATE_LIMITED_CLOSE = 4429
 GOING_AWAY_CLOSE = 1001  # RFC 6455: the server is going down
 DRAIN_RETRY_S = 5  # Retry-After while shutting down: a restarted server is usually back by then
@@ -72,6 +73,31 @@ def unauthorized(presented: bool) -> Refusal:
     how = "Authorization: Bearer KEY, X-API-Key: KEY, or ?api_key=KEY on a WebSocket"
     text = "the API key is not valid" if presented else f"an API key is required: {how}"
     return Refusal("unauthorized", 401, UNAUTHORIZED_CLOSE, text)
+
+
+def forbidden_origin(origin: str) -> Refusal:
+    text = f"pages on {origin} may not open this socket; the server lists the origins it serves (--cors-origin)"
+    return Refusal("forbidden_origin", 403, FORBIDDEN_CLOSE, text)
+
+
+def socket_origin_refused(scope: Scope, allowed: Iterable[str]) -> str | None:
+    """The browser page's origin when it may not open a socket here, else None.
+
+    Browsers let any page open a WebSocket to any address (CORS does not apply), so without a
+    check a page on any site could use a server on the shopper's own machine. A socket is
+    allowed with no `Origin` (not a browser), from the server's own origin (the page at `/`),
+    or from an origin the server lists for CORS ("*": any)."""
+    headers = dict(scope["headers"])
+    origin = headers.get(b"origin", b"").decode("latin-1").strip()
+    if not origin:
+        return None
+    allowed = list(allowed)
+    if "*" in allowed or origin in allowed:
+        return None
+    host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    if origin.lower().split("://", 1)[-1] == host:
+        return None
+    return origin
 
 
 def rate_limited(wait_s: float, what: str = "requests") -> Refusal:
@@ -181,6 +207,8 @@ class AccessMiddleware:
         """Draining, then the key, then the rate limit (a wrong key never spends a valid key's tokens)."""
         if self.ops.draining:
             return shutting_down()
+        if scope["type"] == "websocket" and (origin := socket_origin_refused(scope, self.ops.settings.cors_origins)) is not None:
+            return forbidden_origin(origin)
         keys = self.ops.settings.api_keys
         key = presented_key(scope) if keys else None
         if keys and (key is None or not key_matches(key, keys)):
