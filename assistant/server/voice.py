@@ -44,7 +44,7 @@ from assistant.server.protocol import (
     TranscriptDelta,
 )
 from assistant.server.turns import stream_turn
-from assistant.voice.audio import SAMPLE_RATE, AudioFormat, decode, pcm16_seconds
+from assistant.voice.audio import SAMPLE_RATE, AudioFormat, decode, pcm16_samples, pcm16_seconds
 from assistant.voice.speech import SAMPLE_RATE as SPEECH_RATE
 from assistant.voice.speech import SpokenAnswer
 
@@ -159,7 +159,7 @@ class VoiceChannel:
     async def _partial_transcript(self, item_id: str, data: bytes) -> None:
         transcriber = self.services.transcriber
         assert transcriber is not None
-        samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+        samples = pcm16_samples(data)
         loop = asyncio.get_running_loop()
         try:
             text = await loop.run_in_executor(self.services.pool, transcriber.hypothesis, samples, self.language)
@@ -262,8 +262,5 @@ class _AnswerVoice:
 def _sounds_like_speech(chunk: bytes, fmt: AudioFormat) -> bool:
     if fmt != "pcm16":
         return True  # a container chunk cannot be judged alone; a client sends one when it records speech
-    n = len(chunk) // 2
-    if n == 0:
-        return False
-    x = np.frombuffer(chunk[: n * 2], dtype="<i2").astype(np.float32) / 32768.0
-    return float(np.sqrt(np.mean(x * x))) > SPEECH_RMS
+    x = pcm16_samples(chunk)
+    return x.size > 0 and float(np.sqrt(np.mean(x * x))) > SPEECH_RMS

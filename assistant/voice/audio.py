@@ -39,6 +39,11 @@ def pcm16_seconds(n_bytes: int) -> float:
     return n_bytes / (2 * SAMPLE_RATE)
 
 
+def pcm16_samples(data: bytes) -> np.ndarray:
+    """Float32 samples of PCM16 bytes; a trailing odd byte (half a sample, mid-stream) is left out."""
+    return np.frombuffer(data[: len(data) - len(data) % 2], dtype="<i2").astype(np.float32) / 32768.0
+
+
 def decode(data: bytes, fmt: AudioFormat, limits: AudioLimits) -> np.ndarray:
     """Float32 samples in [-1, 1] at 16 kHz mono."""
     limits.check_bytes(len(data))
@@ -48,7 +53,7 @@ def decode(data: bytes, fmt: AudioFormat, limits: AudioLimits) -> np.ndarray:
         if len(data) % 2:
             raise AudioError("PCM16 audio must have an even number of bytes (2 per sample)")
         limits.check_seconds(pcm16_seconds(len(data)))
-        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+        return pcm16_samples(data)
     return _decode_container(data, fmt, limits)
 
 
