@@ -80,8 +80,8 @@ class LLMUnavailable(AssistantError):
 
 
 class LLMBusy(LLMUnavailable):
-    """The in-process model is writing for other turns; this one answers from templates
-    rather than queue behind them (the products are already on screen)."""
+    """Other turns are running beside this one, so the in-process model, which would take the
+    CPU from them, is left out: this answer comes from templates (its products are on screen)."""
 
     code = "llm_busy"
 

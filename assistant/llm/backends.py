@@ -33,7 +33,7 @@ def load_lead_writer(settings: Settings, warm: bool = True) -> LeadWriter | None
     from assistant.llm.gguf import packaged_gguf
 
     path = llm.gguf or packaged_gguf(settings.data_dir / "models")
-    writer = LeadWriter(LlamaCppChat(model_path=path, n_threads=llm.threads, max_tokens=llm.max_tokens).load(), "embedded", slots=1)
+    writer = LeadWriter(LlamaCppChat(model_path=path, n_threads=llm.threads, max_tokens=llm.max_tokens).load(), "embedded", in_process=True)
     if warm:
         writer.warm()
     return writer

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from assistant.errors import LLMBusy, LLMUnavailable
+from assistant.errors import LLMUnavailable
 from assistant.llm.guard import Guard
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
@@ -82,20 +81,15 @@ class LeadWriter:
         name: str,
         prompt: LeadPrompt | None = None,
         timeout_s: float = 10.0,
-        slots: int | None = None,
-        slot_wait_s: float = 0.25,
+        in_process: bool = False,
     ) -> None:
         self.model = model
         self.name = name  # "embedded" or "openai": said in notices and benchmarks
         self.prompt = prompt or LeadPrompt.load()
         self.timeout_s = timeout_s
-        # How many sentences may be written at once (None: as many as asked; an endpoint
-        # queues its own work). An in-process model writes one at a time, and a turn that would
-        # wait longer than `slot_wait_s` for it answers from templates instead: under load,
-        # queueing for one CPU-bound model would hold a worker and delay other shoppers' cards.
-        self._slots = threading.BoundedSemaphore(slots) if slots else None
-        self.in_process = slots is not None  # shares this machine's CPU with the turns themselves
-        self.slot_wait_s = slot_wait_s
+        # Shares this machine's CPU with the turns themselves: the agent leaves it out while
+        # other turns run (`Agent._busy`); an endpoint queues its own work.
+        self.in_process = in_process
 
     def warm(self) -> None:
         """Evaluate the fixed head of the prompt once, so the first shopper does not wait for it.
@@ -104,24 +98,15 @@ class LeadWriter:
         can take longer than a turn may, and a slow start must not stop the server starting.
         A model that fails here is logged; its turns then fall back to templates as usual."""
         try:
-            self.write("hello", "greeting", None, timeout_s=None)
+            self._write("hello", "greeting", None, limit=None)
         except LLMUnavailable as e:
             log.warning("warming the %s model failed: %s", self.name, e.message)
 
-    def write(self, message: str, note: str, guard: Guard | None, timeout_s: float | None = -1.0) -> Lead:
-        """The model's checked opening sentence; `timeout_s` None: no limit, negative: the writer's own.
-        Raises LLMBusy when no slot frees within `slot_wait_s`, LLMUnavailable when the model fails."""
-        if self._slots is None:
-            return self._write(message, note, guard, timeout_s)
-        if not self._slots.acquire(timeout=self.slot_wait_s if timeout_s is not None else None):
-            raise LLMBusy(f"the {self.name} model is busy with other answers")
-        try:
-            return self._write(message, note, guard, timeout_s)
-        finally:
-            self._slots.release()
+    def write(self, message: str, note: str, guard: Guard | None) -> Lead:
+        """The model's checked opening sentence, within the writer's timeout; LLMUnavailable when the model fails."""
+        return self._write(message, note, guard, self.timeout_s)
 
-    def _write(self, message: str, note: str, guard: Guard | None, timeout_s: float | None) -> Lead:
-        limit = self.timeout_s if timeout_s is not None and timeout_s < 0 else timeout_s
+    def _write(self, message: str, note: str, guard: Guard | None, limit: float | None) -> Lead:
         start = time.perf_counter()
         text = ""
         try:
