@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +29,10 @@ import httpx
 import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.serving import serve_process  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -123,12 +124,6 @@ def server_stages(text: str) -> dict:
     return {k: {"mean_s": sums[k] / counts[k], "n": int(counts[k])} for k in sums if counts.get(k)}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--index", type=Path, help="embedded index folder (default: the user data folder)")
@@ -139,38 +134,13 @@ def main() -> None:
     ap.add_argument("--conversations", type=Path, default=HERE / "conversations" / "kagl.jsonl")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "serve.json")
     a = ap.parse_args()
-    port = free_port()
-    env = {**os.environ, "SHOP_ASSISTANT_RATE_LIMIT": "0"}
-    if a.index:
-        env["SHOP_ASSISTANT_INDEX"] = str(a.index)
-    exe = Path(sys.executable).parent / "shop-assistant"
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    log = a.out.with_suffix(".server.log").open("w")  # the server's access log, kept out of the table
-    server = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    host = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"the server exited while starting; see {log.name}")
-            try:
-                if httpx.get(f"http://{host}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server was not ready within 300 s")
-            time.sleep(1)
+    with serve_process(a.out.with_suffix(".server.log"), a.index) as host:  # the server's access log, kept out of the table
         convs = scripts(a.conversations)
         asyncio.run(load(host, 1, 5, 0.0, convs))  # warm-up: first-call costs are not a shopper's
         base = summary(*asyncio.run(load(host, 1, a.baseline_seconds, a.think, convs)))
         loaded = summary(*asyncio.run(load(host, a.sessions, a.seconds, a.think, convs)))
         stages = server_stages(httpx.get(f"http://{host}/metrics", timeout=10).text)
         healthy = httpx.get(f"http://{host}/healthz", timeout=10).status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        log.close()
     ratio = {
         k: (loaded[k]["p95"] / base[k]["p95"]) if loaded[k]["p95"] and base[k]["p95"] else None for k in ("first_card_s", "first_text_s", "total_s")
     }

@@ -5,8 +5,9 @@ each to WebSocket `/v1/chat` as 16 kHz PCM16 at real-time pace (a quarter second
 as a phone or a browser worklet would), commits, and times from the commit (the end of
 speech) to the final transcript and to the first chunk of the spoken answer. Word error rate
 is computed over all 30 (jiwer; lower case, punctuation dropped). Runs once per espeak-ng
-voice and once per language setting (`en` declared, or detected per utterance), on the
-ingested index with the configured LLM (default: the embedded model). Prints a table,
+voice and once per language setting (`en` declared, or detected per utterance), against
+`shop-assistant serve` in its own process on the ingested index with the configured LLM
+(default: the embedded model). Prints a table,
 writes JSON.
 
 Usage: python benchmarks/bench_voice.py [--voices en-us+m3:140,en-us:175] [--languages en,auto] [--index PATH]
@@ -30,8 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from websockets.sync.client import connect  # noqa: E402
 
 from assistant.voice.audio import AudioLimits, decode  # noqa: E402
-from benchmarks.common import add_index_options, settings_from  # noqa: E402
-from benchmarks.serving import running_server  # noqa: E402
+from benchmarks.serving import serve_process  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CHUNK_S = 0.25
@@ -87,7 +87,7 @@ def main() -> None:
     import jiwer
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_index_options(ap)
+    ap.add_argument("--index", type=Path, help="embedded index folder (default: the user data folder)")
     ap.add_argument("--queries", type=Path, default=HERE / "voice" / "queries_en.txt")
     ap.add_argument("--voices", default="en-us+m3:140,en-us:175", help="espeak-ng voice:words-per-minute, comma-separated")
     ap.add_argument("--languages", default="en,auto", help="input_audio_language settings to run (auto: detect)")
@@ -95,7 +95,7 @@ def main() -> None:
     a = ap.parse_args()
     queries = [q.strip() for q in a.queries.read_text().splitlines() if q.strip()]
     runs = []
-    with running_server(settings_from(a)) as host:
+    with serve_process(a.out.with_suffix(".server.log"), a.index) as host:
         one_query(host, speak("hello", "en-us", 175), "en")  # warm-up: first-call costs are not the shopper's
         for voice_spec in a.voices.split(","):
             voice, rate = voice_spec.split(":")

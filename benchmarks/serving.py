@@ -1,33 +1,56 @@
-"""A real server for the serving benchmarks: the app under uvicorn on a loopback port, in a thread."""
+"""The server the serving benchmarks measure: `shop-assistant serve` in its own process, as
+deployed (the benchmark's clients then never share its interpreter), on a free loopback port."""
 
 from __future__ import annotations
 
-import threading
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-import uvicorn
+import httpx
 
-from assistant.config import Settings
-from assistant.server.app import create_app
+ROOT = Path(__file__).resolve().parents[1]
+READY_TIMEOUT_S = 300.0
 
-MAX_FRAME_BYTES = 32 * 1024 * 1024
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @contextmanager
-def running_server(settings: Settings, **app_options: object) -> Iterator[str]:
-    """Yields "127.0.0.1:PORT" once the app has loaded its models and index."""
-    config = uvicorn.Config(create_app(settings, **app_options), host="127.0.0.1", port=0, log_level="warning", ws_max_size=MAX_FRAME_BYTES)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start (see its log above)")
-        time.sleep(0.1)
-    try:
-        yield f"127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+def serve_process(log_path: Path, index: Path | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Yields "127.0.0.1:PORT" once /readyz answers; the server's log goes to `log_path`.
+    Rate limits are off: every simulated shopper comes from this one address."""
+    port = free_port()
+    full_env = {**os.environ, "SHOP_ASSISTANT_RATE_LIMIT": "0", **(env or {})}
+    if index is not None:
+        full_env["SHOP_ASSISTANT_INDEX"] = str(index)
+    exe = Path(sys.executable).parent / "shop-assistant"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    host = f"127.0.0.1:{port}"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=full_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while True:
+                if server.poll() is not None:
+                    raise SystemExit(f"the server exited while starting; see {log_path}")
+                try:
+                    if httpx.get(f"http://{host}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"the server was not ready within {READY_TIMEOUT_S:.0f} s; see {log_path}")
+                time.sleep(1)
+            yield host
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
