@@ -19,7 +19,8 @@ import threading
 import time
 import uuid
 from collections.abc import Generator, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from PIL import Image
 from pydantic import BaseModel
@@ -38,8 +39,11 @@ from assistant.events import (
     ToolInputAvailable,
     ToolOutputAvailable,
 )
+from assistant.language.text import Language, detect_language, normalise
+from assistant.language.zh import chinese_bridge
 from assistant.llm.guard import Guard
 from assistant.llm.wording import LeadWriter
+from assistant.messages import SEPARATOR, field_name, say
 from assistant.planner import Plan, ShownProduct, plan_turn
 from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
@@ -53,18 +57,25 @@ BROAD_RESULT = 40  # more matches than this: ask a clarifying question from the 
 PAGE = 5  # products shown per answer
 SEEN_LIMIT = 200  # products remembered for in-session personalisation
 FILTER_FIELDS = ("colour", "gender", "category", "brand", "exclude_brand")
-# Fixed answer openings the agent recognises when it describes a turn to the model.
-NOTHING_FOUND = "I found no products for that."
-OUT_OF_SCOPE = "I could not find anything like that in this store's catalogue"
-NO_POLICY = "I don't have a store policy that answers that"
-# Generic openings of search answers that the model's own sentence replaces.
-GENERIC_LEADS = ("Here is what I found: ", "Here are more: ", "Here is what looks like your photo: ")
 
 # The in-process model words answers only when turns come one at a time: a turn that started
 # while another ran, within this window, means shoppers at once, whose cards matter more.
 BUSY_WINDOW_S = 2.0
 
-Steps = Generator[BaseModel, None, str]  # yields events, returns the answer text
+Outcome = Literal["nothing_found", "out_of_scope", "no_policy"]
+
+
+@dataclass
+class Answer:
+    """What a turn's step says, and what it came to: the model's note and the agent read
+    these fields, never the text."""
+
+    text: str
+    outcome: Outcome | None = None  # a turn that found nothing to show, and why
+    generic_lead: str | None = None  # the text's opening that the model's own sentence replaces
+
+
+Steps = Generator[BaseModel, None, Answer]  # yields events, returns the answer
 
 
 class Agent:
@@ -108,23 +119,30 @@ class Agent:
         state = open_session(self.store, session_id)
         work = state.model_copy(deep=True)  # the turn edits a copy: a failure leaves `state` as it was
         yield Start(message_id=uuid.uuid4().hex, session_id=work.session_id)
+        language: Language = "zh" if detect_language(normalise(message)) == "zh" else "en"
         try:
             shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in work.shown]
-            plan = plan_turn(message, shown, work.focus, work.last_query is not None, work.pending is not None, image is not None)
-            text = yield from self._act(plan, ToolContext(self.retriever, work, self.policies), work, image)
+            plan = plan_turn(
+                message, shown, work.focus, work.last_query is not None, work.pending is not None, image is not None, self.retriever.vocabulary
+            )
+            language = plan.language
+            answer = yield from self._act(plan, ToolContext(self.retriever, work, self.policies), work, image)
         except AssistantError as e:
-            shown_text = e.message if e.user_visible else "Something went wrong on our side; please try again."
+            shown_text = e.message if e.user_visible else say(language, "internal_error")
             yield ErrorEvent(error_text=shown_text, code=_code(e), retryable=e.retryable)
             yield Finish()
             return
+        text = answer.text
         lead = ""
-        if self.writer is not None:
+        # The model is asked for English openings only: its Chinese was not measured yet, and
+        # a Chinese answer stays templated (grounded by construction).
+        if self.writer is not None and plan.language == "en":
             try:
-                lead = self._lead(message, plan, work, text, photo=image is not None)
+                lead = self._lead(message, plan, work, answer, photo=image is not None)
             except LLMUnavailable as e:
                 yield DataNotice(data={"code": e.code, "text": f"{e.message}; answering without it."})
         if lead:
-            body = next((text[len(g) :] for g in GENERIC_LEADS if text.startswith(g)), text)
+            body = text[len(answer.generic_lead) :] if answer.generic_lead and text.startswith(answer.generic_lead) else text
             text = f"{lead} {body}"
         work.add_turn("user", message or "[photo]")
         work.add_turn("assistant", text)
@@ -132,10 +150,11 @@ class Agent:
         yield from _text_events(text)
         yield Finish()
 
-    def _lead(self, message: str, plan: Plan, s: SessionState, text: str, photo: bool) -> str:
+    def _lead(self, message: str, plan: Plan, s: SessionState, answer: Answer, photo: bool) -> str:
         """The model's opening sentence if the guard lets it through, else ""."""
         assert self.writer is not None
-        note = _note(plan, s, text, photo)
+        text = answer.text
+        note = _note(plan, s, answer, photo)
         if note is None:
             return ""
         if self.writer.in_process and self._busy():
@@ -158,98 +177,113 @@ class Agent:
         yield ToolOutputAvailable(tool_call_id=call_id, output=result.model_dump(mode="json"))
         return result
 
-    # -- one plan → tool calls and the answer text -----------------------------------------
+    # -- one plan → tool calls and the answer ---------------------------------------------
 
     def _act(self, plan: Plan, ctx: ToolContext, s: SessionState, image: Image.Image | None) -> Steps:
+        lang = plan.language
         if plan.problem:
-            return plan.problem
+            return Answer(plan.problem)
         i = plan.intent
+        if i == "unsupported_language":
+            return Answer(say("en", "unsupported_language"))
         if i == "greeting":
-            return "Hello! Tell me what you are looking for, or send a photo of something you like."
+            return Answer(say(lang, "greeting"))
         if i in ("search", "refine", "more"):
             return (yield from self._search(plan, ctx, s, image))
         if i == "details":
-            return (yield from self._details(ctx, s, plan.product_ids[0]))
+            return (yield from self._details(ctx, s, plan.product_ids[0], lang))
         if i == "compare":
             cmp = yield from self._call(ctx, "compare_products", {"product_ids": plan.product_ids or [c.id for c in s.shown[:2]]})
             if isinstance(cmp, ToolError):
-                return f"I could not compare those: {cmp.error}."
-            diff = "; ".join(f"{k}: {' vs '.join(str(v) for v in vals)}" for k, vals in cmp.different.items())
-            same = ", ".join(f"{k} {v}" for k, v in cmp.same.items())
-            return (
-                f"Comparing {' and '.join(p.name for p in cmp.products)}. "
-                + (f"They differ in {diff}." if diff else "The catalogue lists no differences.")
-                + (f" They share {same}." if same else "")
+                return Answer(say(lang, "compare_failed", error=cmp.error))
+            sep = SEPARATOR[lang]
+            diff = sep.join(f"{field_name(lang, k)}: {' vs '.join(str(v) for v in vals)}" for k, vals in cmp.different.items())
+            same = ", ".join(f"{field_name(lang, k)} {v}" for k, v in cmp.same.items())
+            names = (" and " if lang == "en" else " 和 ").join(p.name for p in cmp.products)
+            return Answer(
+                say(lang, "comparing", names=names)
+                + (say(lang, "differ", diff=diff) if diff else say(lang, "no_difference"))
+                + (say(lang, "share", same=same) if same else "")
             )
         if i == "similar":
             res = yield from self._call(ctx, "similar_products", {"product_id": plan.product_ids[0], "k": self.page})
-            return (yield from self._show(res, s, f"Similar to {self._name(s, plan.product_ids[0])}"))
+            return (yield from self._show(res, s, say(lang, "similar", name=self._name(s, plan.product_ids[0])), lang))
         if i == "why":
             card = next((c for c in s.shown if c.id == plan.product_ids[0]), None)
             if card is None or not card.why:
-                return "I have no ranking reasons for that product: it did not come from a search."
-            filters = f" Filters applied: {'; '.join(s.filters_applied)}." if s.filters_applied else ""
-            return f"I picked {card.name} because it was {card.why}.{filters}"
+                return Answer(say(lang, "no_reasons"))
+            filters = say(lang, "why_filters", filters="; ".join(s.filters_applied)) if s.filters_applied else ""
+            return Answer(say(lang, "why", name=card.name, why=card.why, filters=filters))
         if i == "add_to_cart":
             if not plan.product_ids:
-                return 'Which product should I add? Say for example "the first one".'
+                return Answer(say(lang, "which_to_add"))
             name = self._name(s, plan.product_ids[0])
-            s.pending = PendingAction(tool="add_to_cart", arguments={"product_id": plan.product_ids[0]}, prompt=f"Add {name}?")
+            s.pending = PendingAction(tool="add_to_cart", arguments={"product_id": plan.product_ids[0]}, prompt=say(lang, "pending_add", name=name))
             s.focus = plan.product_ids[0]
-            return f"Shall I add {name} to your cart? (yes / no)"
+            return Answer(say(lang, "confirm_add", name=name))
         if i == "confirm" and s.pending is not None:
             action, s.pending = s.pending, None
             cart = yield from self._call(ctx, action.tool, action.arguments)
             if isinstance(cart, ToolError):
-                return f"I could not do that: {cart.error}."
-            return f"Added. Your cart has {cart.items} item{'s' if cart.items != 1 else ''}."
+                return Answer(say(lang, "cart_failed", error=cart.error))
+            return Answer(say(lang, "added", count=cart.items))
         if i == "deny":
             s.pending = None
-            return "OK, I left your cart as it was."
+            return Answer(say(lang, "cart_unchanged"))
         if i == "view_cart":
             cart = yield from self._call(ctx, "view_cart", {})
             if not cart.lines:
-                return "Your cart is empty."
-            return "In your cart: " + "; ".join(f"{ln.quantity} x {ln.name} (id {ln.product_id})" for ln in cart.lines) + "."
+                return Answer(say(lang, "cart_empty"))
+            lines = SEPARATOR[lang].join(say(lang, "cart_line", quantity=ln.quantity, name=ln.name, id=ln.product_id) for ln in cart.lines)
+            return Answer(say(lang, "cart", lines=lines))
         if i == "remove_from_cart":
             in_cart = {ln.product_id for ln in s.cart}
             ids = [p for p in plan.product_ids if p in in_cart] or [ln.product_id for ln in s.cart[-1:]]
             if not ids:
-                return "Your cart is empty."
+                return Answer(say(lang, "cart_empty"))
             cart = yield from self._call(ctx, "remove_from_cart", {"product_id": ids[0]})
             if isinstance(cart, ToolError):
-                return f"I could not remove it: {cart.error}."
-            return f"Removed. Your cart has {cart.items} item{'s' if cart.items != 1 else ''}."
+                return Answer(say(lang, "remove_failed", error=cart.error))
+            return Answer(say(lang, "removed", count=cart.items))
         if i == "policy":
-            ans = yield from self._call(ctx, "answer_policy_question", {"question": plan.text or ""})
+            question = plan.text or ""
+            if lang == "zh":  # the policy documents are English: ask in the words they use
+                question = chinese_bridge().to_english(question).text or question
+            ans = yield from self._call(ctx, "answer_policy_question", {"question": question})
             if isinstance(ans, ToolError) or not ans.found:
-                return f"{NO_POLICY}, so I won't guess. Customer service can help."
-            return f"{ans.text} (Source: {ans.source}.)"
+                return Answer(say(lang, "no_policy"), outcome="no_policy")
+            return Answer(say(lang, "policy", text=ans.text, source=ans.source))
         if i in ("like", "dislike"):
             target = s.likes if i == "like" else s.dislikes
             target.extend(p for p in plan.product_ids if p not in target)
-            return "Noted: I'll show you more like it." if i == "like" else "Noted: I'll show you less like it."
-        return "I can find products by words or photo, compare them, manage your cart and answer store policy questions."
+            return Answer(say(lang, "liked" if i == "like" else "disliked"))
+        return Answer(say(lang, "capabilities"))
 
-    def _details(self, ctx: ToolContext, s: SessionState, product_id: str) -> Steps:
+    def _details(self, ctx: ToolContext, s: SessionState, product_id: str, lang: Language) -> Steps:
         card = yield from self._call(ctx, "get_product", {"product_id": product_id})
         if isinstance(card, ToolError):
-            return f"I could not find that product: {card.error}."
+            return Answer(say(lang, "no_product", error=card.error))
         s.focus = card.id
         pairs = [("brand", card.brand), ("category", card.category), ("colour", card.colour), ("for", card.gender), ("price", card.price)]
-        facts = [f"{k}: {v}" for k, v in pairs if v is not None] + [f"{k}: {v}" for k, v in card.attributes.items()]
-        return f"{card.name} (id {card.id}) — " + "; ".join(facts) + "."
+        facts = [f"{field_name(lang, k)}: {v}" for k, v in pairs if v is not None] + [
+            f"{field_name(lang, k)}: {v}" for k, v in card.attributes.items()
+        ]
+        return Answer(say(lang, "details", name=card.name, id=card.id, facts=SEPARATOR[lang].join(facts)))
 
     def _search(self, plan: Plan, ctx: ToolContext, s: SessionState, image: Image.Image | None) -> Steps:
+        lang = plan.language
         if image is not None:
             ctx.attachments["photo"] = image
-            res = yield from self._call(ctx, "search_by_photo", {"image": "attachment:photo", "text": plan.text, "k": self.page})
-            return (yield from self._show(res, s, "Here is what looks like your photo"))
+            text = plan.text
+            if text and lang == "zh":  # the catalogue CLIP reads English: the photo's words, bridged
+                text = chinese_bridge().to_english(text).text or None
+            res = yield from self._call(ctx, "search_by_photo", {"image": "attachment:photo", "text": text, "k": self.page})
+            return (yield from self._show(res, s, say(lang, "photo"), lang, generic=True))
         if plan.intent == "more" and s.last_query is not None:
             exclude = [c.id for c in s.seen]
             args = {"query": s.last_query, "filters": {**s.active_filters, "exclude_product_ids": exclude}, "k": self.page, "understand": False}
             res = yield from self._call(ctx, "search_products", args)
-            return (yield from self._show(res, s, "Here are more"))
+            return (yield from self._show(res, s, say(lang, "more"), lang, generic=True))
         vocab = self.retriever.vocabulary
         parsed = parse_query(plan.text or "", vocab)
         found: dict[str, Any] = {k: getattr(parsed.filters, k) for k in FILTER_FIELDS if getattr(parsed.filters, k)}
@@ -260,49 +294,60 @@ class Agent:
             merged = dict(s.active_filters)
             for k, v in found.items():
                 if merged.get(k) != v:
-                    changes.append(f"{k.replace('_', ' ')} {', '.join(v) if isinstance(v, list) else v}")
+                    changes.append(f"{field_name(lang, k)} {', '.join(v) if isinstance(v, list) else v}")
                 merged[k] = v
             query = s.last_query
         else:
             merged, query = found, parsed.text
+        if plan.intent == "search" and parsed.language == "zh" and not parsed.matches and parsed.unknown and not parsed.sort:
+            # No Chinese word of the message names anything the catalogue has: the English
+            # catalogue's vectors cannot read the rest, so say so instead of showing noise.
+            return Answer(say(lang, "out_of_scope", query=plan.text or ""), outcome="out_of_scope")
         res = yield from self._call(ctx, "search_products", {"query": query, "filters": merged, "k": self.page, "understand": False})
         if isinstance(res, ToolError):
-            return f"The search failed: {res.error}."
+            return Answer(say(lang, "search_failed", error=res.error))
         if plan.intent == "search" and not merged and res.weak_match:
             # Nothing in the catalogue resembles the words: say so rather than show noise.
-            return f"{OUT_OF_SCOPE} for “{query}”. I can help with products in the catalogue, your cart and store policies."
+            return Answer(say(lang, "out_of_scope", query=plan.text if lang == "zh" else query), outcome="out_of_scope")
         s.last_query, s.active_filters = query, merged
         note = ""
         if parsed.sort is not None:  # "cheaper", "cheapest", "most expensive"
             if any(p.price is not None for p in res.products):
                 res.products.sort(key=lambda p: (p.price is None, p.price or 0.0), reverse=parsed.sort == "price_desc")
-                changes.append("ordered by price")
+                changes.append(say(lang, "ordered_by_price"))
             else:
-                note = " This catalogue lists no prices, so I cannot order by price."
-        lead = ("Updated the search" + (f" ({'; '.join(changes)})" if changes else "")) if plan.intent == "refine" else "Here is what I found"
-        answer = (yield from self._show(res, s, lead)) + note
+                note = say(lang, "no_prices")
+        if plan.intent == "refine":
+            lead = say(lang, "updated_with", changes=SEPARATOR[lang].join(changes)) if changes else say(lang, "updated")
+        else:
+            lead = say(lang, "found")
+        answer = yield from self._show(res, s, lead, lang, generic=plan.intent != "refine")
+        answer.text += note
         if res.products and (res.total_matching or 0) > BROAD_RESULT and not merged.get("brand"):
             facets = yield from self._call(ctx, "get_facets", {"field": "brand", "filters": merged, "limit": 5})
             if not isinstance(facets, ToolError) and len(facets.values) > 1:
                 yield DataFacets(data=facets.model_dump(mode="json"))
                 options = ", ".join(f"{v.value.title()} ({v.count})" for v in facets.values)
-                answer += f" {res.total_matching} products match. Which brand? {options}..."
+                answer.text += say(lang, "which_brand", total=res.total_matching, options=options)
         return answer
 
-    def _show(self, res: SearchResult | ToolError, s: SessionState, lead: str) -> Steps:
+    def _show(self, res: SearchResult | ToolError, s: SessionState, lead: str, lang: Language, generic: bool = False) -> Steps:
         if isinstance(res, ToolError):
-            return f"I could not search: {res.error}."
+            return Answer(say(lang, "could_not_search", error=res.error))
         products = _personalise(list(res.products), s) if (s.likes or s.dislikes) else list(res.products)
         if not products:
-            return f"{NOTHING_FOUND} Try other words or fewer constraints."
+            return Answer(say(lang, "nothing_found"), outcome="nothing_found")
         yield DataProducts(data={**res.model_dump(mode="json"), "products": [p.model_dump(mode="json") for p in products]})
         s.shown = [ShownCard(id=p.id, name=p.name, category=p.category, colour=p.colour, why=p.why) for p in products]
         s.seen = (s.seen + [c for c in s.shown if c.id not in {x.id for x in s.seen}])[-SEEN_LIMIT:]
         s.filters_applied = list(res.filters_applied)
         s.focus = None
         names = "; ".join(f"{n}. {p.name}" for n, p in enumerate(products, 1))
-        relaxed = f" Nothing matched every filter, so I dropped: {'; '.join(res.filters_relaxed)}." if res.filters_relaxed else ""
-        return f"{lead}: {names}.{relaxed}"
+        relaxed = say(lang, "relaxed", relaxed="; ".join(res.filters_relaxed)) if res.filters_relaxed else ""
+        text = say(lang, "listing", lead=lead, names=names) + relaxed
+        # A generic lead ("Here is what I found: ") is what a model's own opening replaces.
+        opening = say(lang, "listing", lead=lead, names="")[: -len("。" if lang == "zh" else ".")]
+        return Answer(text, generic_lead=opening if generic else None)
 
     @staticmethod
     def _name(s: SessionState, product_id: str) -> str:
@@ -323,16 +368,19 @@ NOTES = {
 }
 
 
-def _note(plan: Plan, s: SessionState, text: str, photo: bool) -> str | None:
+OUTCOME_NOTES: dict[Outcome, str] = {
+    "out_of_scope": "out of scope: nothing like that in the catalogue",
+    "nothing_found": "no products found",
+    "no_policy": "no store policy answers this; do not guess",
+}
+
+
+def _note(plan: Plan, s: SessionState, answer: Answer, photo: bool) -> str | None:
     """What the turn did, in a few words, for the model's opening sentence (None: no sentence)."""
-    if plan.problem:
+    if plan.problem or plan.intent == "unsupported_language":
         return None
-    if text.startswith(OUT_OF_SCOPE):
-        return "out of scope: nothing like that in the catalogue"
-    if text.startswith(NOTHING_FOUND):
-        return "no products found"
-    if text.startswith(NO_POLICY):
-        return "no store policy answers this; do not guess"
+    if answer.outcome is not None:
+        return OUTCOME_NOTES[answer.outcome]
     if photo:
         return "showing products that look like the shopper's photo" + (f", {plan.text}" if plan.text else "")
     if plan.intent in ("search", "refine", "more"):

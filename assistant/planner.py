@@ -9,19 +9,22 @@ own search filters (`retrieval.understanding`) nor carrying the plan out (the ag
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from assistant import planner_zh as zh
 from assistant.errors import QueryError
-from assistant.retrieval.understanding import singular
+from assistant.language.text import Language, detect_language, normalise
+from assistant.messages import say
+from assistant.retrieval.understanding import Vocabulary, parse_query, singular
 
 MAX_MESSAGE_CHARS = 2000
 
 Intent = Literal[
     "search", "refine", "more", "details", "compare", "similar", "why",
     "add_to_cart", "view_cart", "remove_from_cart", "confirm", "deny",
-    "policy", "like", "dislike", "greeting",
+    "policy", "like", "dislike", "greeting", "unsupported_language",
 ]  # fmt: skip
 
 
@@ -41,6 +44,7 @@ class Plan:
     text: str | None = None  # the words to search or answer with
     product_ids: list[str] = field(default_factory=list)  # resolved references, in order
     problem: str | None = None  # a reference that cannot be resolved, said to the shopper
+    language: Language = "en"  # the language the shopper wrote in, and the answer's
 
 
 ORDINALS = {
@@ -98,7 +102,7 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
     if m or re.search(r"\bboth\b", text):
         count = COUNTS[m.group(2)] if m else 2
         if count > n:
-            return [], f"I have shown only {n} product{'s' if n != 1 else ''} so far."
+            return [], say("en", "shown_only", count=n)
         return [p.id for p in shown[:count]], None
     picks: list[tuple[int, int]] = []  # (position in the message, index into shown)
     for word, idx in ORDINALS.items():
@@ -112,7 +116,7 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
         indices = [i for _, i in sorted(picks)]
         bad = [i for i in indices if not 0 <= i < n]
         if bad:
-            return [], f"I have shown only {n} product{'s' if n != 1 else ''}, so there is no number {max(bad) + 1}."
+            return [], say("en", "no_such_number", count=n, number=max(bad) + 1)
         return list(dict.fromkeys(shown[i].id for i in indices)), None
     # "that watch", "the red one", "the sandals"
     words = [singular(w) for w in re.findall(r"[a-z]+", text)]
@@ -135,33 +139,83 @@ def plan_turn(
     has_previous_search: bool = False,
     pending_confirmation: bool = False,
     has_photo: bool = False,
+    vocabulary: Vocabulary | None = None,
 ) -> Plan:
-    """What the turn is about. Raises `QueryError` for an empty or over-long message."""
+    """What the turn is about, in the shopper's language. Raises `QueryError` for an empty or
+    over-long message. With the catalogue's `vocabulary`, a message after a search that names
+    only attributes ("do you have it in blue?", "换成蓝色的") refines that search."""
     if not message.strip() and not has_photo:
         raise QueryError("the message is empty")
     if len(message) > MAX_MESSAGE_CHARS:
         raise QueryError(f"the message is {len(message):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}")
-    text = message.strip()
+    text = normalise(message)
+    detected = detect_language(text)
+    if detected == "other":
+        return Plan("unsupported_language", text=text)
+    tables = _ZH if detected == "zh" else _EN
+    plan = _plan(text, detected, tables, shown, focus, has_previous_search, pending_confirmation, has_photo, vocabulary)
+    plan.language = detected
+    return plan
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """One language's phrase tables."""
+
+    yes: re.Pattern[str]
+    no: re.Pattern[str]
+    greeting: re.Pattern[str]
+    intents: list[tuple[Intent, re.Pattern[str]]]
+    bare_reference: re.Pattern[str]
+    refine_start: re.Pattern[str]
+    resolve: Callable[[str, Sequence[ShownProduct], str | None], tuple[list[str], str | None]]
+
+
+_EN = _Tables(YES, NO, GREETING, INTENT_PATTERNS, BARE_REFERENCE, REFINE_START, resolve_references)
+_ZH = _Tables(zh.YES, zh.NO, zh.GREETING, zh.INTENT_PATTERNS, zh.BARE_REFERENCE, zh.REFINE_START, zh.resolve_references_zh)
+
+def _names_only_attributes(text: str, vocabulary: Vocabulary) -> bool:
+    """The message names filters or an order (colour, gender, brand, price, "cheaper") and
+    no product type: it changes the last search rather than starting one."""
+    try:
+        parsed = parse_query(text, vocabulary)
+    except QueryError:
+        return False
+    fields = {m.field for m in parsed.matches}
+    return bool(fields or parsed.sort) and "category" not in fields
+
+
+def _plan(
+    text: str,
+    language: Language,
+    t: _Tables,
+    shown: Sequence[ShownProduct],
+    focus: str | None,
+    has_previous_search: bool,
+    pending_confirmation: bool,
+    has_photo: bool,
+    vocabulary: Vocabulary | None,
+) -> Plan:
     if pending_confirmation:
-        if YES.match(text):
+        if t.yes.match(text):
             return Plan("confirm")
-        if NO.match(text):
+        if t.no.match(text):
             return Plan("deny")
     if has_photo:
         return Plan("search", text=text or None)
-    if GREETING.match(text):
+    if t.greeting.match(text):
         return Plan("greeting")
-    for intent, pattern in INTENT_PATTERNS:
+    for intent, pattern in t.intents:
         if not pattern.search(text):
             continue
         if intent == "policy":
             return Plan("policy", text=text)
         if intent in ("view_cart", "more"):
             return Plan(intent)
-        ids, problem = resolve_references(text, shown, focus)
+        ids, problem = t.resolve(text, shown, focus)
         if intent == "compare" and not ids and not problem:
             if len(shown) < 2:
-                problem = "There is nothing to compare yet: search for products first."
+                problem = say(language, "nothing_to_compare")
             else:
                 ids = [p.id for p in shown[:2]]
         if intent in ("details", "similar", "why", "like", "dislike", "add_to_cart", "remove_from_cart") and not ids and not problem:
@@ -171,14 +225,14 @@ def plan_turn(
                 # "more about X" with nothing shown is a search for X.
                 if intent == "details":
                     return Plan("search", text=text)
-                problem = "I have not shown any products yet."
+                problem = say(language, "nothing_shown")
             else:
                 ids = [focus or shown[0].id]
         return Plan(intent, text=text, product_ids=ids, problem=problem)
-    if shown and BARE_REFERENCE.match(text):
-        ids, problem = resolve_references(text, shown, focus)
+    if shown and t.bare_reference.match(text):
+        ids, problem = t.resolve(text, shown, focus)
         if ids or problem:
             return Plan("details", text=text, product_ids=ids, problem=problem)
-    if has_previous_search and REFINE_START.match(text):
+    if has_previous_search and (t.refine_start.match(text) or (vocabulary is not None and _names_only_attributes(text, vocabulary))):
         return Plan("refine", text=text)
     return Plan("search", text=text)

@@ -1,6 +1,6 @@
 """Scripted conversation evaluation: pass rate per turn and time to first card / first text.
 
-Runs `benchmarks/conversations/kagl.jsonl` through the agent once per LLM mode (`none`:
+Runs `benchmarks/conversations/kagl.jsonl` (or `--conversations kagl-zh.jsonl`, the Chinese set) through the agent once per LLM mode (`none`:
 templated answers; `embedded`: the packaged model writes each answer's opening sentence;
 `openai`: an endpoint given by --llm-url) on the ingested index, each with a fresh session
 store. A turn passes when: the expected tools were called (in order), the search got the
@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.agent import Agent  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
+from assistant.language.text import HAN, normalise  # noqa: E402
+from assistant.language.zh import chinese_bridge  # noqa: E402
 from assistant.llm.backends import load_lead_writer  # noqa: E402
 from assistant.llm.guard import COMMON_WORDS  # noqa: E402
 from assistant.llm.wording import Lead  # noqa: E402
@@ -62,6 +64,9 @@ def ungrounded(text: str, tool_io: str, vocabulary: Vocabulary) -> list[str]:
             problems.append(f"number {n} not from a tool")
     if re.search(r"[$€£¥₹]", text) and not re.search(r'"price": \d', tool_io):
         problems.append("a price although no tool returned one")
+    if HAN.search(text):
+        # A Chinese answer's catalogue words (红色, 手表) are checked as the terms they name.
+        text = f"{text} {chinese_bridge().to_english(normalise(text)).text}"
     said, io = _words(text), _words(tool_io.replace("_", " "))
     terms = vocabulary.colour | vocabulary.gender | vocabulary.category | vocabulary.brand | vocabulary.season | vocabulary.usage
     for t in terms:

@@ -345,3 +345,55 @@ def test_a_cart_change_during_a_turn_is_not_lost(world):
     assert [c.product_id for c in state.cart] == ["x1"], "the cart change survived the turn's save"
     assert state.history[-1].role == "assistant" and "white sneakers for women" in state.history[-2].content
     assert not agent.store._held, "no lock is left behind"
+
+
+def test_a_chinese_conversation_is_understood_and_answered_in_chinese(world):
+    agent = _agent(world)
+    events, text, products, tools = run(agent, "zh1", "我想买一双黑色的男士凉鞋")
+    types = [e.type for e in events]
+    assert tools == ["search_products"] and types.index("data-products") < types.index("text-delta")
+    assert products and all(p["category"] == "Sandals" and p["colour"] == "Black" and p["gender"] in ("Men", "Unisex") for p in products)
+    assert text.startswith("为您找到") and all(p["name"] in text for p in products)
+
+    _, text, products, _ = run(agent, "zh1", "女款的呢")
+    assert products and all(p["gender"] in ("Women", "Unisex") and p["category"] == "Sandals" for p in products)
+    assert "已更新搜索" in text
+
+    second = products[1]
+    _, text, _, tools = run(agent, "zh1", "第二个")
+    assert tools == ["get_product"] and second["name"] in text and "品牌" in text
+
+    _, text, _, tools = run(agent, "zh1", "比较前两个")
+    assert tools == ["compare_products"] and text.startswith("比较")
+
+    _, text, _, tools = run(agent, "zh1", "把第一个加入购物车")
+    assert tools == [] and "加入购物车吗" in text
+    _, text, _, tools = run(agent, "zh1", "好的")
+    assert tools == ["add_to_cart"] and "1 件" in text
+
+    # Switching back to English switches the answers back.
+    _, text, _, tools = run(agent, "zh1", "what's in my cart?")
+    assert tools == ["view_cart"] and text.startswith("In your cart")
+    _, text, _, tools = run(agent, "zh1", "退货政策是什么？")
+    assert tools == ["answer_policy_question"] and "来源" in text and "30 days" in text
+
+
+def test_a_chinese_question_about_nothing_the_store_sells_shows_no_products(world):
+    agent = _agent(world)
+    events, text, products, tools = run(agent, "zh2", "明天天气怎么样？")
+    assert not products and "没有" in text
+
+
+@pytest.mark.parametrize("message", ["黑色運動鞋，男款！", "黑色运动鞋\u3000男款（４２码）", "👟 黑色运动鞋 男"])
+def test_traditional_full_width_and_emoji_messages_search_the_same(world, message):
+    _, _, products, tools = run(_agent(world), f"zh3-{message}", message)
+    assert tools == ["search_products"] and products
+    assert all(p["category"] == "Sports Shoes" and p["colour"] == "Black" for p in products)
+
+
+def test_another_language_gets_an_honest_answer_and_the_session_stays_usable(world):
+    agent = _agent(world)
+    _, text, products, tools = run(agent, "zh4", "Je cherche des chaussures rouges pour homme")
+    assert not products and not tools and "English and Chinese" in text
+    _, _, products, _ = run(agent, "zh4", "red sports shoes")
+    assert products

@@ -15,14 +15,16 @@ from typing import Literal
 
 from assistant.errors import QueryError
 from assistant.index.base import Filters, ProductIndex
+from assistant.language.text import Detected, detect_language, normalise
+from assistant.language.zh import Bridged, chinese_bridge
 
 MAX_QUERY_CHARS = 2000
 
 GENDER_WORDS: dict[str, tuple[str, ...]] = {
-    "men": ("men", "mens", "men's", "man", "male", "males", "gents", "gentlemen", "him", "boyfriend", "husband"),
-    "women": ("women", "womens", "women's", "woman", "female", "females", "ladies", "lady", "her", "girlfriend", "wife"),
-    "boys": ("boys", "boy", "boy's", "boys'"),
-    "girls": ("girls", "girl", "girl's", "girls'"),
+    "men": ("men", "mens", "men's", "man", "male", "males", "gents", "gentlemen", "him", "boyfriend", "husband", "dad", "father"),
+    "women": ("women", "womens", "women's", "woman", "female", "females", "ladies", "lady", "her", "girlfriend", "wife", "mom", "mum", "mother"),
+    "boys": ("boys", "boy", "boy's", "boys'", "son", "sons", "nephew"),
+    "girls": ("girls", "girl", "girl's", "girls'", "daughter", "daughters", "niece"),
     "kids": ("kids", "kid", "children", "child", "childrens", "children's"),
     "unisex": ("unisex",),
 }
@@ -97,6 +99,8 @@ class ParsedQuery:
     filters: Filters
     sort: Literal["price_asc", "price_desc"] | None = None
     matches: list[Match] = field(default_factory=list)
+    language: Detected = "en"  # of the shopper's words
+    unknown: list[str] = field(default_factory=list)  # words of another language the bridge could not read
 
 
 def singular(word: str) -> str:
@@ -154,11 +158,37 @@ def _parse_number(s: str) -> float:
 
 
 def parse_query(text: str, vocab: Vocabulary) -> ParsedQuery:
-    """Split a shopper's query into filters (catalogue vocabulary, prices) and semantic text."""
+    """Split a shopper's query, English or Chinese, into filters (catalogue vocabulary,
+    prices) and semantic text. A Chinese query is first bridged onto the catalogue's English
+    terms (`language.zh`), so both languages get the same filters, search and explanations;
+    the matches then name the Chinese words they came from."""
     if not text or not text.strip():
         raise QueryError("the query is empty")
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    text = normalise(text)
+    language = detect_language(text)
+    if language != "zh":
+        parsed = _parse_english(text, vocab)
+        parsed.language = language
+        return parsed
+    bridged = chinese_bridge().to_english(text)
+    if not bridged.text.strip():
+        # No word the bridge knows: the Chinese words themselves are the semantic query
+        # (they will match nothing well, which the caller reads as out of scope).
+        return ParsedQuery(text=" ".join(bridged.residue) or text, filters=Filters(), language="zh", unknown=bridged.residue)
+    parsed = _parse_english(bridged.text, vocab)
+    parsed.language, parsed.unknown = "zh", bridged.residue
+    parsed.matches = [_from_source(m, bridged) for m in parsed.matches]
+    return parsed
+
+
+def _from_source(m: Match, bridged: Bridged) -> Match:
+    source = bridged.source_of(m.phrase)
+    return Match(source, m.field, m.value) if source else m
+
+
+def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
     filters = Filters()
     matches: list[Match] = []
     semantic = text

@@ -1,0 +1,133 @@
+"""What the assistant says, in each language it answers in: one table of templates.
+
+Every fixed text of an answer (greetings, the lead of a product list, cart confirmations,
+refusals, problems with a reference) is a key here with an English and a Chinese template;
+`say(language, key, **fields)` fills one in. Product names, catalogue values and cited
+policy text are data and stay as the catalogue has them. Does not decide what to say (the
+agent and the planner do) nor the widget's own interface strings (`server/static`).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from assistant.language.text import Language
+
+MESSAGES: dict[str, dict[Language, str]] = {
+    "greeting": {
+        "en": "Hello! Tell me what you are looking for, or send a photo of something you like.",
+        "zh": "您好！请告诉我您想找什么，也可以发一张您喜欢的商品照片。",
+    },
+    "capabilities": {
+        "en": "I can find products by words or photo, compare them, manage your cart and answer store policy questions.",
+        "zh": "我可以按文字或照片帮您找商品、比较商品、管理购物车，并解答店铺政策问题。",
+    },
+    "unsupported_language": {
+        "en": "I understand English and Chinese only (我只能理解英文和中文). Please write in one of them.",
+        "zh": "我只能理解英文和中文，请用其中一种语言提问。",
+    },
+    "internal_error": {"en": "Something went wrong on our side; please try again.", "zh": "我们这边出了点问题，请再试一次。"},
+    # -- product lists ------------------------------------------------------------------
+    "found": {"en": "Here is what I found", "zh": "为您找到以下商品"},
+    "more": {"en": "Here are more", "zh": "更多商品"},
+    "photo": {"en": "Here is what looks like your photo", "zh": "与您的照片相似的商品"},
+    "similar": {"en": "Similar to {name}", "zh": "与 {name} 相似的商品"},
+    "updated": {"en": "Updated the search", "zh": "已更新搜索"},
+    "updated_with": {"en": "Updated the search ({changes})", "zh": "已更新搜索（{changes}）"},
+    "listing": {"en": "{lead}: {names}.", "zh": "{lead}：{names}。"},
+    "relaxed": {"en": " Nothing matched every filter, so I dropped: {relaxed}.", "zh": " 没有商品满足全部条件，已放宽：{relaxed}。"},
+    "nothing_found": {"en": "I found no products for that. Try other words or fewer constraints.", "zh": "没有找到相关商品。请换个说法或减少条件。"},
+    "out_of_scope": {
+        "en": "I could not find anything like that in this store's catalogue for “{query}”. "
+        "I can help with products in the catalogue, your cart and store policies.",
+        "zh": "本店目录里没有与“{query}”相关的商品。我可以帮您找商品、管理购物车，并解答店铺政策问题。",
+    },
+    "no_prices": {"en": " This catalogue lists no prices, so I cannot order by price.", "zh": " 本店目录没有价格信息，无法按价格排序。"},
+    "ordered_by_price": {"en": "ordered by price", "zh": "按价格排序"},
+    "which_brand": {"en": " {total} products match. Which brand? {options}...", "zh": " 共有 {total} 件商品符合。您想要哪个品牌？{options}……"},
+    "search_failed": {"en": "The search failed: {error}.", "zh": "搜索失败：{error}。"},
+    "could_not_search": {"en": "I could not search: {error}.", "zh": "无法搜索：{error}。"},
+    # -- one product, comparisons, reasons -----------------------------------------------
+    "details": {"en": "{name} (id {id}) — {facts}.", "zh": "{name}（编号 {id}）— {facts}。"},
+    "no_product": {"en": "I could not find that product: {error}.", "zh": "找不到这件商品：{error}。"},
+    "comparing": {"en": "Comparing {names}. ", "zh": "比较 {names}。"},
+    "differ": {"en": "They differ in {diff}.", "zh": "区别：{diff}。"},
+    "no_difference": {"en": "The catalogue lists no differences.", "zh": "目录中没有列出它们的区别。"},
+    "share": {"en": " They share {same}.", "zh": " 相同之处：{same}。"},
+    "compare_failed": {"en": "I could not compare those: {error}.", "zh": "无法比较这些商品：{error}。"},
+    "why": {"en": "I picked {name} because it was {why}.{filters}", "zh": "我推荐 {name}，依据是：{why}。{filters}"},
+    "why_filters": {"en": " Filters applied: {filters}.", "zh": "已应用的筛选：{filters}。"},
+    "no_reasons": {
+        "en": "I have no ranking reasons for that product: it did not come from a search.",
+        "zh": "这件商品不是搜索结果，所以没有排序依据。",
+    },
+    # -- cart --------------------------------------------------------------------------
+    "which_to_add": {"en": 'Which product should I add? Say for example "the first one".', "zh": "要加入哪一件？比如可以说“第一个”。"},
+    "confirm_add": {"en": "Shall I add {name} to your cart? (yes / no)", "zh": "要把 {name} 加入购物车吗？（好的 / 不用了）"},
+    "pending_add": {"en": "Add {name}?", "zh": "加入 {name}？"},
+    "added": {"en": "Added. Your cart has {count} item{s}.", "zh": "已加入。购物车里有 {count} 件商品。"},
+    "removed": {"en": "Removed. Your cart has {count} item{s}.", "zh": "已删除。购物车里还有 {count} 件商品。"},
+    "cart_failed": {"en": "I could not do that: {error}.", "zh": "操作失败：{error}。"},
+    "remove_failed": {"en": "I could not remove it: {error}.", "zh": "删除失败：{error}。"},
+    "cart_unchanged": {"en": "OK, I left your cart as it was.", "zh": "好的，购物车保持不变。"},
+    "cart_empty": {"en": "Your cart is empty.", "zh": "您的购物车是空的。"},
+    "cart": {"en": "In your cart: {lines}.", "zh": "购物车里有：{lines}。"},
+    "cart_line": {"en": "{quantity} x {name} (id {id})", "zh": "{quantity} 件 {name}（编号 {id}）"},
+    # -- policies, likes ---------------------------------------------------------------
+    "policy": {"en": "{text} (Source: {source}.)", "zh": "根据店铺政策：{text}（来源：{source}。）"},
+    "no_policy": {
+        "en": "I don't have a store policy that answers that, so I won't guess. Customer service can help.",
+        "zh": "我没有能回答这个问题的店铺政策，不便猜测。客服可以帮您。",
+    },
+    "liked": {"en": "Noted: I'll show you more like it.", "zh": "记下了：之后会多推荐类似的商品。"},
+    "disliked": {"en": "Noted: I'll show you less like it.", "zh": "记下了：之后会少推荐类似的商品。"},
+    # -- references the planner cannot resolve -----------------------------------------
+    "shown_only": {"en": "I have shown only {count} product{s} so far.", "zh": "目前只展示了 {count} 件商品。"},
+    "no_such_number": {
+        "en": "I have shown only {count} product{s}, so there is no number {number}.",
+        "zh": "目前只展示了 {count} 件商品，没有第 {number} 件。",
+    },
+    "nothing_to_compare": {"en": "There is nothing to compare yet: search for products first.", "zh": "还没有可比较的商品：请先搜索。"},
+    "nothing_shown": {"en": "I have not shown any products yet.", "zh": "我还没有展示任何商品。"},
+}
+
+# Field names as an answer says them ("colour black", "颜色 black").
+FIELD_NAMES: dict[str, dict[Language, str]] = {
+    "colour": {"en": "colour", "zh": "颜色"},
+    "gender": {"en": "gender", "zh": "适用"},
+    "for": {"en": "for", "zh": "适用"},
+    "category": {"en": "category", "zh": "类别"},
+    "brand": {"en": "brand", "zh": "品牌"},
+    "exclude_brand": {"en": "exclude brand", "zh": "排除品牌"},
+    "price": {"en": "price", "zh": "价格"},
+    "price_min": {"en": "price min", "zh": "最低价"},
+    "price_max": {"en": "price max", "zh": "最高价"},
+    "season": {"en": "season", "zh": "季节"},
+    "usage": {"en": "usage", "zh": "用途"},
+    "year": {"en": "year", "zh": "年份"},
+    "article_type": {"en": "article type", "zh": "款式"},
+}
+SEPARATOR: dict[Language, str] = {"en": "; ", "zh": "；"}
+
+
+def say(language: Language, key: str, **fields: object) -> str:
+    """The `key` template in `language`, filled in; `s` is the plural ending of a `count`."""
+    template = MESSAGES[key][language]
+    if "count" in fields and "s" not in fields:
+        fields["s"] = "" if fields["count"] == 1 else "s"
+    return template.format(**fields)
+
+
+def field_name(language: Language, name: str) -> str:
+    return FIELD_NAMES.get(name, {}).get(language, name.replace("_", " "))
+
+
+@cache
+def check_messages() -> None:
+    """Every key has both languages with the same fields (the test suite calls this)."""
+    import string
+
+    for key, by_lang in MESSAGES.items():
+        fields = {lang: {f for _, f, _, _ in string.Formatter().parse(t) if f} - {"s"} for lang, t in by_lang.items()}
+        if set(by_lang) != {"en", "zh"} or fields["en"] != fields["zh"]:
+            raise ValueError(f"message {key!r}: languages {sorted(by_lang)}, fields {fields}")

@@ -1,0 +1,102 @@
+"""The planner's Chinese tables: intents, confirmations and references in Chinese messages.
+
+Chinese has no word spaces, so its patterns are written without word boundaries and read the
+normalised (Simplified, half-width) message. References resolve the same way as in English:
+ordinals (第二个, 第2款), counts (前两个), the last (最后一个), a shown product's category or
+colour (那块手表, 红色的那个: the category word is read through the lexicon bridge), and
+pronouns (它, 这个, 那款). Does not own what a turn does with them (`planner`, the agent).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from assistant.language.zh import chinese_bridge, chinese_number
+from assistant.messages import say
+from assistant.retrieval.understanding import singular
+
+if TYPE_CHECKING:
+    from assistant.planner import Intent, ShownProduct
+
+_THANKS = r"([，,。！!\s]*(谢谢|谢了|多谢|麻烦了|麻烦你了|吧|啊|呀|哈))*[。！!\s]*$"
+YES = re.compile(r"^\s*(确认|确定|好的|好|好啊|好吧|行|可以|是的|是|对|对的|嗯|嗯嗯|没问题|加吧|加上|加入|要|要的|就这个|买吧|ok|OK)" + _THANKS)
+NO = re.compile(r"^\s*(不用了|不用|不要了|不要|不了|算了|取消|别加|先不|先不用|不需要|不必了|no)" + _THANKS)
+GREETING = re.compile(r"^\s*(你好|您好|嗨|哈喽|哈罗|早上好|下午好|晚上好|谢谢|谢谢你|多谢|再见|拜拜)[啊呀！!。，,\s]*$")
+
+_CART = r"(购物车|购物袋|车里|车中)"
+INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
+    ("view_cart", re.compile(
+        rf"(看看|查看|看一下|显示|打开|我的).{{0,3}}{_CART}|{_CART}.{{0,4}}(有什么|有啥|有哪些|里面|情况)"
+        rf"|^\s*{_CART}\s*[?？]?$")),
+    ("remove_from_cart", re.compile(r"(删除|删掉|删了|移除|去掉|拿掉|拿出来|取出|移出|不要.{0,6}了)")),
+    ("add_to_cart", re.compile(
+        rf"(加入|加到|放进|放入|添加到|加进).{{0,3}}{_CART}|加购|下单|结账"
+        r"|(我要|我就要|就要|我买|买)(买)?[^，,。]{0,8}?([这那](个|款|双|件|块|条|只|顶|副)|它|第)")),
+    ("policy", re.compile(
+        r"(退货|退款|换货|退换|运费|配送|发货|快递|包邮|邮费|送货|保修|质保|保修期|付款|支付|货到付款"
+        r"|营业时间|几点开门|政策|规定|售后|发票|会员)")),
+    ("why", re.compile(r"(为什么|为啥|为何|凭什么|怎么会推荐|理由)")),
+    ("compare", re.compile(r"(比较|对比|比一比|区别|差别|不同之处|有什么不同|哪个好|哪个更好)")),
+    ("similar", re.compile(r"(类似|相似|差不多的|同款|一样的|像这样|像这个|相近|同类)")),
+    ("dislike", re.compile(r"(不喜欢|讨厌|不好看|难看|太丑|丑|不合适|不是我的风格|太花|太艳)")),
+    ("like", re.compile(r"(我喜欢|很喜欢|挺喜欢|喜欢这|不错|很好看|挺好看|真好看|太好看|好漂亮|很漂亮|完美)")),
+    ("details", re.compile(
+        r"(详情|详细|介绍一下|介绍下|说说|讲讲|更多信息|具体信息|参数|信息|多少钱|什么价|价格是|是什么材质)")),
+    ("more", re.compile(
+        r"^\s*(再来|再给我|再看|还有|更多|下一页|换一批|继续|多来)(一些|一点|点|几个|几款|些|别的|其他的?)?(吧|吗|呢)?"
+        r"[的吗呢吧？?！!。\s]*$|换一批|下一页|更多结果")),
+]
+# Openings that change the last search; a message that names only attributes refines too
+# (the planner asks the understanding), so these need not list every phrasing.
+REFINE_START = re.compile(r"^\s*(换成|换个|换一个|改成|改为|只要|只看|还是要|不要|别要|除了|便宜|贵一点|更便宜)")
+
+_CLASSIFIER = r"(个|件|款|双|块|条|只|顶|副|套|张|支|瓶|样)"
+_ORDINAL = re.compile(rf"第\s*([一二三四五六七八九十\d]+)\s*{_CLASSIFIER}?")
+_FIRST_N = re.compile(rf"前\s*([两二三四五2-5])\s*{_CLASSIFIER}?")
+_BOTH = re.compile(rf"(两个都|两款都|两件都|两双都|都要|这两{_CLASSIFIER}|那两{_CLASSIFIER}|两者|它们俩|这俩|那俩)")
+_LAST = re.compile(rf"最后(一)?{_CLASSIFIER}|倒数第一")
+_PRONOUN = re.compile(rf"(它|它们|这{_CLASSIFIER}|那{_CLASSIFIER}|这一{_CLASSIFIER}|那一{_CLASSIFIER}|这些|那些|这|那)")
+BARE_REFERENCE = re.compile(
+    rf"^\s*(那|还有|和)?\s*(第\s*[一二三四五六七八九十\d]+\s*{_CLASSIFIER}?|最后(一)?{_CLASSIFIER}|这{_CLASSIFIER}|那{_CLASSIFIER})"
+    r"(呢|吧|看看|怎么样)?[？?。！!\s]*$"
+)
+
+
+def _number(s: str) -> int:
+    return int(s) if s.isdigit() else chinese_number(s)
+
+
+def resolve_references_zh(text: str, shown: Sequence[ShownProduct], focus: str | None) -> tuple[list[str], str | None]:
+    """Product ids a Chinese message points at, and a problem (in Chinese) when one is out of reach."""
+    n = len(shown)
+    m = _FIRST_N.search(text)
+    if m or _BOTH.search(text):
+        count = _number(m.group(1)) if m else 2
+        if count > n:
+            return [], say("zh", "shown_only", count=n)
+        return [p.id for p in shown[:count]], None
+    picks = [(mm.start(), _number(mm.group(1)) - 1) for mm in _ORDINAL.finditer(text)]
+    if (last := _LAST.search(text)) is not None:
+        picks.append((last.start(), n - 1))
+    if picks:
+        indices = [i for _, i in sorted(picks)]
+        bad = [i for i in indices if not 0 <= i < n]
+        if bad:
+            return [], say("zh", "no_such_number", count=n, number=max(bad) + 1)
+        return list(dict.fromkeys(shown[i].id for i in indices)), None
+    # "那块手表", "这双鞋", "红色的那个": a demonstrative with a shown product's category or
+    # colour, read through the lexicon bridge.
+    if re.search(r"[这那]", text):
+        english = " " + " ".join(singular(w) for w in re.findall(r"[a-z]+", chinese_bridge().to_english(text).text.lower())) + " "
+        for p in shown:
+            cat = " ".join(singular(w) for w in (p.category or "").lower().split())
+            if cat and (f" {cat} " in english or f" {cat.split()[-1]} " in english):
+                return [p.id], None
+        for p in shown:
+            if p.colour and f" {p.colour.lower()} " in english:
+                return [p.id], None
+    if _PRONOUN.search(text) and (focus or shown):
+        return [focus or shown[0].id], None
+    return [], None

@@ -1,0 +1,96 @@
+"""Build the Chinese scripted conversation set `benchmarks/conversations/kagl-zh.jsonl` (deterministic).
+
+24 multi-turn conversations in Chinese over the KAGL catalogue, checked like the English set
+(`eval_conversations.py`): the tools called, the filters, constraints on every shown product,
+words the answer must contain (Chinese templates), and grounding. They cover search,
+refinements (换成…的 / 男款的呢 / 不要… / 再来一些), references (第二个, 前两个, 它),
+details, compare, similar, why, the cart with confirmation (好的 / 不用了), policy questions,
+likes, greetings, an out-of-scope question, a photo with Chinese words, Traditional characters
+and mixed scripts. Usage: python benchmarks/make_conversations_zh.py
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.catalogue.loader import load_catalogue  # noqa: E402
+
+WORDS = {"Watches": "手表", "Sandals": "凉鞋", "Casual Shoes": "休闲鞋", "Sports Shoes": "运动鞋", "Tshirts": "T恤", "Handbags": "手提包",
+         "Jeans": "牛仔裤", "Shirts": "衬衫", "Backpacks": "双肩包", "Heels": "高跟鞋", "Flip Flops": "人字拖", "Sunglasses": "太阳镜",
+         "Belts": "皮带", "Wallets": "钱包", "Tops": "上衣"}  # fmt: skip
+COLOURS = {"Black": "黑色", "White": "白色", "Blue": "蓝色", "Brown": "棕色", "Grey": "灰色", "Red": "红色", "Navy Blue": "藏青色",
+           "Green": "绿色", "Pink": "粉色", "Silver": "银色"}  # fmt: skip
+GENDER = {"Men": "男士", "Women": "女士"}
+OPENINGS = ["我想买{g}{c}{w}", "有没有{c}的{w}？{g}穿的", "帮我找{g}{c}{w}", "{g}{c}{w}"]
+
+
+def main() -> None:
+    products = load_catalogue(Path("../shared/data/kagl/products.csv")).products
+    rng = random.Random(24)
+    combos = Counter((p.category, p.colour, p.gender) for p in products if p.category in WORDS and p.gender in GENDER and p.colour in COLOURS)
+    good = sorted(c for c, n in combos.items() if n >= 12)
+    rng.shuffle(good)
+    photos = [p for p in products if p.image and p.category in ("Sports Shoes", "Casual Shoes", "Watches", "Tshirts", "Handbags")]
+    rng.shuffle(photos)
+    convs = []
+    for n, (cat, colour, gender) in enumerate(good[:24]):
+        g, c, w = GENDER[gender], COLOURS[colour], WORDS[cat]
+        gender_ok = [gender, "Unisex"]
+        opening = OPENINGS[n % len(OPENINGS)].format(g=g, c=c, w=w)
+        if n == 3:
+            opening = "繁體：" + opening.replace("运动鞋", "運動鞋").replace("衬衫", "襯衫").replace("钱包", "錢包")
+        turns = [{"user": opening, "tools": ["search_products"], "filters": {"colour": [colour.lower()]},
+                  "products": {"category": [cat], "colour": [colour], "gender": gender_ok}}]  # fmt: skip
+        other = {"Men": "女款的呢", "Women": "男款的呢"}[gender]
+        kind = n % 8
+        if kind == 0:
+            turns += [{"user": "第二个", "tools": ["get_product"], "mentions_shown": 1},
+                      {"user": "比较前两个", "tools": ["compare_products"], "text_contains": ["比较"]}]  # fmt: skip
+        elif kind == 1:
+            turns += [{"user": "把第一个加入购物车", "tools": [], "text_contains": ["加入购物车吗"]},
+                      {"user": "好的", "tools": ["add_to_cart"], "text_contains": ["1 件"]},
+                      {"user": "购物车里有什么", "tools": ["view_cart"], "mentions_shown": 0},
+                      {"user": "把它删掉", "tools": ["remove_from_cart"], "text_contains": ["0 件"]}]  # fmt: skip
+        elif kind == 2:
+            turns += [{"user": "为什么推荐第一个？", "tools": [], "text_contains": ["found by"]},
+                      {"user": "有类似的吗", "tools": ["similar_products"], "products": {"category_any": [cat]}}]  # fmt: skip
+        elif kind == 3:
+            turns += [{"user": "退货政策是什么？", "tools": ["answer_policy_question"], "text_contains": ["30 days", "来源"]},
+                      {"user": "发货要多久", "tools": ["answer_policy_question"], "text_contains": ["business days"]}]  # fmt: skip
+        elif kind == 4:
+            turns += [{"user": "第九个怎么样", "tools": [], "text_contains": ["只展示了"]},
+                      {"user": "再来一些", "tools": ["search_products"], "products": {"category": [cat], "colour": [colour]}, "new_products": True}]
+        elif kind == 5:
+            turns += [{"user": other, "tools": ["search_products"], "text_contains": ["适用"],
+                       "products": {"category": [cat], "gender": [{"Men": "Women", "Women": "Men"}[gender], "Unisex"]}}]  # fmt: skip
+        elif kind == 6:
+            turns += [{"user": "把第三个放进购物车", "tools": [], "text_contains": ["加入购物车吗"]},
+                      {"user": "不用了", "tools": [], "text_contains": ["购物车保持不变"]},
+                      {"user": "看看我的购物车", "tools": ["view_cart"], "text_contains": ["空的"]}]  # fmt: skip
+        else:
+            turns += [{"user": "我不喜欢第一个", "tools": [], "text_contains": ["记下了"]},
+                      {"user": "你好", "tools": [], "text_contains": ["您好"]}]  # fmt: skip
+        if n % 4 == 1:
+            alt = next(k for k in ("Black", "White", "Blue", "Brown") if k != colour and combos[(cat, k, gender)] >= 5)
+            turns.append({"user": f"换成{COLOURS[alt]}的", "tools": ["search_products"], "filters": {"colour": [alt.lower()]},
+                          "products": {"category": [cat], "colour": [alt]}, "text_contains": ["颜色"]})  # fmt: skip
+        if n % 6 == 2:
+            turns.append({"user": "明天天气怎么样？", "tools": [], "text_contains": ["没有"]})
+        if n % 5 == 0:
+            p = photos[n]
+            turns.append({"user": "像这样的，但是要黑色的", "photo": f"../shared/data/kagl/{p.image.relative_to(Path('../shared/data/kagl'))}",
+                          "tools": ["search_by_photo"], "products": {"colour_share": {"Black": 0.6}}})  # fmt: skip
+        convs.append({"id": f"z{n:02d}", "turns": turns})
+    dest = Path(__file__).parent / "conversations" / "kagl-zh.jsonl"
+    dest.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")
+    print(f"wrote {len(convs)} conversations, {sum(len(c['turns']) for c in convs)} turns, to {dest}")
+
+
+if __name__ == "__main__":
+    main()
