@@ -1,0 +1,104 @@
+"""Build the English paraphrase conversation sets (deterministic), checked like `kagl.jsonl`:
+`benchmarks/conversations/kagl-paraphrase-dev.jsonl` (20 conversations, for tuning) and
+`kagl-paraphrase-test.jsonl` (40, held out: nothing is tuned on it).
+
+Every follow-up is phrased the way shoppers write, not the way the planner's tables are
+written ("do you have it in blue?", "I'll go with the second one", "get rid of the first item
+from my cart"). The two sets draw their phrasings from disjoint pools, written together
+before any tuning, so a figure on the held-out set says how the assistant meets phrasings
+it was never adjusted to. Usage: python benchmarks/make_conversations_paraphrase.py
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.catalogue.loader import load_catalogue  # noqa: E402
+from benchmarks.make_conversations import GENDER, WORDS  # noqa: E402
+
+# kind → (dev phrasings, held-out phrasings); {c} a colour, {g} a gender word.
+POOLS: dict[str, tuple[list[str], list[str]]] = {
+    "colour": (["do you have it in {c}?", "what about {c} ones"],
+               ["any chance these come in {c}?", "I'd prefer {c}", "got anything in {c}?", "could I see {c} instead"]),
+    "gender": (["same thing but for {g}", "are there ones for {g}?"],
+               ["now the same for {g}", "I need these for {g} actually", "ok and for {g}?", "switch to {g} please"]),
+    "details": (["can you tell me about number 2", "what's the deal with the second one?"],
+                ["give me the specs of the 2nd", "how much is the second one", "what can you tell me about item 2?", "more on #2 please"]),
+    "compare": (["how do the first and second differ?", "put the top two side by side"],
+                ["which is better, the first or the second?", "what sets the first two apart?", "first vs second?", "weigh up #1 and #2 for me"]),
+    "add": (["I'll go with the first one", "put number 1 in my bag"],
+            ["I want to buy the first one", "grab me the first one", "let me get the 1st", "first one please, add it"]),
+    "yes": (["sure, go ahead", "yep"], ["yes please", "ok do it", "sure thing", "yeah go for it"]),
+    "view": (["what have I got in my basket?", "show me my cart"],
+             ["what's in the basket", "cart please", "what did I add so far?", "check my cart"]),
+    "remove": (["get rid of it from my cart", "take that out of my cart"],
+               ["remove it from my basket", "delete that from the cart", "drop it from my cart", "take it out of the basket please"]),
+    "more": (["anything else?", "what else do you have"], ["show me a few more", "other options please", "got more?", "keep them coming"]),
+    "similar": (["got anything like the first one?", "show me ones that look like number 1"],
+                ["something along the lines of the first one", "more in the style of #1", "things that resemble the first",
+                 "similar ones to number 1?"]),
+    "why": (["what made you choose the first?", "how come you suggested number 1?"],
+            ["why is the first one there", "what's the reasoning behind the first pick?", "why that first one?", "why did the first one come up?"]),
+    "policy": (["can I send it back if it doesn't fit?", "do you take cash on delivery?"],
+               ["what if I want to return it?", "what payment methods do you accept?", "is there a warranty on watches?", "how do refunds work?"]),
+}  # fmt: skip
+KIND_TURNS = {  # follow-up → what must happen
+    "colour": lambda c, cat, col, g: {"tools": ["search_products"], "filters": {"colour": [c.lower()]},
+                                       "products": {"category": [cat], "colour": [c]}},
+    "gender": lambda c, cat, col, g: {"tools": ["search_products"], "products": {"category": [cat], "gender": [g, "Unisex"]}},
+    "details": lambda c, cat, col, g: {"tools": ["get_product"], "mentions_shown": 1},
+    "compare": lambda c, cat, col, g: {"tools": ["compare_products"], "text_contains": ["Comparing"]},
+    "add": lambda c, cat, col, g: {"tools": [], "text_contains": ["Shall I add"]},
+    "yes": lambda c, cat, col, g: {"tools": ["add_to_cart"], "text_contains": ["1 item"]},
+    "view": lambda c, cat, col, g: {"tools": ["view_cart"], "mentions_shown": 0},
+    "remove": lambda c, cat, col, g: {"tools": ["remove_from_cart"], "text_contains": ["0 items"]},
+    "more": lambda c, cat, col, g: {"tools": ["search_products"], "products": {"category": [cat], "colour": [col]}, "new_products": True},
+    "similar": lambda c, cat, col, g: {"tools": ["similar_products"], "products": {"category_any": [cat]}},
+    "why": lambda c, cat, col, g: {"tools": [], "text_contains": ["found by"]},
+    "policy": lambda c, cat, col, g: {"tools": ["answer_policy_question"], "text_contains": ["Source"]},
+}  # fmt: skip
+SCRIPTS = [["colour", "details"], ["add", "yes", "view", "remove"], ["gender", "compare"], ["more", "similar"], ["why", "policy"],
+           ["details", "add", "yes"], ["colour", "more"], ["compare", "why"]]  # fmt: skip
+
+
+def build(combos: list[tuple[str, str, str]], counts: Counter, held_out: bool, n: int, rng: random.Random) -> list[dict]:
+    convs = []
+    for i, (cat, colour, gender) in enumerate(combos[:n]):
+        g, w = GENDER[gender], WORDS[cat]
+        turns = [{"user": f"I need {colour.lower()} {w} for {g}", "tools": ["search_products"], "filters": {"colour": [colour.lower()]},
+                  "products": {"category": [cat], "colour": [colour], "gender": [gender, "Unisex"]}}]  # fmt: skip
+        other_g = {"Men": "Women", "Women": "Men"}[gender]
+        alt = next((k for k in ("Black", "White", "Blue", "Brown", "Grey") if k != colour and counts[(cat, k, gender)] >= 5), None)
+        current = colour  # the colour of the products on screen
+        for kind in SCRIPTS[i % len(SCRIPTS)]:
+            if kind == "colour" and alt is None:
+                continue
+            phrase = rng.choice(POOLS[kind][1 if held_out else 0])
+            turn = {"user": phrase.format(c=(alt or "").lower(), g=GENDER[other_g]), **KIND_TURNS[kind](alt, cat, current, other_g)}
+            turns.append(turn)
+            current = alt if kind == "colour" else current
+        convs.append({"id": f"{'p' if held_out else 'd'}{i:02d}", "turns": turns})
+    return convs
+
+
+def main() -> None:
+    products = load_catalogue(Path("../shared/data/kagl/products.csv")).products
+    counts = Counter((p.category, p.colour, p.gender) for p in products if p.category in WORDS and p.gender in GENDER and p.colour)
+    good = sorted(c for c, k in counts.items() if k >= 12)
+    rng = random.Random(4141)
+    rng.shuffle(good)
+    out = Path(__file__).parent / "conversations"
+    for name, combos, held_out, n in (("kagl-paraphrase-dev", good[40:60], False, 20), ("kagl-paraphrase-test", good[:40], True, 40)):
+        convs = build(combos, counts, held_out, n, rng)
+        (out / f"{name}.jsonl").write_text("".join(json.dumps(c) + "\n" for c in convs))
+        print(f"wrote {len(convs)} conversations, {sum(len(c['turns']) for c in convs)} turns, to {out / name}.jsonl")
+
+
+if __name__ == "__main__":
+    main()
