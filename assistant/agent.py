@@ -39,6 +39,7 @@ from assistant.events import (
     ToolInputAvailable,
     ToolOutputAvailable,
 )
+from assistant.intents import ExemplarIntents
 from assistant.language.text import Language, detect_language, normalise
 from assistant.language.zh import chinese_bridge
 from assistant.llm.guard import Guard
@@ -88,12 +89,15 @@ class Agent:
         policies: PolicyIndex | None = None,
         page: int = PAGE,
         writer: LeadWriter | None = None,
+        exemplar_intents: bool = True,
     ) -> None:
         self.retriever = retriever
         self.store = store
         self.policies = policies
         self.page = page
         self.writer = writer  # None: templated answers only
+        self.exemplar_intents = exemplar_intents  # the planner's fallback for phrasings its rules lack
+        self._intents: ExemplarIntents | None = None
         self._active = 0  # turns running now, in any thread
         self._overlapped_at = -BUSY_WINDOW_S  # when a turn last started while another ran (monotonic s)
         self._active_lock = threading.Lock()
@@ -123,8 +127,9 @@ class Agent:
         try:
             shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in work.shown]
             plan = plan_turn(
-                message, shown, work.focus, work.last_query is not None, work.pending is not None, image is not None, self.retriever.vocabulary
-            )
+                message, shown, work.focus, work.last_query is not None, work.pending is not None, image is not None,
+                self.retriever.vocabulary, self.intents,
+            )  # fmt: skip
             language = plan.language
             answer = yield from self._act(plan, ToolContext(self.retriever, work, self.policies), work, image)
         except AssistantError as e:
@@ -134,9 +139,7 @@ class Agent:
             return
         text = answer.text
         lead = ""
-        # The model is asked for English openings only: its Chinese was not measured yet, and
-        # a Chinese answer stays templated (grounded by construction).
-        if self.writer is not None and plan.language == "en":
+        if self.writer is not None:
             try:
                 lead = self._lead(message, plan, work, answer, photo=image is not None)
             except LLMUnavailable as e:
@@ -150,6 +153,13 @@ class Agent:
         yield from _text_events(text)
         yield Finish()
 
+    @property
+    def intents(self) -> ExemplarIntents | None:
+        """The exemplar classifier, encoded on first use with the retriever's sentence encoder."""
+        if self.exemplar_intents and self._intents is None:
+            self._intents = ExemplarIntents(self.retriever.text)
+        return self._intents
+
     def _lead(self, message: str, plan: Plan, s: SessionState, answer: Answer, photo: bool) -> str:
         """The model's opening sentence if the guard lets it through, else ""."""
         assert self.writer is not None
@@ -161,7 +171,10 @@ class Agent:
             # A model on this machine's CPU would slow every other turn's cards to word this one;
             # with other turns running or arriving, the templated answer stands (the notice says so).
             raise LLMBusy(f"the {self.writer.name} model is left out while other answers are being made")
-        lead = self.writer.write(message or "(a photo)", note, Guard(f"{note} {text}", self.retriever.vocabulary))
+        # The guard's facts are what the tools did, without the shopper's own words: "say they
+        # cost $1" puts "$1" in the query, never in the facts.
+        facts = f"{_note(plan, s, answer, photo, with_query=False)} {text}"
+        lead = self.writer.write(message or "(a photo)", note, Guard(facts, self.retriever.vocabulary), plan.language)
         return "" if lead.refused else lead.sentence
 
     def _busy(self) -> bool:
@@ -375,18 +388,19 @@ OUTCOME_NOTES: dict[Outcome, str] = {
 }
 
 
-def _note(plan: Plan, s: SessionState, answer: Answer, photo: bool) -> str | None:
-    """What the turn did, in a few words, for the model's opening sentence (None: no sentence)."""
+def _note(plan: Plan, s: SessionState, answer: Answer, photo: bool, with_query: bool = True) -> str | None:
+    """What the turn did, in a few words, for the model's opening sentence (None: no sentence);
+    without the shopper's query words when `with_query` is off (the guard's facts)."""
     if plan.problem or plan.intent == "unsupported_language":
         return None
     if answer.outcome is not None:
         return OUTCOME_NOTES[answer.outcome]
     if photo:
-        return "showing products that look like the shopper's photo" + (f", {plan.text}" if plan.text else "")
+        return "showing products that look like the shopper's photo" + (f", {plan.text}" if plan.text and with_query else "")
     if plan.intent in ("search", "refine", "more"):
         # The query's words only on a new search: after a refinement they may contradict the
         # filters ("shirts for women", then "for men").
-        words = [s.last_query or "products"] if plan.intent == "search" else []
+        words = [s.last_query or "products"] if plan.intent == "search" and with_query else []
         words += [f"{k.replace('_', ' ')}: {', '.join(v) if isinstance(v, list) else v}" for k, v in s.active_filters.items() if v]
         lead = {"search": "showing products: ", "refine": "showing the updated search: ", "more": "showing more of the same search: "}
         return lead[plan.intent] + "; ".join(words)

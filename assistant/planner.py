@@ -15,6 +15,7 @@ from typing import Literal
 
 from assistant import planner_zh as zh
 from assistant.errors import QueryError
+from assistant.intents import ExemplarIntents
 from assistant.language.text import Language, detect_language, normalise
 from assistant.messages import say
 from assistant.retrieval.understanding import Vocabulary, parse_query, singular
@@ -53,21 +54,27 @@ ORDINALS = {
 }  # fmt: skip
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 _POLITE = r"([\s,!.]*(thanks|thank you|please))?[\s!.]*$"
-YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please do|do it|go ahead|confirm(ed)?|y)\b" + _POLITE, re.I)
+_YES_WORDS = r"(yes|yeah|yep|yup|sure|ok(ay)?|please do|do it|go ahead|go for it|confirm(ed)?|absolutely|definitely|y)"
+# One or more yes-words ("sure, go ahead", "yes, do it"), then thanks or please.
+YES = re.compile(rf"^\s*{_YES_WORDS}\b([\s,!.]+{_YES_WORDS}\b)*" + _POLITE, re.I)
 NO = re.compile(r"^\s*(no|nope|nah|cancel|don'?t|do not|never ?mind|n)\b" + _POLITE, re.I)
 GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|thanks?( you)?|thank you|bye)\b[\s!.,]*$", re.I)
 
 # (intent, pattern): the first that matches wins, so specific phrasings come first.
 INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     ("view_cart", re.compile(r"\b(what'?s|what is|show|view|see|check)\b.*\b(cart|basket)\b|^\s*(my )?(cart|basket)\s*\??$", re.I)),
-    ("remove_from_cart", re.compile(r"\b(remove|delete|take out|drop)\b", re.I)),
+    ("remove_from_cart", re.compile(r"\b(remove|delete|take out|drop|get rid of)\b|\btake\s+(\w+\s+){1,3}out\b", re.I)),
     ("add_to_cart", re.compile(r"\b(add|put)\b.*\b(cart|basket|bag)\b|\b(buy|purchase|order|i'?ll take)\b", re.I)),
     ("policy", re.compile(
         r"\b(return|refund|exchange|shipping|delivery|deliver|warranty|guarantee|payment|pay with|policy|policies|"
         r"store hours|opening hours|cash on delivery|cod)\b", re.I)),
     # A question about the store itself ("do you offer gift wrapping?"), not about stock
     # ("do you have red shoes?"): answered from the policy documents, or honestly not.
-    ("policy", re.compile(r"^\s*(do|does|can|could|will|would|are|is)\s+(you|your|i|we)\b(?!.*\b(have|sell|carry|stock|got)\b)", re.I)),
+    # A request about shown products ("can you tell me about number 2") is not one.
+    ("policy", re.compile(
+        r"^\s*(do|does|can|could|will|would|are|is)\s+(you|your|i|we)\b"
+        r"(?!.*\b(have|sell|carry|stock|got|tell|show|see|compare|add|put|find|give|describe|recommend|number|first|second|third|last)\b)",
+        re.I)),
     ("why", re.compile(r"\bwhy\b", re.I)),
     ("compare", re.compile(r"\b(compare|comparison|difference|differences|versus|vs\.?)\b", re.I)),
     ("similar", re.compile(r"\b(similar|alternatives?|more like (this|that|it)|like (this|that) one|anything like)\b", re.I)),
@@ -140,10 +147,12 @@ def plan_turn(
     pending_confirmation: bool = False,
     has_photo: bool = False,
     vocabulary: Vocabulary | None = None,
+    intents: ExemplarIntents | None = None,
 ) -> Plan:
     """What the turn is about, in the shopper's language. Raises `QueryError` for an empty or
     over-long message. With the catalogue's `vocabulary`, a message after a search that names
-    only attributes ("do you have it in blue?", "换成蓝色的") refines that search."""
+    only attributes ("do you have it in blue?", "换成蓝色的") refines that search; with
+    `intents`, an English message no rule recognises takes its nearest exemplars' intent."""
     if not message.strip() and not has_photo:
         raise QueryError("the message is empty")
     if len(message) > MAX_MESSAGE_CHARS:
@@ -153,7 +162,10 @@ def plan_turn(
     if detected == "other":
         return Plan("unsupported_language", text=text)
     tables = _ZH if detected == "zh" else _EN
-    plan = _plan(text, detected, tables, shown, focus, has_previous_search, pending_confirmation, has_photo, vocabulary)
+    plan = _plan(
+        text, detected, tables, shown, focus, has_previous_search, pending_confirmation, has_photo, vocabulary,
+        intents if detected == "en" else None,  # the exemplars' sentence encoder reads English
+    )
     plan.language = detected
     return plan
 
@@ -195,6 +207,7 @@ def _plan(
     pending_confirmation: bool,
     has_photo: bool,
     vocabulary: Vocabulary | None,
+    intents: ExemplarIntents | None,
 ) -> Plan:
     if pending_confirmation:
         if t.yes.match(text):
@@ -208,31 +221,41 @@ def _plan(
     for intent, pattern in t.intents:
         if not pattern.search(text):
             continue
-        if intent == "policy":
-            return Plan("policy", text=text)
-        if intent in ("view_cart", "more"):
-            return Plan(intent)
-        ids, problem = t.resolve(text, shown, focus)
-        if intent == "compare" and not ids and not problem:
-            if len(shown) < 2:
-                problem = say(language, "nothing_to_compare")
-            else:
-                ids = [p.id for p in shown[:2]]
-        if intent in ("details", "similar", "why", "like", "dislike", "add_to_cart", "remove_from_cart") and not ids and not problem:
-            if intent == "remove_from_cart" or (intent in ("add_to_cart",) and not shown):
-                pass  # the agent asks which one (or what, with an empty cart)
-            elif not shown:
-                # "more about X" with nothing shown is a search for X.
-                if intent == "details":
-                    return Plan("search", text=text)
-                problem = say(language, "nothing_shown")
-            else:
-                ids = [focus or shown[0].id]
-        return Plan(intent, text=text, product_ids=ids, problem=problem)
+        return _with_references(intent, text, language, t, shown, focus)
     if shown and t.bare_reference.match(text):
         ids, problem = t.resolve(text, shown, focus)
         if ids or problem:
             return Plan("details", text=text, product_ids=ids, problem=problem)
     if has_previous_search and (t.refine_start.match(text) or (vocabulary is not None and _names_only_attributes(text, vocabulary))):
         return Plan("refine", text=text)
+    guess = intents.guess(text) if intents is not None else None
+    if guess is not None and guess.intent != "search" and (guess.intent != "refine" or has_previous_search):
+        if guess.intent in ("refine", "greeting"):
+            return Plan(guess.intent, text=text)  # type: ignore[arg-type]
+        return _with_references(guess.intent, text, language, t, shown, focus)  # type: ignore[arg-type]
     return Plan("search", text=text)
+
+
+def _with_references(intent: Intent, text: str, language: Language, t: _Tables, shown: Sequence[ShownProduct], focus: str | None) -> Plan:
+    """A plan for `intent`, with the shown products the message points at (or a problem)."""
+    if intent == "policy":
+        return Plan("policy", text=text)
+    if intent in ("view_cart", "more"):
+        return Plan(intent)
+    ids, problem = t.resolve(text, shown, focus)
+    if intent == "compare" and not ids and not problem:
+        if len(shown) < 2:
+            problem = say(language, "nothing_to_compare")
+        else:
+            ids = [p.id for p in shown[:2]]
+    if intent in ("details", "similar", "why", "like", "dislike", "add_to_cart", "remove_from_cart") and not ids and not problem:
+        if intent == "remove_from_cart" or (intent in ("add_to_cart",) and not shown):
+            pass  # the agent asks which one (or what, with an empty cart)
+        elif not shown:
+            # "more about X" with nothing shown is a search for X.
+            if intent == "details":
+                return Plan("search", text=text)
+            problem = say(language, "nothing_shown")
+        else:
+            ids = [focus or shown[0].id]
+    return Plan(intent, text=text, product_ids=ids, problem=problem)

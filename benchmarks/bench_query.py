@@ -5,7 +5,8 @@ included) and prints p50/p95/p99 per mode and query kind, with each mode's p50 a
 of the `bm25` mode's p50 measured in the same run (these machines are noisy; ratios are
 comparable across runs, milliseconds less so). Writes benchmarks/results/query_latency.json.
 
-Usage: python benchmarks/bench_query.py [--index PATH] [--collection NAME] [--repeat N]
+Usage: python benchmarks/bench_query.py [--index PATH] [--collection NAME] [--repeat N] [--queries FILE]
+(`--queries benchmarks/queries/kagl-zh-test.jsonl`: the Chinese text queries)
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     queries = load_query_set(a.queries)
     images = {q.id: load_image(q.image) for q in queries if q.image}
-    # Warm-up: first calls trace the image tower and fill caches.
+    # Warm-up: first calls trace the image tower, fill caches and load the Chinese bridge.
     retriever.search(SearchRequest(text="black shoes", image=next(iter(images.values()), None)))
+    retriever.search(SearchRequest(text="黑色的鞋"))
     rows = []
     for kind in ("text", "photo", "photo+text"):
         qs = [q for q in queries if q.kind == kind]
+        if not qs:
+            continue  # a set of text queries only (the Chinese sets)
         for mode in FUSION_MODES:
             if kind == "photo" and mode in ("bm25", "text"):
                 continue

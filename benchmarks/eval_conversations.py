@@ -65,8 +65,10 @@ def ungrounded(text: str, tool_io: str, vocabulary: Vocabulary) -> list[str]:
     if re.search(r"[$€£¥₹]", text) and not re.search(r'"price": \d', tool_io):
         problems.append("a price although no tool returned one")
     if HAN.search(text):
-        # A Chinese answer's catalogue words (红色, 手表) are checked as the terms they name.
-        text = f"{text} {chinese_bridge().to_english(normalise(text)).text}"
+        # A Chinese answer's catalogue words (红色, 手表) are checked as the terms they name;
+        # only its Chinese runs are bridged (the English product names are checked as they are).
+        runs = re.findall(r"[\u3400-\u9fff]+", normalise(text))
+        text = f"{text} {' '.join(chinese_bridge().to_english(r).text for r in runs)}"
     said, io = _words(text), _words(tool_io.replace("_", " "))
     terms = vocabulary.colour | vocabulary.gender | vocabulary.category | vocabulary.brand | vocabulary.season | vocabulary.usage
     for t in terms:

@@ -45,8 +45,10 @@ def main() -> None:
         opening = OPENINGS[n % len(OPENINGS)].format(g=g, c=c, w=w)
         if n == 3:
             opening = "繁體：" + opening.replace("运动鞋", "運動鞋").replace("衬衫", "襯衫").replace("钱包", "錢包")
+        # 凉鞋 are sandals of any kind: the catalogue files sports sandals under sandals too.
+        types = [cat, "Sports Sandals"] if cat == "Sandals" else [cat]
         turns = [{"user": opening, "tools": ["search_products"], "filters": {"colour": [colour.lower()]},
-                  "products": {"category": [cat], "colour": [colour], "gender": gender_ok}}]  # fmt: skip
+                  "products": {"category": types, "colour": [colour], "gender": gender_ok}}]  # fmt: skip
         other = {"Men": "女款的呢", "Women": "男款的呢"}[gender]
         kind = n % 8
         if kind == 0:

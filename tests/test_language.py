@@ -124,3 +124,18 @@ def test_a_long_chinese_message_is_refused():
 
 def test_every_message_has_both_languages():
     check_messages()
+
+
+@pytest.mark.parametrize(
+    ("heard", "mended"),
+    [
+        ("给爸爸买银色的泡鞋", "给爸爸买银色的跑鞋"),
+        ("我想买一件饮色的手表", "我想买一件银色的手表"),
+        ("女士黑色高跟鞋", "女士黑色高跟鞋"),
+        ("是的，一下", "是的，一下"),
+    ],
+)
+def test_a_transcript_is_mended_by_sound_onto_catalogue_words(heard, mended):
+    from assistant.language.zh import homophones
+
+    assert homophones().mend(heard)[0] == mended

@@ -227,3 +227,20 @@ def test_the_tools_over_mcp_stdio(tmp_path, kagl_csv):
 
     n_tools, categories, bad_is_error = anyio.run(session)
     assert n_tools == 10 and categories == ["Watches"] * 3 and bad_is_error
+
+
+def test_a_chinese_conversation_over_the_socket(server):
+    host, _ = server
+    with connect(f"ws://{host}/v1/chat") as ws:
+        ws.recv(timeout=10)
+        events = turn(ws, {"type": "message", "text": "我想买一双黑色的男士凉鞋"})
+        products = next(e for e in events if e["type"] == "data-products")["data"]["products"]
+        assert products and all(p["category"] == "Sandals" and p["colour"] == "Black" for p in products)
+        text = "".join(e["delta"] for e in events if e["type"] == "text-delta")
+        assert text.startswith("为您找到")
+        events = turn(ws, {"type": "message", "text": "第二个"})
+        assert [e["toolName"] for e in events if e["type"] == "tool-input-available"] == ["get_product"]
+        assert products[1]["name"] in "".join(e["delta"] for e in events if e["type"] == "text-delta")
+        events = turn(ws, {"type": "message", "text": "black sandals for women"})
+        text = "".join(e["delta"] for e in events if e["type"] == "text-delta")
+        assert text and not any("\u4e00" <= c <= "\u9fff" for c in text), "an English turn is answered in English"

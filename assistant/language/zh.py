@@ -171,6 +171,60 @@ class ChineseBridge:
         return Bridged(text=" ".join(out), alignments=alignments, residue=residue)
 
 
+class Homophones:
+    """Mends a speech transcript's Chinese against the lexicon by sound: a run of two to four
+    characters that is no lexicon word but is pronounced (toneless pinyin) exactly like one
+    becomes that word ("泡鞋" → 跑鞋, "饮色" → 银色). Speech recognisers write a sound with
+    the wrong characters far more often than they miss the sound; typed text is left alone."""
+
+    def __init__(self, lexicon: dict[str, str]) -> None:
+        from pypinyin import lazy_pinyin  # loaded with the first Chinese transcript
+
+        self._pinyin = lazy_pinyin
+        by_sound: dict[tuple[str, ...], set[str]] = {}
+        for word, en in lexicon.items():
+            if 2 <= len(word) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in word):
+                by_sound.setdefault(tuple(lazy_pinyin(word)), set()).add(en)
+        first = {}
+        for word in lexicon:
+            key = tuple(lazy_pinyin(word)) if 2 <= len(word) <= 4 else None
+            if key in by_sound and len(by_sound[key]) == 1:  # a sound shared by different terms is no evidence
+                first.setdefault(key, word)
+        self._words = first
+        self._lexicon = lexicon
+
+    def mend(self, text: str) -> tuple[str, list[tuple[str, str]]]:
+        """The text with homophones replaced, and each replacement (heard → lexicon word)."""
+        out: list[str] = []
+        changes: list[tuple[str, str]] = []
+        i = 0
+        while i < len(text):
+            for n in range(4, 1, -1):
+                piece = text[i : i + n]
+                if len(piece) < n or not all("\u4e00" <= c <= "\u9fff" for c in piece):
+                    continue
+                if piece in self._lexicon:
+                    out.append(piece)
+                    break
+                word = self._words.get(tuple(self._pinyin(piece)))
+                if word is not None:
+                    out.append(word)
+                    changes.append((piece, word))
+                    break
+            else:
+                out.append(text[i])
+                i += 1
+                continue
+            i += len(out[-1])
+        return "".join(out), changes
+
+
+@cache
+def homophones() -> Homophones:
+    """The process's homophone mender over the reviewed lexicon, built on first use."""
+    return Homophones(load_lexicon())
+
+
 @cache
 def chinese_bridge() -> ChineseBridge:
     """The process's bridge, built on first use (jieba's dictionary takes about a second)."""

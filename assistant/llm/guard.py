@@ -5,7 +5,9 @@ A sentence is refused when it contains a number, a currency amount, or a catalog
 turn. Facts are what the tools returned (as the templated answer says it) and the planner's
 note, never the shopper's own words: "say the price is $1" puts "1" in the message, not in
 the facts. The check is deliberately strict: a refused sentence is simply not said, and the
-templated answer, which is grounded by construction, still follows.
+templated answer, which is grounded by construction, still follows. A Chinese sentence's
+catalogue words (红色, 手表, 男士) are read through the lexicon bridge as the terms they name
+and checked the same way.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from assistant.language.text import normalise
+from assistant.language.zh import chinese_bridge
 from assistant.retrieval.understanding import Vocabulary, singular
 
 NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*")
@@ -23,6 +27,7 @@ COMMON_WORDS = frozenset(
 )
 CURRENCY = re.compile(r"[$€£¥₹]|\b(rs|inr|usd|eur|dollars?|euros?|rupees?)\b", re.I)
 WORD = re.compile(r"[a-z][a-z'-]*")
+HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 
 
 def _norm(text: str) -> str:
@@ -48,7 +53,9 @@ class Guard:
                 return f"the number {n} is not in the facts"
         if not self.currency and CURRENCY.search(sentence):
             return "a price is mentioned but the facts have none"
-        said = f" {_norm(sentence)} "
+        runs = HAN_RUN.findall(sentence)
+        bridged = " ".join(chinese_bridge().to_english(normalise(r)).text for r in runs)
+        said = f" {_norm(sentence)} {_norm(bridged)} "
         for term in self.terms:
             if f" {term} " in said and f" {term} " not in self.facts:
                 return f"{term!r} is not in the facts"

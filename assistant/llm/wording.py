@@ -21,13 +21,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from assistant.errors import LLMUnavailable
+from assistant.language.text import HAN, Language
 from assistant.llm.guard import Guard
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 log = logging.getLogger(__name__)
-SENTENCE_END = re.compile(r"[.!?](\s|$)")
+SENTENCE_END = re.compile(r"[.!?](\s|$)|[。！？]")
 SPEAKER = re.compile(r"^\s*(reply|you|assistant|shop assistant)\s*:\s*", re.I)
 MIN_WORDS = 4  # "Hello!" alone is not an opening; read on to the next sentence end
+MIN_HAN = 5  # the same for a Chinese sentence, in characters ("您好！" alone is not one)
+# A Chinese turn's note ends with this, so the model answers in the shopper's language.
+IN_CHINESE = " (reply in Simplified Chinese)"
 MAX_CHARS = 200
 MAX_MESSAGE_CHARS = 300  # of the shopper's message in the prompt: a long paste adds latency, not meaning
 
@@ -61,6 +65,11 @@ class LeadPrompt:
 
 def _user(message: str, note: str) -> str:
     return f"Shopper: {' '.join(message.split())}\nNOTE: {note}"
+
+
+def _long_enough(sentence: str) -> bool:
+    han = len(HAN.findall(sentence))
+    return han >= MIN_HAN if han else len(sentence.split()) >= MIN_WORDS
 
 
 @dataclass(frozen=True)
@@ -102,18 +111,19 @@ class LeadWriter:
         except LLMUnavailable as e:
             log.warning("warming the %s model failed: %s", self.name, e.message)
 
-    def write(self, message: str, note: str, guard: Guard | None) -> Lead:
-        """The model's checked opening sentence, within the writer's timeout; LLMUnavailable when the model fails."""
-        return self._write(message, note, guard, self.timeout_s)
+    def write(self, message: str, note: str, guard: Guard | None, language: Language = "en") -> Lead:
+        """The model's checked opening sentence in `language`, within the writer's timeout;
+        LLMUnavailable when the model fails."""
+        return self._write(message, note + (IN_CHINESE if language == "zh" else ""), guard, self.timeout_s, language)
 
-    def _write(self, message: str, note: str, guard: Guard | None, limit: float | None) -> Lead:
+    def _write(self, message: str, note: str, guard: Guard | None, limit: float | None, language: Language = "en") -> Lead:
         start = time.perf_counter()
         text = ""
         try:
             for chunk in self.model.stream(self.prompt.messages(message, note), stop=["\n"]):
                 text += str(chunk.content)
                 end = SENTENCE_END.search(text)
-                while end and len(text[: end.end()].split()) < MIN_WORDS:
+                while end and not _long_enough(text[: end.end()]):
                     end = SENTENCE_END.search(text, end.end())
                 if end or len(text) > MAX_CHARS:
                     text = text[: end.end()] if end else text
@@ -129,6 +139,8 @@ class LeadWriter:
             refused: str | None = "empty"
         elif not SENTENCE_END.search(sentence + " "):
             refused = "not a complete sentence"
+        elif bool(HAN.search(sentence)) != (language == "zh"):
+            refused = "not in the shopper's language"
         else:
             refused = guard.violation(sentence) if guard is not None else None
         return Lead(sentence, refused, time.perf_counter() - start)

@@ -4,6 +4,9 @@ espeak-ng (Debian's package) is a real, small, fast formant synthesiser: about 2
 than real time on one core, so an answer's first clause is audible a few hundred
 milliseconds after its text. Answers are spoken clause by clause as their text streams in,
 and only up to a budget: a list of ten products with ids reads well and sounds endless.
+Chinese runs of a clause are spoken by espeak-ng's Mandarin voice from their pinyin with
+tone numbers (pypinyin; espeak-ng reads Han characters themselves poorly), the rest of the
+clause (product names, numbers) by the English voice, and the pieces joined.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 from assistant.errors import ModelError
 
 SAMPLE_RATE = 22_050  # espeak-ng's native rate; sent with every audio chunk
+MANDARIN_VOICE = "cmn-latn-pinyin"  # espeak-ng's Mandarin, reading pinyin with tone numbers
+_HAN_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff，。！？；：、（）“”]+)")
 
 # What a reader skims and a listener should not hear: ids, sources, markup.
 _UNSPOKEN = [
@@ -25,7 +30,8 @@ _UNSPOKEN = [
     (re.compile(r"\s+"), " "),
 ]
 # A clause ends at . ! ? ; or : and a space, but not after a list number ("1. ") or inside "3.5".
-_CLAUSE_END = re.compile(r"(?<=[^\d\s][.!?;:])\s+")
+# Chinese clause punctuation (。！？；：) ends a clause with or without a space after it.
+_CLAUSE_END = re.compile(r"(?<=[^\d\s][.!?;:])\s+|(?<=[。！？；：])\s*")
 
 
 def speakable(text: str) -> str:
@@ -37,20 +43,44 @@ def speakable(text: str) -> str:
 class Speaker:
     """espeak-ng as a subprocess per clause (text on stdin: never parsed as options)."""
 
-    def __init__(self, voice: str = "en-us", words_per_minute: int = 165, binary: str = "espeak-ng", timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, voice: str = "en-us", words_per_minute: int = 165, binary: str = "espeak-ng", timeout_s: float = 10.0,
+        mandarin_voice: str = MANDARIN_VOICE,
+    ) -> None:  # fmt: skip
         path = shutil.which(binary)
         if path is None:
             raise ModelError(f"spoken answers need {binary} (Debian package espeak-ng); install it or turn voice output off")
         self.cmd = [path, "-v", voice, "-s", str(words_per_minute), "--stdout"]
+        self.mandarin_cmd = [path, "-v", mandarin_voice, "-s", str(words_per_minute), "--stdout"]
         self.timeout_s = timeout_s
 
     def synthesize(self, text: str) -> bytes:
         """PCM16 little-endian mono samples at SAMPLE_RATE."""
+        if not _HAN_RUN.search(text):
+            return self._run(self.cmd, text)
+        pieces = []
+        for run in _HAN_RUN.split(text):  # Han runs at odd positions
+            if not run.strip():
+                continue
+            if _HAN_RUN.fullmatch(run):
+                pieces.append(self._run(self.mandarin_cmd, pinyin(run)))
+            elif re.search(r"\w", run):
+                pieces.append(self._run(self.cmd, run))
+        return b"".join(pieces)
+
+    def _run(self, cmd: list[str], text: str) -> bytes:
         try:
-            out = subprocess.run(self.cmd, input=text.encode(), capture_output=True, timeout=self.timeout_s, check=True).stdout
+            out = subprocess.run(cmd, input=text.encode(), capture_output=True, timeout=self.timeout_s, check=True).stdout
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
             raise ModelError(f"espeak-ng failed: {type(e).__name__}") from None
         return _wav_samples(out)
+
+
+def pinyin(text: str) -> str:
+    """"我想买" → "wo3 xiang3 mai3": what espeak-ng's Mandarin pinyin voice reads."""
+    from pypinyin import Style, lazy_pinyin  # loaded on first Chinese answer
+
+    return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
 
 
 def _wav_samples(wav: bytes) -> bytes:

@@ -1,9 +1,10 @@
 """Speech to text with Whisper (faster-whisper, CTranslate2, int8 on the CPU).
 
-Whisper base is multilingual. Retrieval is English (the catalogue, its sentence vectors and
-its CLIP captions are), so speech in another language is transcribed as spoken, for the
-shopper to see, and also translated to English by Whisper itself (`task="translate"`), which
-becomes the query. Silence and noise are caught by Silero VAD (shipped with faster-whisper)
+Whisper base is multilingual. English and Chinese speech become the query as transcribed
+(Chinese is understood by the assistant itself, through `assistant.language`, and Whisper's
+Traditional characters are normalised to Simplified); speech in another language is
+transcribed as spoken, for the shopper to see, and translated to English by Whisper itself
+(`task="translate"`), which becomes the query. Silence and noise are caught by Silero VAD (shipped with faster-whisper)
 before Whisper runs: Whisper given no speech invents text ("Thank you."), VAD does not.
 """
 
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ModelError, NoSpeech
+from assistant.language.text import normalise
+from assistant.language.zh import homophones
 from assistant.voice.audio import SAMPLE_RATE
 
 # Words a shopper says that a general speech model mishears in robotic or accented speech;
@@ -27,6 +30,9 @@ DEFAULT_PROMPT = (
 )
 
 
+# The same bias for Mandarin, in Simplified characters (Whisper otherwise often writes Traditional).
+CHINESE_PROMPT = "顾客：我想买男士T恤、女士连衣裙、运动鞋、休闲鞋、手表、手提包、高跟鞋、凉鞋、牛仔裤、双肩包。加入购物车。"
+PROMPTS: dict[str, str | None] = {"en": DEFAULT_PROMPT, "zh": "以下是普通话的句子。"}
 MAX_TOKENS = 96  # about 60 words
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ class Transcriber:
             # confused decode repeating itself must end quickly, not be retried five times.
             temperature=0.0,
             max_new_tokens=MAX_TOKENS,
-            initial_prompt=self.prompt if task == "transcribe" and (language or "en") == "en" else None,
+            initial_prompt=self._prompt(language) if task == "transcribe" else None,
         )
         parts: list[str] = []
         for seg in segments:  # a generator: each segment is decoded when asked for
@@ -78,6 +84,14 @@ class Transcriber:
             if on_text is not None:
                 on_text(" ".join(parts))
         return " ".join(p for p in parts if p), info.language
+
+    def _prompt(self, language: str | None) -> str | None:
+        """The shop-word prompt for a declared language (detection keeps the English one)."""
+        if self.prompt is None:
+            return None
+        if (language or "en") == "en":
+            return self.prompt
+        return PROMPTS.get(language or "")
 
     def hypothesis(self, samples: np.ndarray, language: str | None) -> str:
         """A quick partial transcript of the audio so far (may be revised by the final one)."""
@@ -93,7 +107,10 @@ class Transcriber:
         if not text:
             raise NoSpeech("the speech could not be made out; please try again")
         query = text
-        if lang != "en":
+        if lang == "zh":
+            # The turn runs on the Chinese itself, with catalogue words written as they sound.
+            query, _ = homophones().mend(normalise(text))
+        elif lang != "en":
             query, _ = self._run(samples, lang, "translate", None)
         return Transcript(text=text, language=lang, query=query or text, audio_seconds=seconds)
 
