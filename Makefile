@@ -18,10 +18,11 @@ setup: $(BIN)/shop-assistant
 
 # Debian packages: espeak-ng (the spoken answers' voice, and test speech), ffmpeg (test audio
 # in WebM and MP3; the server decodes with PyAV's own FFmpeg), chromium (the widget's browser
-# test). Skipped when already present.
+# test), fonts-wqy-microhei (Chinese text in the browser's screenshots). Skipped when present.
 system-deps:
-	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && command -v chromium >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng ffmpeg chromium)
+	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && command -v chromium >/dev/null && \
+	  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng ffmpeg chromium fonts-wqy-microhei)
 
 demo: setup
 	$(BIN)/shop-assistant ingest $(CATALOGUE)

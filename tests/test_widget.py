@@ -43,6 +43,7 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
 ]  # fmt: skip
 SCREENSHOT = ROOT / "benchmarks" / "results" / "widget.png"
+SCREENSHOT_ZH = ROOT / "benchmarks" / "results" / "widget-zh.png"  # a Chinese conversation
 WAIT_MS = 60_000  # a busy two-core machine can take long; waits, never timing asserts
 VIEWPORT = {"width": 1280, "height": 900}
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # the first bytes of every WebM file
@@ -436,3 +437,28 @@ def test_product_photos_are_served_by_id_only(server: LiveServer) -> None:
         r = httpx.get(f"{server.url}{asset}")
         assert r.status_code == 200 and r.headers["content-type"].startswith(kind), asset
     assert "/widget.js" not in httpx.get(f"{server.url}/openapi.json").json()["paths"]
+
+
+def test_a_chinese_conversation_in_the_widget(browser: Browser, server: LiveServer) -> None:
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")  # the interface follows the browser's language
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(f"{server.url}/")
+        expect(page.locator(".sa-root")).to_have_attribute("data-state", "open")
+        expect(page.locator(".sa-input")).to_have_attribute("placeholder", "想找什么商品？")
+        ask(page, "我想买一双黑色的男士凉鞋")
+        first = wait_for_turn(page, 1)
+        expect(first.locator(".sa-msg-text")).to_contain_text("为您找到以下商品")
+        assert first.locator(".sa-card").count() > 0
+        expect(first.locator(".sa-add").first).to_have_text("加入购物车")
+        ask(page, "第二个")
+        second = wait_for_turn(page, 2)
+        expect(second.locator(".sa-msg-text")).to_contain_text("品牌")
+        ask(page, "black sandals for women")
+        third = wait_for_turn(page, 3)
+        expect(third.locator(".sa-msg-text")).not_to_contain_text("为您找到")
+        page.screenshot(path=str(SCREENSHOT_ZH), full_page=True)
+        assert SCREENSHOT_ZH.stat().st_size > 50_000
+    finally:
+        context.close()

@@ -8,6 +8,7 @@
  *   data-target  a CSS selector: build the chat inside that element (default: a chat button
  *                in the page's corner that opens a panel)
  *   data-title   the heading (default "Shopping assistant")
+ *   data-lang    the interface's language, "en" or "zh" (default: the browser's)
  *   data-api-key the key, when the server requires API keys (then it is visible in the page:
  *                give embeds a key of their own, and list the site in the server's CORS origins)
  *
@@ -27,9 +28,63 @@
 
   // -- settings --------------------------------------------------------------------------
 
+  // The interface's own strings in the page's language: data-lang="zh" or "en", else the
+  // browser's; answers come in the language the shopper writes, whatever this is.
+  const LANG = (script.dataset.lang || navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
+  const ZH_STRINGS = {
+    "Why this?": "为什么推荐？",
+    "Dropped to find matches:": "为找到结果已放宽：",
+    "Season": "季节",
+    "Year": "年份",
+    "Usage": "用途",
+    "Shopping assistant": "购物助手",
+    "Searching the catalogue…": "正在搜索商品…",
+    "Looking for products like your photo…": "正在查找与照片相似的商品…",
+    "Finding similar products…": "正在查找相似商品…",
+    "Looking up the product…": "正在查询商品…",
+    "Comparing…": "正在比较…",
+    "Counting the options…": "正在统计选项…",
+    "Checking your cart…": "正在查看购物车…",
+    "Updating your cart…": "正在更新购物车…",
+    "Checking the store policies…": "正在查询店铺政策…",
+    "Working…": "处理中…",
+    "No ranking details for this product.": "这件商品没有排序依据。",
+    "This conversation is open in another window, so a new one started here.": "这个对话已在另一个窗口打开，这里开始了新的对话。",
+    "Read answers aloud": "朗读回答",
+    "Close the chat": "关闭对话",
+    "Your cart": "购物车",
+    "Close the cart": "关闭购物车",
+    "Ask for a product…": "想找什么商品？",
+    "Message": "消息",
+    "Add a photo": "添加照片",
+    "Add a photo (or drop or paste one)": "添加照片（也可拖放或粘贴）",
+    "Stop the answer": "停止回答",
+    "Stop": "停止",
+    "Drop a photo to find products like it": "拖入照片，查找相似商品",
+    "Your photo": "您的照片",
+    "Connecting…": "连接中…",
+    "Online": "在线",
+    "Reconnecting…": "重新连接中…",
+    "Not authorised": "未授权",
+    "Welcome back! I remember our conversation and your cart.": "欢迎回来！我记得我们的对话和您的购物车。",
+    "Hi! Tell me what you are looking for, or add a photo of something you like.": "您好！请告诉我您想找什么，也可以添加一张喜欢的商品照片。",
+    "No photo": "无照片",
+    "Add to cart": "加入购物车",
+    "Added ✓": "已加入 ✓",
+    "Try again": "重试",
+    "Remove the photo": "移除照片",
+    "Not connected: your message will be sent when the connection is back.": "未连接：恢复连接后会发送您的消息。",
+    "That file is not a photo the assistant can read (JPEG, PNG, WebP, GIF or BMP).": "这个文件不是可识别的照片（JPEG、PNG、WebP、GIF 或 BMP）。",
+    "Add words if you like, e.g. “in black”": "可以补充文字，比如“要黑色的”",
+    "Speaking needs a microphone and a secure (https) page": "语音需要麦克风和安全（https）页面",
+    "Stop recording and send": "停止录音并发送",
+    "Speak": "说话",
+    "That was too short to hear. Click the microphone, speak, then click again, or hold it while you speak.": "太短了，没有听清。点击麦克风说话后再点一次，或按住麦克风说话。",
+  };
+  const t = (text) => (LANG === "zh" && ZH_STRINGS[text]) || text;
   const SERVER = (script.dataset.server || new URL(script.src, location.href).origin).replace(/\/+$/, "");
   const WS_URL = SERVER.replace(/^http/, "ws") + "/v1/chat";
-  const TITLE = script.dataset.title || "Shopping assistant";
+  const TITLE = t(script.dataset.title || "Shopping assistant");
   // The served page (data-key-from-url) may take its key from its own address's fragment,
   // /#api_key=KEY: a fragment is never sent to a server, so it stays out of access logs.
   const API_KEY =
@@ -146,7 +201,7 @@
 
   /** A card's `why` ("found by bm25 #2 (0.965), text #3 (0.357)") as shown, with its terms explained. */
   function explainWhy(why) {
-    if (!why) return [h("p", { text: "No ranking details for this product." })];
+    if (!why) return [h("p", { text: t("No ranking details for this product.") })];
     const sentence = why.charAt(0).toUpperCase() + why.slice(1).replace(/\.?$/, ".");
     const named = Object.keys(MODALITIES).filter((m) => new RegExp(`\\b${m} #`).test(why));
     const legend = named.length ? h("ul", {}, ...named.map((m) => h("li", {}, h("b", { text: m }), ` ${MODALITIES[m]}`))) : null;
@@ -254,7 +309,7 @@
         if (++this.busy > BUSY_RETRIES) {
           this.busy = 0;
           this.sessionId = null;
-          this.onNotice("This conversation is open in another window, so a new one started here.");
+          this.onNotice(t("This conversation is open in another window, so a new one started here."));
         }
       }
       this.onState("reconnecting", wasReady);
@@ -422,7 +477,7 @@
       this.tools = new Map(); // toolCallId → toolName, to notice cart changes made in the chat
       this.voiceBubble = null; // the user message a recording's transcript goes into
       this.recorder = null;
-      this.lastMessage = null; // for "Try again" after a retryable error
+      this.lastMessage = null; // for t("Try again") after a retryable error
       this.welcomed = false;
       this.cartItems = 0;
       this.stick = true; // keep the newest content in view, until the shopper scrolls up
@@ -463,13 +518,13 @@
       const ids = { title: nextId("title"), cart: nextId("cart"), cartTitle: nextId("cart-title"), input: nextId("input"), panel: nextId("panel") };
       this.ids = ids;
 
-      this.status = h("span", { class: "sa-status", role: "status", text: "Connecting…" });
+      this.status = h("span", { class: "sa-status", role: "status", text: t("Connecting…") });
       this.speakerButton = h("button", {
         type: "button",
         class: "sa-icon-button sa-speaker",
         "aria-pressed": String(this.audio.enabled),
-        "aria-label": "Read answers aloud",
-        title: "Read answers aloud",
+        "aria-label": t("Read answers aloud"),
+        title: t("Read answers aloud"),
         onclick: () => this.toggleSpeaker(),
         icon: this.audio.enabled ? "speakerOn" : "speakerOff",
       });
@@ -482,7 +537,7 @@
       );
       const closeButton =
         this.mode === "floating"
-          ? h("button", { type: "button", class: "sa-icon-button sa-close", "aria-label": "Close the chat", icon: "close", onclick: () => this.setOpen(false) })
+          ? h("button", { type: "button", class: "sa-icon-button sa-close", "aria-label": t("Close the chat"), icon: "close", onclick: () => this.setOpen(false) })
           : null;
       const header = h(
         "header",
@@ -506,8 +561,8 @@
         h(
           "div",
           { class: "sa-cart-header" },
-          h("h3", { id: ids.cartTitle, text: "Your cart" }),
-          h("button", { type: "button", class: "sa-icon-button", "aria-label": "Close the cart", icon: "close", onclick: () => this.toggleCart(false) }),
+          h("h3", { id: ids.cartTitle, text: t("Your cart") }),
+          h("button", { type: "button", class: "sa-icon-button", "aria-label": t("Close the cart"), icon: "close", onclick: () => this.toggleCart(false) }),
         ),
         this.cartEmpty,
         this.cartLines,
@@ -526,8 +581,8 @@
         class: "sa-input",
         rows: "1",
         maxlength: String(MAX_TEXT_CHARS),
-        placeholder: "Ask for a product…",
-        "aria-label": "Message",
+        placeholder: t("Ask for a product…"),
+        "aria-label": t("Message"),
         enterkeyhint: "send",
       });
       this.input.addEventListener("keydown", (e) => {
@@ -542,14 +597,14 @@
       const photoButton = h("button", {
         type: "button",
         class: "sa-icon-button sa-photo-button",
-        "aria-label": "Add a photo",
-        title: "Add a photo (or drop or paste one)",
+        "aria-label": t("Add a photo"),
+        title: t("Add a photo (or drop or paste one)"),
         icon: "photo",
         onclick: () => this.fileInput.click(),
       });
-      this.micButton = h("button", { type: "button", class: "sa-icon-button sa-mic", "aria-pressed": "false", "aria-label": "Speak", title: "Speak (click, or hold)", icon: "mic" });
+      this.micButton = h("button", { type: "button", class: "sa-icon-button sa-mic", "aria-pressed": "false", "aria-label": t("Speak"), title: "Speak (click, or hold)", icon: "mic" });
       this.wireMic();
-      this.stopButton = h("button", { type: "button", class: "sa-icon-button sa-stop", "aria-label": "Stop the answer", title: "Stop", icon: "stop", hidden: true, onclick: () => this.cancel() });
+      this.stopButton = h("button", { type: "button", class: "sa-icon-button sa-stop", "aria-label": t("Stop the answer"), title: t("Stop"), icon: "stop", hidden: true, onclick: () => this.cancel() });
       this.sendButton = h("button", { type: "submit", class: "sa-send", "aria-label": "Send", title: "Send", icon: "send" });
       const form = h(
         "form",
@@ -559,7 +614,7 @@
         h("div", { class: "sa-row" }, photoButton, this.fileInput, this.input, this.micButton, this.stopButton, this.sendButton),
       );
 
-      this.dropOverlay = h("div", { class: "sa-drop", hidden: true, "aria-hidden": "true" }, h("p", { text: "Drop a photo to find products like it" }));
+      this.dropOverlay = h("div", { class: "sa-drop", hidden: true, "aria-hidden": "true" }, h("p", { text: t("Drop a photo to find products like it") }));
       this.panel = h(
         "div",
         { class: "sa-panel", id: ids.panel, role: "region", "aria-labelledby": ids.title },
@@ -628,7 +683,7 @@
     addUserMessage(text, photo) {
       this.stick = true; // the shopper spoke: follow the answer
       const msg = h("div", { class: "sa-msg sa-user" });
-      if (photo) msg.append(h("img", { class: "sa-msg-photo", src: photo, alt: "Your photo", onload: () => this.follow() }));
+      if (photo) msg.append(h("img", { class: "sa-msg-photo", src: photo, alt: t("Your photo"), onload: () => this.follow() }));
       if (text) msg.append(h("p", { class: "sa-msg-text", text }));
       return this.append(msg);
     }
@@ -643,7 +698,7 @@
 
     connectionState(state, dropped) {
       this.root.setAttribute("data-state", state);
-      const label = { connecting: "Connecting…", open: "Online", reconnecting: "Reconnecting…", refused: "Not authorised" }[state] || state;
+      const label = { connecting: t("Connecting…"), open: t("Online"), reconnecting: t("Reconnecting…"), refused: t("Not authorised") }[state] || state;
       this.status.textContent = label;
       if (dropped && this.turn && this.turn.streaming) this.endTurn("interrupted");
     }
@@ -662,8 +717,8 @@
       this.welcomed = true;
       this.addAssistantNote(
         ev.resumed
-          ? "Welcome back! I remember our conversation and your cart."
-          : "Hi! Tell me what you are looking for, or add a photo of something you like.",
+          ? t("Welcome back! I remember our conversation and your cart.")
+          : t("Hi! Tell me what you are looking for, or add a photo of something you like."),
       );
       this.refreshCart();
     }
@@ -692,7 +747,7 @@
 
     toolStarted(ev) {
       this.tools.set(ev.toolCallId, ev.toolName);
-      this.setActivity(TOOL_LABELS[ev.toolName] || "Working…");
+      this.setActivity(t(TOOL_LABELS[ev.toolName] || "Working…"));
     }
 
     toolFinished(ev) {
@@ -709,7 +764,7 @@
       const t = this.currentTurn();
       t.el.insertBefore(grid, t.activity.nextSibling);
       if (data.filters_relaxed && data.filters_relaxed.length) {
-        grid.after(h("p", { class: "sa-filters", text: `Dropped to find matches: ${data.filters_relaxed.join("; ")}` }));
+        grid.after(h("p", { class: "sa-filters", text: `${t("Dropped to find matches:")} ${data.filters_relaxed.join("; ")}` }));
       }
       this.scrollToEnd();
     }
@@ -720,10 +775,10 @@
       const photo = h("div", { class: "sa-card-photo" });
       if (url) {
         const img = h("img", { src: url, alt: p.name, loading: "lazy", decoding: "async" });
-        img.addEventListener("error", () => img.replaceWith(h("span", { class: "sa-card-nophoto", text: "No photo" })));
+        img.addEventListener("error", () => img.replaceWith(h("span", { class: "sa-card-nophoto", text: t("No photo") })));
         photo.append(img);
       } else {
-        photo.append(h("span", { class: "sa-card-nophoto", text: "No photo" }));
+        photo.append(h("span", { class: "sa-card-nophoto", text: t("No photo") }));
       }
       const meta = [p.brand, p.colour, p.gender].filter(Boolean).join(" · ");
       const price = formatPrice(p.price, p.currency);
@@ -731,12 +786,12 @@
         .filter(([k]) => !/^(master_category|sub_category|article_type)$/.test(k)) // already the category
         .slice(0, MAX_ATTRIBUTES);
       const why = h("div", { class: "sa-why", id: whyId, hidden: true }, ...explainWhy(p.why));
-      const whyButton = h("button", { type: "button", class: "sa-link sa-why-toggle", "aria-expanded": "false", "aria-controls": whyId, text: "Why this?" });
+      const whyButton = h("button", { type: "button", class: "sa-link sa-why-toggle", "aria-expanded": "false", "aria-controls": whyId, text: t("Why this?") });
       whyButton.addEventListener("click", () => {
         why.hidden = !why.hidden;
         whyButton.setAttribute("aria-expanded", String(!why.hidden));
       });
-      const add = h("button", { type: "button", class: "sa-add", text: "Add to cart", "aria-label": `Add ${p.name} to the cart` });
+      const add = h("button", { type: "button", class: "sa-add", text: t("Add to cart"), "aria-label": `Add ${p.name} to the cart` });
       add.addEventListener("click", () => this.addToCart(p, add));
       return h(
         "article",
@@ -749,7 +804,7 @@
           meta ? h("p", { class: "sa-card-meta", text: meta }) : null,
           price ? h("p", { class: "sa-card-price", text: price }) : null,
           attrs.length
-            ? h("dl", { class: "sa-card-attrs" }, ...attrs.flatMap(([k, v]) => [h("dt", { text: titleCase(k.replace(/_/g, " ")) }), h("dd", { text: String(v) })]))
+            ? h("dl", { class: "sa-card-attrs" }, ...attrs.flatMap(([k, v]) => [h("dt", { text: t(titleCase(k.replace(/_/g, " "))) }), h("dd", { text: String(v) })]))
             : null,
           why,
           h("div", { class: "sa-card-actions" }, whyButton, add),
@@ -772,7 +827,7 @@
           this.log.focus({ preventScroll: true }); // the chip is disabled now; keep the focus in the widget
           // "only X" keeps the earlier request: the planner reads a message starting with
           // "only" as a refinement, while a bare "X" would be a new search for X alone.
-          this.sendMessage(`only ${label}`);
+          this.sendMessage(LANG === "zh" ? `只看 ${label}` : `only ${label}`);
         });
         group.append(chip);
       }
@@ -808,7 +863,7 @@
       const box = h("div", { class: "sa-error", role: "alert" }, h("p", { text: ev.errorText || "Something went wrong." }));
       if (ev.retryable && this.lastMessage) {
         const again = this.lastMessage;
-        box.append(h("button", { type: "button", class: "sa-link", text: "Try again", onclick: () => this.resend(again) }));
+        box.append(h("button", { type: "button", class: "sa-link", text: t("Try again"), onclick: () => this.resend(again) }));
       }
       if (this.turn && this.turn.streaming) {
         this.setActivity("");
@@ -891,7 +946,7 @@
       this.lastMessage = ev;
       this.audio.unlock();
       this.audio.stop(); // a new message interrupts the spoken answer; the server stops the text
-      if (!this.conn.send(ev)) this.addNotice("Not connected: your message will be sent when the connection is back.");
+      if (!this.conn.send(ev)) this.addNotice(t("Not connected: your message will be sent when the connection is back."));
       this.scrollToEnd(true);
     }
 
@@ -905,7 +960,7 @@
 
     async attach(file) {
       if (!PHOTO_TYPES.includes(file.type)) {
-        this.showError({ errorText: "That file is not a photo the assistant can read (JPEG, PNG, WebP, GIF or BMP)." });
+        this.showError({ errorText: t("That file is not a photo the assistant can read (JPEG, PNG, WebP, GIF or BMP).") });
         return;
       }
       if (file.size > MAX_PHOTO_BYTES) {
@@ -917,10 +972,10 @@
       this.attachment.replaceChildren(
         h("img", { src: this.photo.url, alt: "" }),
         h("span", { class: "sa-attachment-name", text: this.photo.name }),
-        h("button", { type: "button", class: "sa-icon-button", "aria-label": "Remove the photo", icon: "close", onclick: () => this.clearPhoto() }),
+        h("button", { type: "button", class: "sa-icon-button", "aria-label": t("Remove the photo"), icon: "close", onclick: () => this.clearPhoto() }),
       );
       this.attachment.hidden = false;
-      this.input.placeholder = "Add words if you like, e.g. “in black”";
+      this.input.placeholder = t("Add words if you like, e.g. “in black”");
       this.input.focus();
     }
 
@@ -928,7 +983,7 @@
       this.photo = null;
       this.attachment.hidden = true;
       this.attachment.replaceChildren();
-      this.input.placeholder = "Ask for a product…";
+      this.input.placeholder = t("Ask for a product…");
     }
 
     pasted(e) {
@@ -974,7 +1029,7 @@
       const mic = this.micButton;
       if (!Recorder.supported()) {
         mic.disabled = true;
-        mic.title = "Speaking needs a microphone and a secure (https) page";
+        mic.title = t("Speaking needs a microphone and a secure (https) page");
         return;
       }
       let pressedAt = 0;
@@ -1017,7 +1072,7 @@
       this.recorder = recorder;
       this.root.setAttribute("data-recording", "");
       this.micButton.setAttribute("aria-pressed", "true");
-      this.micButton.setAttribute("aria-label", "Stop recording and send");
+      this.micButton.setAttribute("aria-label", t("Stop recording and send"));
       this.recording.hidden = false;
       const tick = () => {
         const s = Math.floor((performance.now() - recorder.startedAt) / 1000);
@@ -1037,12 +1092,12 @@
       clearTimeout(this.recordingLimit);
       this.root.removeAttribute("data-recording");
       this.micButton.setAttribute("aria-pressed", "false");
-      this.micButton.setAttribute("aria-label", "Speak");
+      this.micButton.setAttribute("aria-label", t("Speak"));
       this.recording.hidden = true;
       const { blob, ms, format } = await recorder.stop();
       if (discard) return;
       if (ms < MIN_RECORDING_MS || blob.size === 0) {
-        this.addNotice("That was too short to hear. Click the microphone, speak, then click again, or hold it while you speak.");
+        this.addNotice(t("That was too short to hear. Click the microphone, speak, then click again, or hold it while you speak."));
         return;
       }
       const audio = await toBase64(blob);
@@ -1087,11 +1142,11 @@
       button.setAttribute("aria-disabled", "true");
       try {
         this.renderCart(await this.callTool("add_to_cart", { product_id: p.id, quantity: 1 }));
-        button.textContent = "Added ✓";
+        button.textContent = t("Added ✓");
         button.classList.add("sa-added");
         this.status.textContent = `Added ${p.name} to the cart`; // announced by the status region
         setTimeout(() => {
-          button.textContent = "Add to cart";
+          button.textContent = t("Add to cart");
           button.classList.remove("sa-added");
           this.connectionState(this.root.getAttribute("data-state"));
         }, 2000);
