@@ -139,7 +139,7 @@ class Agent:
             return
         text = answer.text
         lead = ""
-        if self.writer is not None:
+        if self.writer is not None and plan.language in self.writer.languages:
             try:
                 lead = self._lead(message, plan, work, answer, photo=image is not None)
             except LLMUnavailable as e:

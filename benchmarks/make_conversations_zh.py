@@ -6,7 +6,10 @@ words the answer must contain (Chinese templates), and grounding. They cover sea
 refinements (换成…的 / 男款的呢 / 不要… / 再来一些), references (第二个, 前两个, 它),
 details, compare, similar, why, the cart with confirmation (好的 / 不用了), policy questions,
 likes, greetings, an out-of-scope question, a photo with Chinese words, Traditional characters
-and mixed scripts. Usage: python benchmarks/make_conversations_zh.py
+and mixed scripts. `--held-out` writes `kagl-zh-test.jsonl` instead: 24 other conversations
+(other attribute combinations) whose every shopper line is drawn from a second pool of
+phrasings, written before the set was first run and never tuned on.
+Usage: python benchmarks/make_conversations_zh.py [--held-out]
 """
 
 from __future__ import annotations
@@ -28,9 +31,36 @@ COLOURS = {"Black": "黑色", "White": "白色", "Blue": "蓝色", "Brown": "棕
            "Green": "绿色", "Pink": "粉色", "Silver": "银色"}  # fmt: skip
 GENDER = {"Men": "男士", "Women": "女士"}
 OPENINGS = ["我想买{g}{c}{w}", "有没有{c}的{w}？{g}穿的", "帮我找{g}{c}{w}", "{g}{c}{w}"]
+# The held-out set's phrasings: each dev line (the key) has other ways to say it.
+HELD_OUT = {
+    "openings": ["求推荐{g}{c}{w}", "{c}{w}，{g}的，有吗", "想找{g}穿的{c}{w}", "来几款{g}{c}{w}"],
+    "第二个": ["说说第二款", "第2件怎么样", "第二个的详情"],
+    "比较前两个": ["前两款有什么区别", "第一个和第二个对比一下"],
+    "把第一个加入购物车": ["第一个加购物车", "我要第一件，放进购物车"],
+    "好的": ["确定", "可以的", "嗯，加吧"],
+    "购物车里有什么": ["我的购物车里都有啥", "查看购物车"],
+    "把它删掉": ["从购物车里去掉它", "删除它"],
+    "为什么推荐第一个？": ["第一个为啥排在前面", "凭什么推荐第一个"],
+    "有类似的吗": ["有没有跟第一个相似的", "来点类似的"],
+    "退货政策是什么？": ["怎么退货", "可以退货吗"],
+    "发货要多久": ["快递几天到", "发货需要几天"],
+    "第九个怎么样": ["看看第八个", "第10个呢"],
+    "再来一些": ["还有别的吗", "换一批"],
+    "女款的呢": ["有女士的吗", "换成女款"],
+    "男款的呢": ["有男士的吗", "换成男款"],
+    "把第三个放进购物车": ["第三个加入购物车", "我要买第三个"],
+    "不用了": ["算了", "先不要"],
+    "看看我的购物车": ["购物车", "我的购物车"],
+    "我不喜欢第一个": ["第一个不好看", "第一款太丑了"],
+    "你好": ["您好", "谢谢"],
+    "换成{c}的": ["有{c}的吗", "{c}的呢", "要{c}的"],
+    "明天天气怎么样？": ["帮我订一张机票", "今天股市怎么样"],
+    "像这样的，但是要黑色的": ["类似这个，黑色的", "这个有黑色的吗"],
+}
 
 
 def main() -> None:
+    held_out = "--held-out" in sys.argv[1:]
     products = load_catalogue(Path("../shared/data/kagl/products.csv")).products
     rng = random.Random(24)
     combos = Counter((p.category, p.colour, p.gender) for p in products if p.category in WORDS and p.gender in GENDER and p.colour in COLOURS)
@@ -39,10 +69,12 @@ def main() -> None:
     photos = [p for p in products if p.image and p.category in ("Sports Shoes", "Casual Shoes", "Watches", "Tshirts", "Handbags")]
     rng.shuffle(photos)
     convs = []
-    for n, (cat, colour, gender) in enumerate(good[:24]):
+    pick = random.Random(25)
+    chosen = good[24:48] if held_out else good[:24]
+    for n, (cat, colour, gender) in enumerate(chosen):
         g, c, w = GENDER[gender], COLOURS[colour], WORDS[cat]
         gender_ok = [gender, "Unisex"]
-        opening = OPENINGS[n % len(OPENINGS)].format(g=g, c=c, w=w)
+        opening = (HELD_OUT["openings"] if held_out else OPENINGS)[n % len(OPENINGS)].format(g=g, c=c, w=w)
         if n == 3:
             opening = "繁體：" + opening.replace("运动鞋", "運動鞋").replace("衬衫", "襯衫").replace("钱包", "錢包")
         # 凉鞋 are sandals of any kind: the catalogue files sports sandals under sandals too.
@@ -78,8 +110,10 @@ def main() -> None:
         else:
             turns += [{"user": "我不喜欢第一个", "tools": [], "text_contains": ["记下了"]},
                       {"user": "你好", "tools": [], "text_contains": ["您好"]}]  # fmt: skip
+        alt = None
         if n % 4 == 1:
-            alt = next(k for k in ("Black", "White", "Blue", "Brown") if k != colour and combos[(cat, k, gender)] >= 5)
+            alt = next((k for k in ("Black", "White", "Blue", "Brown") if k != colour and combos[(cat, k, gender)] >= 5), None)
+        if n % 4 == 1 and alt is not None:
             turns.append({"user": f"换成{COLOURS[alt]}的", "tools": ["search_products"], "filters": {"colour": [alt.lower()]},
                           "products": {"category": [cat], "colour": [alt]}, "text_contains": ["颜色"]})  # fmt: skip
         if n % 6 == 2:
@@ -88,8 +122,13 @@ def main() -> None:
             p = photos[n]
             turns.append({"user": "像这样的，但是要黑色的", "photo": f"../shared/data/kagl/{p.image.relative_to(Path('../shared/data/kagl'))}",
                           "tools": ["search_by_photo"], "products": {"colour_share": {"Black": 0.6}}})  # fmt: skip
-        convs.append({"id": f"z{n:02d}", "turns": turns})
-    dest = Path(__file__).parent / "conversations" / "kagl-zh.jsonl"
+        if held_out:
+            for t in turns[1:]:
+                key = "换成{c}的" if t["user"].startswith("换成") and t["user"].endswith("色的") else t["user"]
+                alt = t["user"][2:-1] if key == "换成{c}的" else ""
+                t["user"] = pick.choice(HELD_OUT[key]).format(c=alt)
+        convs.append({"id": f"{'y' if held_out else 'z'}{n:02d}", "turns": turns})
+    dest = Path(__file__).parent / "conversations" / ("kagl-zh-test.jsonl" if held_out else "kagl-zh.jsonl")
     dest.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")
     print(f"wrote {len(convs)} conversations, {sum(len(c['turns']) for c in convs)} turns, to {dest}")
 

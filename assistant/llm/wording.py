@@ -91,6 +91,7 @@ class LeadWriter:
         prompt: LeadPrompt | None = None,
         timeout_s: float = 10.0,
         in_process: bool = False,
+        languages: tuple[Language, ...] = ("en", "zh"),
     ) -> None:
         self.model = model
         self.name = name  # "embedded" or "openai": said in notices and benchmarks
@@ -99,6 +100,8 @@ class LeadWriter:
         # Shares this machine's CPU with the turns themselves: the agent leaves it out while
         # other turns run (`Agent._busy`); an endpoint queues its own work.
         self.in_process = in_process
+        # The answer languages it is asked to write in; other turns stay templated.
+        self.languages = languages
 
     def warm(self) -> None:
         """Evaluate the fixed head of the prompt once, so the first shopper does not wait for it.
