@@ -133,7 +133,7 @@ class Agent:
             language = plan.language
             answer = yield from self._act(plan, ToolContext(self.retriever, work, self.policies), work, image)
         except AssistantError as e:
-            shown_text = e.message if e.user_visible else say(language, "internal_error")
+            shown_text = say(language, "refused", error=e.message) if e.user_visible else say(language, "internal_error")
             yield ErrorEvent(error_text=shown_text, code=_code(e), retryable=e.retryable)
             yield Finish()
             return

@@ -26,6 +26,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "I understand English and Chinese only (我只能理解英文和中文). Please write in one of them.",
         "zh": "我只能理解英文和中文，请用其中一种语言提问。",
     },
+    # A refused input's own explanation (English, from the error) under a sentence in the turn's language.
+    "refused": {"en": "{error}", "zh": "无法处理这条消息：{error}"},
     "internal_error": {"en": "Something went wrong on our side; please try again.", "zh": "我们这边出了点问题，请再试一次。"},
     # -- product lists ------------------------------------------------------------------
     "found": {"en": "Here is what I found", "zh": "为您找到以下商品"},

@@ -120,11 +120,7 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
     if re.search(r"\b(last one|the last)\b", text):
         picks.append((text.index("last"), n - 1))
     if picks:
-        indices = [i for _, i in sorted(picks)]
-        bad = [i for i in indices if not 0 <= i < n]
-        if bad:
-            return [], say("en", "no_such_number", count=n, number=max(bad) + 1)
-        return list(dict.fromkeys(shown[i].id for i in indices)), None
+        return zh.picked(picks, shown, "en")
     # "that watch", "the red one", "the sandals"
     words = [singular(w) for w in re.findall(r"[a-z]+", text)]
     for p in shown:

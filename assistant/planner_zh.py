@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from assistant.language.text import Language
 from assistant.language.zh import chinese_bridge, chinese_number
 from assistant.messages import say
 from assistant.retrieval.understanding import singular
@@ -64,6 +65,16 @@ BARE_REFERENCE = re.compile(
 )
 
 
+def picked(picks: list[tuple[int, int]], shown: Sequence[ShownProduct], language: Language) -> tuple[list[str], str | None]:
+    """(position in the message, index into shown) picks → the ids in the message's order, or
+    a problem naming how many were shown when one is out of reach. Shared by both languages."""
+    indices = [i for _, i in sorted(picks)]
+    bad = [i for i in indices if not 0 <= i < len(shown)]
+    if bad:
+        return [], say(language, "no_such_number", count=len(shown), number=max(bad) + 1)
+    return list(dict.fromkeys(shown[i].id for i in indices)), None
+
+
 def _number(s: str) -> int:
     return int(s) if s.isdigit() else chinese_number(s)
 
@@ -81,11 +92,7 @@ def resolve_references_zh(text: str, shown: Sequence[ShownProduct], focus: str |
     if (last := _LAST.search(text)) is not None:
         picks.append((last.start(), n - 1))
     if picks:
-        indices = [i for _, i in sorted(picks)]
-        bad = [i for i in indices if not 0 <= i < n]
-        if bad:
-            return [], say("zh", "no_such_number", count=n, number=max(bad) + 1)
-        return list(dict.fromkeys(shown[i].id for i in indices)), None
+        return picked(picks, shown, "zh")
     # "那块手表", "这双鞋", "红色的那个": a demonstrative with a shown product's category or
     # colour, read through the lexicon bridge.
     if re.search(r"[这那]", text):

@@ -397,3 +397,13 @@ def test_another_language_gets_an_honest_answer_and_the_session_stays_usable(wor
     assert not products and not tools and "English and Chinese" in text
     _, _, products, _ = run(agent, "zh4", "red sports shoes")
     assert products
+
+
+def test_an_over_long_chinese_message_is_a_typed_error_in_chinese_and_the_session_is_untouched(world):
+    agent = _agent(world)
+    run(agent, "zh5", "黑色运动鞋 男")
+    events, _, _, _ = run(agent, "zh5", "黑" * 2001)
+    err = next(e for e in events if e.type == "error")
+    assert err.code == "query_error" and err.error_text.startswith("无法处理这条消息") and "2,001" in err.error_text
+    _, text, _, tools = run(agent, "zh5", "第二个")
+    assert tools == ["get_product"], "the session still has the products shown before the refused message"

@@ -47,6 +47,7 @@ class Services:
 
 
 def load_services(settings: Settings, policies_dir: Path | None = None) -> Services:
+    from assistant.language.zh import chinese_bridge
     from assistant.llm.backends import load_lead_writer
     from assistant.policies import EXAMPLE_POLICIES, load_passages
     from assistant.runtime import build_retriever, load_encoders
@@ -58,6 +59,10 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), enc.text)
     store = SqliteSessionStore(settings.data_dir / "sessions.db")
     agent = Agent(retriever, store, policies, writer=load_lead_writer(settings))
+    # Built now so that the first shopper, in either language, does not wait for them: the
+    # intent exemplars' vectors and jieba's dictionary with the lexicon (about a second each).
+    agent.intents  # noqa: B018
+    chinese_bridge()
     return Services(settings, retriever, agent, policies, store, transcriber=load_transcriber(settings.data_dir / "models"), speaker=_speaker())
 
 
