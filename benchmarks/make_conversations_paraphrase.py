@@ -1,6 +1,7 @@
 """Build the English paraphrase conversation sets (deterministic), checked like `kagl.jsonl`:
 `benchmarks/conversations/kagl-paraphrase-dev.jsonl` (20 conversations, for tuning) and
-`kagl-paraphrase-test.jsonl` (40, held out: nothing is tuned on it).
+`kagl-paraphrase-test.jsonl` (40, held out until its first run; its misses were then worked
+on) and `kagl-paraphrase-fresh.jsonl` (40, a third phrasing pool, held out: nothing is tuned on it).
 
 Every follow-up is phrased the way shoppers write, not the way the planner's tables are
 written ("do you have it in blue?", "I'll go with the second one", "get rid of the first item
@@ -22,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.catalogue.loader import load_catalogue  # noqa: E402
 from benchmarks.make_conversations import GENDER, WORDS  # noqa: E402
 
-# kind → (dev phrasings, held-out phrasings); {c} a colour, {g} a gender word.
+# kind → (dev phrasings, held-out phrasings); {c} a colour, {g} a gender word. The first
+# held-out set's misses were read (and worked on) after its one run, so it became a second
+# dev set; FRESH below is a third pool, written before that work, for a new held-out set.
 POOLS: dict[str, tuple[list[str], list[str]]] = {
     "colour": (["do you have it in {c}?", "what about {c} ones"],
                ["any chance these come in {c}?", "I'd prefer {c}", "got anything in {c}?", "could I see {c} instead"]),
@@ -48,6 +51,20 @@ POOLS: dict[str, tuple[list[str], list[str]]] = {
     "policy": (["can I send it back if it doesn't fit?", "do you take cash on delivery?"],
                ["what if I want to return it?", "what payment methods do you accept?", "is there a warranty on watches?", "how do refunds work?"]),
 }  # fmt: skip
+FRESH: dict[str, list[str]] = {
+    "colour": ["is there a {c} version?", "show me the {c} ones", "maybe in {c}?", "{c} would be better"],
+    "gender": ["what about for {g}?", "I meant for {g}", "can I get these for {g}", "change it to {g}"],
+    "details": ["details on the second one please", "tell me about the 2nd", "what is number 2 like?", "info on #2"],
+    "compare": ["compare 1 and 2", "first or second, which one?", "how does the first compare to the second?", "contrast the top two"],
+    "add": ["I'd like the first one", "add #1", "the first one goes in my cart", "I'll have the first"],
+    "yes": ["yes", "please do", "sure", "okay, yes"],
+    "view": ["show the cart", "what's in my bag?", "let me see my cart", "what have I got so far"],
+    "remove": ["remove it", "take it out", "delete it from my cart please", "drop that item"],
+    "more": ["more please", "any more?", "show me more of those", "other ones?"],
+    "similar": ["anything similar to the first?", "similar to #1?", "more like number 1", "find me something like the first one"],
+    "why": ["why the first?", "why did you show me the first one?", "explain the first result", "reason for number 1?"],
+    "policy": ["how long is delivery?", "can I get a refund?", "do you accept cards?", "what's the exchange policy?"],
+}
 KIND_TURNS = {  # follow-up → what must happen
     "colour": lambda c, cat, col, g: {"tools": ["search_products"], "filters": {"colour": [c.lower()]},
                                        "products": {"category": [cat], "colour": [c]}},
@@ -67,7 +84,7 @@ SCRIPTS = [["colour", "details"], ["add", "yes", "view", "remove"], ["gender", "
            ["details", "add", "yes"], ["colour", "more"], ["compare", "why"]]  # fmt: skip
 
 
-def build(combos: list[tuple[str, str, str]], counts: Counter, held_out: bool, n: int, rng: random.Random) -> list[dict]:
+def build(combos: list[tuple[str, str, str]], counts: Counter, held_out: bool | str, n: int, rng: random.Random) -> list[dict]:
     convs = []
     for i, (cat, colour, gender) in enumerate(combos[:n]):
         g, w = GENDER[gender], WORDS[cat]
@@ -79,11 +96,11 @@ def build(combos: list[tuple[str, str, str]], counts: Counter, held_out: bool, n
         for kind in SCRIPTS[i % len(SCRIPTS)]:
             if kind == "colour" and alt is None:
                 continue
-            phrase = rng.choice(POOLS[kind][1 if held_out else 0])
+            phrase = rng.choice(FRESH[kind] if held_out == "fresh" else POOLS[kind][1 if held_out else 0])
             turn = {"user": phrase.format(c=(alt or "").lower(), g=GENDER[other_g]), **KIND_TURNS[kind](alt, cat, current, other_g)}
             turns.append(turn)
             current = alt if kind == "colour" else current
-        convs.append({"id": f"{'p' if held_out else 'd'}{i:02d}", "turns": turns})
+        convs.append({"id": f"{'f' if held_out == 'fresh' else 'p' if held_out else 'd'}{i:02d}", "turns": turns})
     return convs
 
 
@@ -94,7 +111,12 @@ def main() -> None:
     rng = random.Random(4141)
     rng.shuffle(good)
     out = Path(__file__).parent / "conversations"
-    for name, combos, held_out, n in (("kagl-paraphrase-dev", good[40:60], False, 20), ("kagl-paraphrase-test", good[:40], True, 40)):
+    sets: tuple[tuple[str, list, bool | str, int], ...] = (
+        ("kagl-paraphrase-dev", good[40:60], False, 20),
+        ("kagl-paraphrase-test", good[:40], True, 40),
+        ("kagl-paraphrase-fresh", good[60:100], "fresh", 40),
+    )
+    for name, combos, held_out, n in sets:
         convs = build(combos, counts, held_out, n, rng)
         (out / f"{name}.jsonl").write_text("".join(json.dumps(c) + "\n" for c in convs))
         print(f"wrote {len(convs)} conversations, {sum(len(c['turns']) for c in convs)} turns, to {out / name}.jsonl")

@@ -9,7 +9,9 @@ likes, greetings, an out-of-scope question, a photo with Chinese words, Traditio
 and mixed scripts. `--held-out` writes `kagl-zh-test.jsonl` instead: 24 other conversations
 (other attribute combinations) whose every shopper line is drawn from a second pool of
 phrasings, written before the set was first run and never tuned on.
-Usage: python benchmarks/make_conversations_zh.py [--held-out]
+`--fresh` writes `kagl-zh-fresh.jsonl`: a second held-out set from a third pool, written
+before the first held-out set's misses were worked on.
+Usage: python benchmarks/make_conversations_zh.py [--held-out | --fresh]
 """
 
 from __future__ import annotations
@@ -31,7 +33,34 @@ COLOURS = {"Black": "黑色", "White": "白色", "Blue": "蓝色", "Brown": "棕
            "Green": "绿色", "Pink": "粉色", "Silver": "银色"}  # fmt: skip
 GENDER = {"Men": "男士", "Women": "女士"}
 OPENINGS = ["我想买{g}{c}{w}", "有没有{c}的{w}？{g}穿的", "帮我找{g}{c}{w}", "{g}{c}{w}"]
-# The held-out set's phrasings: each dev line (the key) has other ways to say it.
+# The held-out set's phrasings: each dev line (the key) has other ways to say it. FRESH: a
+# third pool for a second held-out set (`--fresh`), written before the first one's misses
+# were worked on.
+FRESH = {
+    "openings": ["我要买{g}{c}{w}", "有{g}{c}{w}吗", "看看{g}{c}{w}", "需要{c}的{w}，{g}"],
+    "第二个": ["第二件", "第二个给我介绍一下", "第二款详细信息"],
+    "比较前两个": ["对比前两个", "第一款和第二款哪个好"],
+    "把第一个加入购物车": ["把第一件加到购物车", "第一个我要了，加入购物车"],
+    "好的": ["行", "好的，加上", "没问题"],
+    "购物车里有什么": ["购物车里有啥", "看一下购物车"],
+    "把它删掉": ["删掉它", "把它从购物车里拿掉"],
+    "为什么推荐第一个？": ["为什么是第一个", "第一个的推荐理由是什么"],
+    "有类似的吗": ["有相似的吗", "类似第一个的还有吗"],
+    "退货政策是什么？": ["退货怎么办理", "退换货政策"],
+    "发货要多久": ["多久发货", "配送要几天"],
+    "第九个怎么样": ["第七个呢", "第9个"],
+    "再来一些": ["再来几个", "还有吗"],
+    "女款的呢": ["女款有吗", "女士的呢"],
+    "男款的呢": ["男款有吗", "男士的呢"],
+    "把第三个放进购物车": ["第三个放进购物车", "把第三件加入购物车"],
+    "不用了": ["不用", "不要了"],
+    "看看我的购物车": ["看看购物车", "购物车里有什么"],
+    "我不喜欢第一个": ["不喜欢第一个", "第一个我不喜欢"],
+    "你好": ["嗨", "你好啊"],
+    "换成{c}的": ["换{c}的", "{c}的有吗", "来点{c}的"],
+    "明天天气怎么样？": ["你会唱歌吗", "帮我写一首诗"],
+    "像这样的，但是要黑色的": ["和这个一样的，黑色", "类似的黑色款"],
+}
 HELD_OUT = {
     "openings": ["求推荐{g}{c}{w}", "{c}{w}，{g}的，有吗", "想找{g}穿的{c}{w}", "来几款{g}{c}{w}"],
     "第二个": ["说说第二款", "第2件怎么样", "第二个的详情"],
@@ -60,7 +89,9 @@ HELD_OUT = {
 
 
 def main() -> None:
-    held_out = "--held-out" in sys.argv[1:]
+    fresh = "--fresh" in sys.argv[1:]
+    held_out = fresh or "--held-out" in sys.argv[1:]
+    pool = FRESH if fresh else HELD_OUT
     products = load_catalogue(Path("../shared/data/kagl/products.csv")).products
     rng = random.Random(24)
     combos = Counter((p.category, p.colour, p.gender) for p in products if p.category in WORDS and p.gender in GENDER and p.colour in COLOURS)
@@ -70,11 +101,11 @@ def main() -> None:
     rng.shuffle(photos)
     convs = []
     pick = random.Random(25)
-    chosen = good[24:48] if held_out else good[:24]
+    chosen = good[48:72] if fresh else good[24:48] if held_out else good[:24]
     for n, (cat, colour, gender) in enumerate(chosen):
         g, c, w = GENDER[gender], COLOURS[colour], WORDS[cat]
         gender_ok = [gender, "Unisex"]
-        opening = (HELD_OUT["openings"] if held_out else OPENINGS)[n % len(OPENINGS)].format(g=g, c=c, w=w)
+        opening = (pool["openings"] if held_out else OPENINGS)[n % len(OPENINGS)].format(g=g, c=c, w=w)
         if n == 3:
             opening = "繁體：" + opening.replace("运动鞋", "運動鞋").replace("衬衫", "襯衫").replace("钱包", "錢包")
         # 凉鞋 are sandals of any kind: the catalogue files sports sandals under sandals too.
@@ -126,9 +157,10 @@ def main() -> None:
             for t in turns[1:]:
                 key = "换成{c}的" if t["user"].startswith("换成") and t["user"].endswith("色的") else t["user"]
                 alt = t["user"][2:-1] if key == "换成{c}的" else ""
-                t["user"] = pick.choice(HELD_OUT[key]).format(c=alt)
-        convs.append({"id": f"{'y' if held_out else 'z'}{n:02d}", "turns": turns})
-    dest = Path(__file__).parent / "conversations" / ("kagl-zh-test.jsonl" if held_out else "kagl-zh.jsonl")
+                t["user"] = pick.choice(pool[key]).format(c=alt)
+        convs.append({"id": f"{'x' if fresh else 'y' if held_out else 'z'}{n:02d}", "turns": turns})
+    name = "kagl-zh-fresh" if fresh else "kagl-zh-test" if held_out else "kagl-zh"
+    dest = Path(__file__).parent / "conversations" / f"{name}.jsonl"
     dest.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")
     print(f"wrote {len(convs)} conversations, {sum(len(c['turns']) for c in convs)} turns, to {dest}")
 
