@@ -55,8 +55,9 @@ ORDINALS = {
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 _POLITE = r"([\s,!.]*(thanks|thank you|please))?[\s!.]*$"
 _YES_WORDS = r"(yes|yeah|yep|yup|sure|ok(ay)?|please do|do it|go ahead|go for it|confirm(ed)?|absolutely|definitely|y)"
-# One or more yes-words ("sure, go ahead", "yes, do it"), then thanks or please.
-YES = re.compile(rf"^\s*{_YES_WORDS}\b([\s,!.]+{_YES_WORDS}\b)*" + _POLITE, re.I)
+# A yes-word, then at most a few more words ("sure, go ahead", "sure thing", "yes please add
+# it"); a no-word anywhere makes it no answer to the confirmation ("yes, but not that one").
+YES = re.compile(rf"^\s*{_YES_WORDS}\b(?!.*\b(no|not|don'?t|cancel)\b)[\w\s,!.']{{0,24}}$", re.I)
 NO = re.compile(r"^\s*(no|nope|nah|cancel|don'?t|do not|never ?mind|n)\b" + _POLITE, re.I)
 GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|thanks?( you)?|thank you|bye)\b[\s!.,]*$", re.I)
 
@@ -64,7 +65,9 @@ GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|thank
 INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     ("view_cart", re.compile(r"\b(what'?s|what is|show|view|see|check)\b.*\b(cart|basket)\b|^\s*(my )?(cart|basket)\s*\??$", re.I)),
     ("remove_from_cart", re.compile(r"\b(remove|delete|take out|drop|get rid of)\b|\btake\s+(\w+\s+){1,3}out\b", re.I)),
-    ("add_to_cart", re.compile(r"\b(add|put)\b.*\b(cart|basket|bag)\b|\b(buy|purchase|order|i'?ll take)\b", re.I)),
+    ("add_to_cart", re.compile(
+        r"\b(add|put)\b.*\b(cart|basket|bag)\b|\b(buy|purchase|order|i'?ll take)\b"
+        r"|\badd\s+(it|this|that|them|both|#\d|number\s+\d|the\s+(first|second|third|fourth|fifth|last|\d\w*))\b", re.I)),
     ("policy", re.compile(
         r"\b(return|refund|exchange|shipping|delivery|deliver|warranty|guarantee|payment|pay with|policy|policies|"
         r"store hours|opening hours|cash on delivery|cod)\b", re.I)),
@@ -75,7 +78,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         r"^\s*(do|does|can|could|will|would|are|is)\s+(you|your|i|we)\b"
         r"(?!.*\b(have|sell|carry|stock|got|tell|show|see|compare|add|put|find|give|describe|recommend|number|first|second|third|last)\b)",
         re.I)),
-    ("why", re.compile(r"\bwhy\b", re.I)),
+    ("why", re.compile(r"\b(why|how come|reason|reasons|reasoning)\b", re.I)),
     ("compare", re.compile(r"\b(compare|comparison|difference|differences|versus|vs\.?)\b", re.I)),
     ("similar", re.compile(r"\b(similar|alternatives?|more like (this|that|it)|like (this|that) one|anything like)\b", re.I)),
     ("dislike", re.compile(r"\b(don'?t|do not|doesn'?t)\s+(like|love|want)\b|\b(hate|not my style|not for me|ugly)\b", re.I)),

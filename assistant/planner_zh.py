@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     from assistant.planner import Intent, ShownProduct
 
 _THANKS = r"([，,。！!\s]*(谢谢|谢了|多谢|麻烦了|麻烦你了|吧|啊|呀|哈))*[。！!\s]*$"
-YES = re.compile(r"^\s*(确认|确定|好的|好|好啊|好吧|行|可以|是的|是|对|对的|嗯|嗯嗯|没问题|加吧|加上|加入|要|要的|就这个|买吧|ok|OK)" + _THANKS)
-NO = re.compile(r"^\s*(不用了|不用|不要了|不要|不了|算了|取消|别加|先不|先不用|不需要|不必了|no)" + _THANKS)
+# A confirmation is one or more yes-words ("嗯，加吧", "好的，加上"), a refusal one or more no-words.
+_YES_WORDS = r"(确认|确定|好的|好啊|好吧|好|行|可以的|可以|是的|是|对的|对|嗯嗯|嗯|没问题|加吧|加上|加入|加|要的|要|就这个|买吧|ok|OK)"
+_NO_WORDS = r"(不用了|不用|不要了|不要|不了|算了|取消|别加|先不要|先不用|先不|不需要|不必了|no)"
+YES = re.compile(rf"^\s*{_YES_WORDS}([，,、\s]*{_YES_WORDS})*" + _THANKS)
+NO = re.compile(rf"^\s*{_NO_WORDS}([，,、\s]*{_NO_WORDS})*" + _THANKS)
 GREETING = re.compile(r"^\s*(你好|您好|嗨|哈喽|哈罗|早上好|下午好|晚上好|谢谢|谢谢你|多谢|再见|拜拜)[啊呀！!。，,\s]*$")
 
 _CART = r"(购物车|购物袋|车里|车中)"
@@ -60,7 +63,7 @@ _BOTH = re.compile(rf"(两个都|两款都|两件都|两双都|都要|这两{_CL
 _LAST = re.compile(rf"最后(一)?{_CLASSIFIER}|倒数第一")
 _PRONOUN = re.compile(rf"(它|它们|这{_CLASSIFIER}|那{_CLASSIFIER}|这一{_CLASSIFIER}|那一{_CLASSIFIER}|这些|那些|这|那)")
 BARE_REFERENCE = re.compile(
-    rf"^\s*(那|还有|和)?\s*(第\s*[一二三四五六七八九十\d]+\s*{_CLASSIFIER}?|最后(一)?{_CLASSIFIER}|这{_CLASSIFIER}|那{_CLASSIFIER})"
+    rf"^\s*(那|还有|和|看看|看一下|给我看看|我看看)?\s*(第\s*[一二三四五六七八九十\d]+\s*{_CLASSIFIER}?|最后(一)?{_CLASSIFIER}|这{_CLASSIFIER}|那{_CLASSIFIER})"
     r"(呢|吧|看看|怎么样)?[？?。！!\s]*$"
 )
 
