@@ -84,3 +84,31 @@ def test_english_searches_with_a_product_type_stay_searches():
 
 def test_another_language_is_answered_honestly():
     assert plan("Je cherche des chaussures rouges").intent == "unsupported_language"
+
+
+@pytest.mark.parametrize("yes", ["嗯，加吧", "好的，加上", "行", "没问题"])
+def test_confirmations_of_several_yes_words(yes):
+    assert plan(yes, pending_confirmation=True).intent == "confirm"
+
+
+@pytest.mark.parametrize("no", ["先不要", "不用，算了"])
+def test_refusals_of_several_no_words(no):
+    assert plan(no, pending_confirmation=True).intent == "deny"
+
+
+def test_look_at_an_ordinal_is_details():
+    assert (plan("看看第三个").intent, plan("看看第三个").product_ids) == ("details", ["33"])
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [("sure thing", "confirm"), ("yes please add it", "confirm"), ("yes, but not that one", "search"), ("nope", "deny")],
+)
+def test_english_confirmations_with_trailing_words(message, intent):
+    assert plan(message, pending_confirmation=True).intent == intent
+
+
+@pytest.mark.parametrize(("message", "ids"), [("add it", ["11"]), ("add the second", ["22"]), ("first one please, add it", ["11"])])
+def test_english_add_without_naming_the_cart(message, ids):
+    p = plan(message)
+    assert (p.intent, p.product_ids) == ("add_to_cart", ids)
