@@ -69,7 +69,10 @@ def ungrounded(text: str, tool_io: str, vocabulary: Vocabulary) -> list[str]:
         # only its Chinese runs are bridged (the English product names are checked as they are).
         runs = re.findall(r"[\u3400-\u9fff]+", normalise(text))
         text = f"{text} {' '.join(chinese_bridge().to_english(r).text for r in runs)}"
-    said, io = _words(text), _words(tool_io.replace("_", " "))
+    # Terms are matched within a clause: "Fastrack (12), Titan (5)" names two brands, not the
+    # catalogue's "fastrack titan".
+    said = " | ".join(_words(part) for part in re.split(r"[(),;:。，；：（）]", text))
+    io = _words(tool_io.replace("_", " "))
     terms = vocabulary.colour | vocabulary.gender | vocabulary.category | vocabulary.brand | vocabulary.season | vocabulary.usage
     for t in terms:
         w = _words(t)
