@@ -123,7 +123,7 @@ class Agent:
         state = open_session(self.store, session_id)
         work = state.model_copy(deep=True)  # the turn edits a copy: a failure leaves `state` as it was
         yield Start(message_id=uuid.uuid4().hex, session_id=work.session_id)
-        language: Language = "zh" if detect_language(normalise(message)) == "zh" else "en"
+        language: Language | None = None  # the plan's; an input refused before planning is told by its script
         try:
             shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in work.shown]
             plan = plan_turn(
@@ -133,6 +133,7 @@ class Agent:
             language = plan.language
             answer = yield from self._act(plan, ToolContext(self.retriever, work, self.policies), work, image)
         except AssistantError as e:
+            language = language or ("zh" if detect_language(normalise(message)) == "zh" else "en")
             shown_text = say(language, "refused", error=e.message) if e.user_visible else say(language, "internal_error")
             yield ErrorEvent(error_text=shown_text, code=_code(e), retryable=e.retryable)
             yield Finish()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.agent import Agent  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
-from assistant.language.text import HAN, normalise  # noqa: E402
+from assistant.language.text import HAN, HAN_RUN, normalise  # noqa: E402
 from assistant.language.zh import chinese_bridge  # noqa: E402
 from assistant.llm.backends import load_lead_writer  # noqa: E402
 from assistant.llm.guard import COMMON_WORDS  # noqa: E402
@@ -67,7 +67,7 @@ def ungrounded(text: str, tool_io: str, vocabulary: Vocabulary) -> list[str]:
     if HAN.search(text):
         # A Chinese answer's catalogue words (红色, 手表) are checked as the terms they name;
         # only its Chinese runs are bridged (the English product names are checked as they are).
-        runs = re.findall(r"[\u3400-\u9fff]+", normalise(text))
+        runs = HAN_RUN.findall(normalise(text))
         text = f"{text} {' '.join(chinese_bridge().to_english(r).text for r in runs)}"
     # Terms are matched within a clause: "Fastrack (12), Titan (5)" names two brands, not the
     # catalogue's "fastrack titan".

@@ -22,6 +22,7 @@ Language = Literal["en", "zh"]
 Detected = Literal["en", "zh", "other"]
 
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")  # a run of Chinese characters
 # Kana and Hangul: Japanese or Korean, even when written with Han characters too.
 KANA_HANGUL = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af\u1100-\u11ff]")
 LATIN = re.compile(r"[A-Za-z]")

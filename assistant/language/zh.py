@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
+from assistant.language.text import HAN_RUN
+
 LEXICON_FILE = "zh_lexicon.tsv"
 
 # Words that carry no shopping meaning in a request ("我想买一件…的…吗").
@@ -181,16 +183,12 @@ class Homophones:
         from pypinyin import lazy_pinyin  # loaded with the first Chinese transcript
 
         self._pinyin = lazy_pinyin
-        by_sound: dict[tuple[str, ...], set[str]] = {}
-        for word, en in lexicon.items():
-            if 2 <= len(word) <= 4 and all("\u4e00" <= c <= "\u9fff" for c in word):
-                by_sound.setdefault(tuple(lazy_pinyin(word)), set()).add(en)
-        first = {}
+        by_sound: dict[tuple[str, ...], list[str]] = {}
         for word in lexicon:
-            key = tuple(lazy_pinyin(word)) if 2 <= len(word) <= 4 else None
-            if key in by_sound and len(by_sound[key]) == 1:  # a sound shared by different terms is no evidence
-                first.setdefault(key, word)
-        self._words = first
+            if 2 <= len(word) <= 4 and HAN_RUN.fullmatch(word):
+                by_sound.setdefault(tuple(lazy_pinyin(word)), []).append(word)
+        # A sound shared by words of different terms is evidence of neither.
+        self._words = {sound: words[0] for sound, words in by_sound.items() if len({lexicon[w] for w in words}) == 1}
         self._lexicon = lexicon
 
     def mend(self, text: str) -> tuple[str, list[tuple[str, str]]]:
@@ -201,21 +199,18 @@ class Homophones:
         while i < len(text):
             for n in range(4, 1, -1):
                 piece = text[i : i + n]
-                if len(piece) < n or not all("\u4e00" <= c <= "\u9fff" for c in piece):
+                if len(piece) < n or not HAN_RUN.fullmatch(piece):
                     continue
-                if piece in self._lexicon:
-                    out.append(piece)
-                    break
-                word = self._words.get(tuple(self._pinyin(piece)))
+                word = piece if piece in self._lexicon else self._words.get(tuple(self._pinyin(piece)))
                 if word is not None:
+                    if word != piece:
+                        changes.append((piece, word))
                     out.append(word)
-                    changes.append((piece, word))
+                    i += n
                     break
             else:
                 out.append(text[i])
                 i += 1
-                continue
-            i += len(out[-1])
         return "".join(out), changes
 
 

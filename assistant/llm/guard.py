@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from assistant.language.text import normalise
+from assistant.language.text import HAN_RUN, normalise
 from assistant.language.zh import chinese_bridge
 from assistant.retrieval.understanding import Vocabulary, singular
 
@@ -27,7 +27,6 @@ COMMON_WORDS = frozenset(
 )
 CURRENCY = re.compile(r"[$€£¥₹]|\b(rs|inr|usd|eur|dollars?|euros?|rupees?)\b", re.I)
 WORD = re.compile(r"[a-z][a-z'-]*")
-HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 
 
 def _norm(text: str) -> str:

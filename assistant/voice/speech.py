@@ -20,7 +20,8 @@ from assistant.errors import ModelError
 
 SAMPLE_RATE = 22_050  # espeak-ng's native rate; sent with every audio chunk
 MANDARIN_VOICE = "cmn-latn-pinyin"  # espeak-ng's Mandarin, reading pinyin with tone numbers
-_HAN_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff，。！？；：、（）“”]+)")
+# Chinese characters with their punctuation: the part of a clause the Mandarin voice says.
+_CHINESE_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff，。！？；：、（）“”]+)")
 
 # What a reader skims and a listener should not hear: ids, sources, markup.
 _UNSPOKEN = [
@@ -56,13 +57,13 @@ class Speaker:
 
     def synthesize(self, text: str) -> bytes:
         """PCM16 little-endian mono samples at SAMPLE_RATE."""
-        if not _HAN_RUN.search(text):
+        if not _CHINESE_RUN.search(text):
             return self._run(self.cmd, text)
         pieces = []
-        for run in _HAN_RUN.split(text):  # Han runs at odd positions
+        for run in _CHINESE_RUN.split(text):  # Chinese runs at odd positions
             if not run.strip():
                 continue
-            if _HAN_RUN.fullmatch(run):
+            if _CHINESE_RUN.fullmatch(run):
                 pieces.append(self._run(self.mandarin_cmd, pinyin(run)))
             elif re.search(r"\w", run):
                 pieces.append(self._run(self.cmd, run))

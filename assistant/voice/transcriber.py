@@ -30,9 +30,10 @@ DEFAULT_PROMPT = (
 )
 
 
-# The same bias for Mandarin, in Simplified characters (Whisper otherwise often writes Traditional).
-CHINESE_PROMPT = "顾客：我想买男士T恤、女士连衣裙、运动鞋、休闲鞋、手表、手提包、高跟鞋、凉鞋、牛仔裤、双肩包。加入购物车。"
-PROMPTS: dict[str, str | None] = {"en": DEFAULT_PROMPT, "zh": "以下是普通话的句子。"}
+# Declared Mandarin gets only a sentence in Simplified characters (Whisper otherwise often
+# writes Traditional): a list of shop words, tried like the English prompt, was echoed back
+# as the transcript ("加入购物车。") or looped ("鞋、鞋、鞋…") on espeak-ng's Mandarin.
+MANDARIN_PROMPT = "以下是普通话的句子。"
 MAX_TOKENS = 96  # about 60 words
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Transcriber:
             return None
         if (language or "en") == "en":
             return self.prompt
-        return PROMPTS.get(language or "")
+        return MANDARIN_PROMPT if language == "zh" else None
 
     def hypothesis(self, samples: np.ndarray, language: str | None) -> str:
         """A quick partial transcript of the audio so far (may be revised by the final one)."""
