@@ -15,6 +15,7 @@ and the session stays exactly as it was before the turn.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -40,23 +41,25 @@ from assistant.events import (
     ToolOutputAvailable,
 )
 from assistant.intents import ExemplarIntents
-from assistant.language.text import Language, detect_language, normalise
+from assistant.language.text import Language, answer_language
 from assistant.language.zh import chinese_bridge
 from assistant.llm.guard import Guard
 from assistant.llm.wording import LeadWriter
 from assistant.messages import SEPARATOR, field_name, say
-from assistant.planner import Plan, ShownProduct, plan_turn
+from assistant.planner import Plan, ShownProduct, plan_turn, which_question
 from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
-from assistant.retrieval.understanding import parse_query
-from assistant.sessions import PendingAction, SessionState, SessionStore, ShownCard, open_session
+from assistant.retrieval.understanding import GENDER_EXPANSION, parse_query, singular
+from assistant.sessions import EarlierSearch, PendingAction, SessionState, SessionStore, ShownCard, open_session
 from tools.context import ToolContext
 from tools.registry import ToolError, call_tool
-from tools.types import SearchResult
+from tools.types import ProductCard, SearchResult
 
 BROAD_RESULT = 40  # more matches than this: ask a clarifying question from the brand facets
 PAGE = 5  # products shown per answer
 SEEN_LIMIT = 200  # products remembered for in-session personalisation
+EARLIER_LIMIT = 10  # earlier searches remembered for "go back"
+MAX_DETAILS = 3  # products described in one answer ("tell me about the 2nd and 4th")
 FILTER_FIELDS = ("colour", "gender", "category", "brand", "exclude_brand")
 
 # The in-process model words answers only when turns come one at a time: a turn that started
@@ -126,15 +129,16 @@ class Agent:
         language: Language | None = None  # the plan's; an input refused before planning is told by its script
         try:
             shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in work.shown]
+            cart = [ShownProduct(ln.product_id, ln.name) for ln in work.cart]
             plan = plan_turn(
                 message, shown, work.focus, work.last_query is not None, work.pending is not None, image is not None,
-                self.retriever.vocabulary, self.intents,
+                self.retriever.vocabulary, self.intents, cart,
             )  # fmt: skip
             language = plan.language
             answer = yield from self._act(plan, ToolContext(self.retriever, work, self.policies), work, image)
         except AssistantError as e:
-            language = language or ("zh" if detect_language(normalise(message)) == "zh" else "en")
-            shown_text = say(language, "refused", error=e.message) if e.user_visible else say(language, "internal_error")
+            language = language or answer_language(message)
+            shown_text = say(language, "refused", error=e.text(language)) if e.user_visible else say(language, "internal_error")
             yield ErrorEvent(error_text=shown_text, code=_code(e), retryable=e.retryable)
             yield Finish()
             return
@@ -144,7 +148,7 @@ class Agent:
             try:
                 lead = self._lead(message, plan, work, answer, photo=image is not None)
             except LLMUnavailable as e:
-                yield DataNotice(data={"code": e.code, "text": f"{e.message}; answering without it."})
+                yield DataNotice(data={"code": e.code, "text": say(plan.language, "model_left_out", error=e.message)})
         if lead:
             body = text[len(answer.generic_lead) :] if answer.generic_lead and text.startswith(answer.generic_lead) else text
             text = f"{lead} {body}"
@@ -204,8 +208,16 @@ class Agent:
             return Answer(say(lang, "greeting"))
         if i in ("search", "refine", "more"):
             return (yield from self._search(plan, ctx, s, image))
+        if i == "back":
+            return (yield from self._back(ctx, s, lang))
+        if i == "which":
+            return (yield from self._which(plan, ctx, s))
         if i == "details":
-            return (yield from self._details(ctx, s, plan.product_ids[0], lang))
+            parts = []
+            for product_id in plan.product_ids[:MAX_DETAILS]:  # "show me the 2nd and 4th"
+                part = yield from self._details(ctx, s, product_id, lang)
+                parts.append(part.text)
+            return Answer(" ".join(parts))
         if i == "compare":
             cmp = yield from self._call(ctx, "compare_products", {"product_ids": plan.product_ids or [c.id for c in s.shown[:2]]})
             if isinstance(cmp, ToolError):
@@ -270,8 +282,62 @@ class Agent:
         if i in ("like", "dislike"):
             target = s.likes if i == "like" else s.dislikes
             target.extend(p for p in plan.product_ids if p not in target)
-            return Answer(say(lang, "liked" if i == "like" else "disliked"))
+            noted = say(lang, "liked" if i == "like" else "disliked")
+            if plan.show_others and s.last_query is not None:
+                # "these are too flashy, something more subtle": noted, and others shown at once.
+                others = yield from self._search(Plan("more", language=lang), ctx, s, None)
+                return Answer(f"{noted} {others.text}", outcome=others.outcome)
+            return Answer(noted)
         return Answer(say(lang, "capabilities"))
+
+    def _back(self, ctx: ToolContext, s: SessionState, lang: Language) -> Steps:
+        """The search before the current one, run again (its results, not a new page)."""
+        if not s.earlier:
+            return Answer(say(lang, "no_back"))
+        earlier = s.earlier.pop()
+        res = yield from self._call(ctx, "search_products", {"query": earlier.query, "filters": earlier.filters, "k": self.page, "understand": False})
+        if isinstance(res, ToolError):
+            s.earlier.append(earlier)
+            return Answer(say(lang, "search_failed", error=res.error))
+        s.last_query, s.active_filters = earlier.query, earlier.filters
+        return (yield from self._show(res, s, say(lang, "back"), lang))
+
+    def _which(self, plan: Plan, ctx: ToolContext, s: SessionState) -> Steps:
+        """A question across the shown products: by price or year when it asks for an order,
+        else which of them the catalogue's words say it of; never a guess."""
+        lang = plan.language
+        ids = plan.product_ids[:5]
+        if len(ids) == 1:
+            one = yield from self._call(ctx, "get_product", {"product_id": ids[0]})
+            cards = [] if isinstance(one, ToolError) else [one]
+        else:
+            cmp = yield from self._call(ctx, "compare_products", {"product_ids": ids})
+            cards = [] if isinstance(cmp, ToolError) else list(cmp.products)
+        if not cards:
+            return Answer(say(lang, "nothing_shown"))
+        question = which_question(plan.text or "", lang)
+        if question.order in ("price_asc", "price_desc"):
+            priced = [c for c in cards if c.price is not None]
+            if not priced:
+                return Answer(say(lang, "which_no_prices"))
+            best = (min if question.order == "price_asc" else max)(priced, key=lambda c: c.price or 0.0)
+            s.focus = best.id
+            return Answer(say(lang, "which_price", name=best.name, order=say(lang, question.order), price=f"{best.price:g}"))
+        if question.order in ("year_desc", "year_asc"):
+            dated = [c for c in cards if isinstance(c.attributes.get("year"), int | float)]
+            if dated:
+                best = (max if question.order == "year_desc" else min)(dated, key=lambda c: float(c.attributes["year"]))
+                s.focus = best.id
+                return Answer(say(lang, "which_year", name=best.name, order=say(lang, question.order), year=best.attributes["year"]))
+        facts = SEPARATOR[lang].join(f"{n}. {_card_facts(c, lang)}" for n, c in enumerate(cards, 1))
+        if not question.words:
+            return Answer(say(lang, "which_ask", facts=facts))
+        hits = [c for c in cards if all(w in _card_words(c) for w in question.words)]
+        shown_words = " ".join(question.shown_words)
+        if hits:
+            s.focus = hits[0].id
+            return Answer(say(lang, "which_mention", names=", ".join(c.name for c in hits), words=shown_words))
+        return Answer(say(lang, "which_unknown", words=shown_words, facts=facts))
 
     def _details(self, ctx: ToolContext, s: SessionState, product_id: str, lang: Language) -> Steps:
         card = yield from self._call(ctx, "get_product", {"product_id": product_id})
@@ -302,27 +368,41 @@ class Agent:
         parsed = parse_query(plan.text or "", vocab)
         found: dict[str, Any] = {k: getattr(parsed.filters, k) for k in FILTER_FIELDS if getattr(parsed.filters, k)}
         found.update({k: v for k in ("price_min", "price_max") if (v := getattr(parsed.filters, k)) is not None})
+        if plan.goes_with and "gender" not in found:
+            # "shirts to go with it": for whom the product they go with is made.
+            partner = self.retriever.products([plan.goes_with]).get(plan.goes_with)
+            gender = (partner.gender or "").lower() if partner is not None else ""
+            if gender in vocab.gender:
+                found["gender"] = GENDER_EXPANSION.get(gender, [gender])
         changes: list[str] = []
         if plan.intent == "refine" and s.last_query is not None:
-            # The new words change only the fields they name; the rest of the search stays.
+            # The new words change only the fields they name; the rest of the search stays,
+            # its words for a changed field replaced ("black watches" → "blue watches").
             merged = dict(s.active_filters)
+            query = s.last_query
             for k, v in found.items():
                 if merged.get(k) != v:
                     changes.append(f"{field_name(lang, k)} {', '.join(v) if isinstance(v, list) else v}")
+                    query = _swap_words(query, merged.get(k), v)
                 merged[k] = v
-            query = s.last_query
         else:
             merged, query = found, parsed.text
         if plan.intent == "search" and parsed.language == "zh" and not parsed.matches and parsed.unknown and not parsed.sort:
             # No Chinese word of the message names anything the catalogue has: the English
             # catalogue's vectors cannot read the rest, so say so instead of showing noise.
             return Answer(say(lang, "out_of_scope", query=plan.text or ""), outcome="out_of_scope")
-        res = yield from self._call(ctx, "search_products", {"query": query, "filters": merged, "k": self.page, "understand": False})
+        unchanged = plan.intent == "refine" and not changes and parsed.sort is None and s.last_query is not None
+        # A refinement that changes nothing ("something else", "hmm, other ones?") asks for
+        # other products of the same search, not the same ones again.
+        call_filters = {**merged, "exclude_product_ids": [c.id for c in s.seen]} if unchanged else merged
+        res = yield from self._call(ctx, "search_products", {"query": query, "filters": call_filters, "k": self.page, "understand": False})
         if isinstance(res, ToolError):
             return Answer(say(lang, "search_failed", error=res.error))
         if plan.intent == "search" and not merged and res.weak_match:
             # Nothing in the catalogue resembles the words: say so rather than show noise.
             return Answer(say(lang, "out_of_scope", query=plan.text if lang == "zh" else query), outcome="out_of_scope")
+        if s.last_query is not None and (s.last_query, s.active_filters) != (query, merged):
+            s.earlier = [*s.earlier, EarlierSearch(query=s.last_query, filters=s.active_filters)][-EARLIER_LIMIT:]
         s.last_query, s.active_filters = query, merged
         note = ""
         if parsed.sort is not None:  # "cheaper", "cheapest", "most expensive"
@@ -331,7 +411,9 @@ class Agent:
                 changes.append(say(lang, "ordered_by_price"))
             else:
                 note = say(lang, "no_prices")
-        if plan.intent == "refine":
+        if unchanged:
+            lead = say(lang, "others")
+        elif plan.intent == "refine":
             lead = say(lang, "updated_with", changes=SEPARATOR[lang].join(changes)) if changes else say(lang, "updated")
         else:
             lead = say(lang, "found")
@@ -406,6 +488,31 @@ def _note(plan: Plan, s: SessionState, answer: Answer, photo: bool, with_query: 
         lead = {"search": "showing products: ", "refine": "showing the updated search: ", "more": "showing more of the same search: "}
         return lead[plan.intent] + "; ".join(words)
     return NOTES.get(plan.intent)
+
+
+def _swap_words(query: str, old: Any, new: Any) -> str:
+    """The query with the words of a field's old values replaced by the first new one, so the
+    semantic text agrees with the filters ("black watches" → "blue watches"); unchanged when
+    the old values' words are not in it."""
+    olds = {singular(str(v).lower()) for v in (old if isinstance(old, list) else [old] if old else [])}
+    news = [str(v).lower() for v in (new if isinstance(new, list) else [new] if new else [])]
+    words = query.split()
+    kept = [w for w in words if singular(w.lower().strip(",.!?").removesuffix("'s")) not in olds]
+    if len(kept) == len(words):
+        return query
+    return " ".join(news[:1] + kept) or query
+
+
+def _card_words(card: ProductCard) -> str:
+    """Everything the catalogue says of a product, as one lower-case text to look words up in."""
+    values = [card.name, card.brand, card.category, card.colour, card.gender, *card.category_path, *map(str, card.attributes.values())]
+    return " " + " ".join(singular(w) for w in re.findall(r"[a-z0-9]+", " ".join(v for v in values if v).lower())) + " "
+
+
+def _card_facts(card: ProductCard, lang: Language) -> str:
+    pairs = [("colour", card.colour), ("for", card.gender), ("price", card.price)] + sorted(card.attributes.items())
+    facts = ", ".join(f"{field_name(lang, k)} {v}" for k, v in pairs if v is not None)
+    return f"{card.name} ({facts})" if facts else card.name
 
 
 def _personalise(products: list[Any], s: SessionState) -> list[Any]:

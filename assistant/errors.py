@@ -12,7 +12,8 @@
         └── IndexUnavailable       the engine (server) cannot be reached; retryable
 
 Each error says whether retrying may help and whether its message may be shown to a
-shopper or a model as is (messages never contain stack traces or secrets).
+shopper or a model as is (messages never contain stack traces or secrets). An error a
+shopper may meet carries a Chinese rendering too (`zh`), said in a Chinese turn.
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ class AssistantError(Exception):
     retryable: bool = False
     user_visible: bool = True
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, zh: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.zh = zh  # the message in Chinese, where a shopper may read it
+
+    def text(self, language: str) -> str:
+        """The message in `language` ("en" or "zh"); English where no Chinese was written."""
+        return self.zh if language == "zh" and self.zh else self.message
 
 
 class ConfigError(AssistantError):

@@ -160,9 +160,7 @@ def _missing(p: Product) -> list[str]:
     return [t for t, v in (("article_type", p.category), ("colour", p.colour), ("gender", p.gender)) if not v]
 
 
-def _predict_missing(
-    products: list[Product], images: dict[int, np.ndarray], enc: Encoders, report: IngestReport
-) -> dict[int, dict[str, object]]:
+def _predict_missing(products: list[Product], images: dict[int, np.ndarray], enc: Encoders, report: IngestReport) -> dict[int, dict[str, object]]:
     """Payload additions for products with a missing article type, colour or gender.
 
     `predicted` records each guess with its confidence; confident guesses also fill the

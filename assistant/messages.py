@@ -26,12 +26,17 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "I understand English and Chinese only (我只能理解英文和中文). Please write in one of them.",
         "zh": "我只能理解英文和中文，请用其中一种语言提问。",
     },
-    # A refused input's own explanation (English, from the error) under a sentence in the turn's language.
+    # A refused input's own explanation (the error's, in the turn's language where it has one).
     "refused": {"en": "{error}", "zh": "无法处理这条消息：{error}"},
+    # The language model could not word this answer (its error is for operators, in English).
+    "model_left_out": {"en": "{error}; answering without it.", "zh": "语言模型暂时不可用，本次用模板回答（{error}）。"},
     "internal_error": {"en": "Something went wrong on our side; please try again.", "zh": "我们这边出了点问题，请再试一次。"},
     # -- product lists ------------------------------------------------------------------
     "found": {"en": "Here is what I found", "zh": "为您找到以下商品"},
     "more": {"en": "Here are more", "zh": "更多商品"},
+    "others": {"en": "Here are others", "zh": "换一批商品"},
+    "back": {"en": "Back to the earlier results", "zh": "回到之前的结果"},
+    "no_back": {"en": "There are no earlier results to go back to.", "zh": "没有可以返回的之前的结果。"},
     "photo": {"en": "Here is what looks like your photo", "zh": "与您的照片相似的商品"},
     "similar": {"en": "Similar to {name}", "zh": "与 {name} 相似的商品"},
     "updated": {"en": "Updated the search", "zh": "已更新搜索"},
@@ -59,6 +64,26 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "compare_failed": {"en": "I could not compare those: {error}.", "zh": "无法比较这些商品：{error}。"},
     "why": {"en": "I picked {name} because it was {why}.{filters}", "zh": "我推荐 {name}，依据是：{why}。{filters}"},
     "why_filters": {"en": " Filters applied: {filters}.", "zh": "已应用的筛选：{filters}。"},
+    # -- questions across the shown products ("which of these ...?") ---------------------
+    "which_price": {"en": "Of these, {name} is the {order} (price {price}).", "zh": "这些商品中，{name} {order}（价格 {price}）。"},
+    "price_asc": {"en": "cheapest", "zh": "最便宜"},
+    "price_desc": {"en": "most expensive", "zh": "最贵"},
+    "year_desc": {"en": "newest", "zh": "最新"},
+    "year_asc": {"en": "oldest", "zh": "最早"},
+    "which_no_prices": {
+        "en": "This catalogue lists no prices, so I cannot tell which of these costs least or most.",
+        "zh": "本店目录没有价格信息，无法判断哪件更便宜或更贵。",
+    },
+    "which_year": {"en": "Of these, {name} is the {order} (year {year}).", "zh": "这些商品中，{name} {order}（年份 {year}）。"},
+    "which_mention": {"en": "Of these, {names} mention “{words}”.", "zh": "这些商品中，提到“{words}”的有：{names}。"},
+    "which_unknown": {
+        "en": "None of these products' details mention “{words}”, so I cannot say which is. What the catalogue lists: {facts}.",
+        "zh": "这些商品的信息里都没有提到“{words}”，我无法判断。目录中的信息：{facts}。",
+    },
+    "which_ask": {
+        "en": "Which of them do you mean? The catalogue lists: {facts}.",
+        "zh": "您想按什么来挑？目录中的信息：{facts}。",
+    },
     "no_reasons": {
         "en": "I have no ranking reasons for that product: it did not come from a search.",
         "zh": "这件商品不是搜索结果，所以没有排序依据。",

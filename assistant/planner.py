@@ -17,7 +17,9 @@ from assistant import planner_zh as zh
 from assistant.errors import QueryError
 from assistant.intents import ExemplarIntents
 from assistant.language.text import Language, detect_language, normalise
+from assistant.language.zh import chinese_bridge
 from assistant.messages import say
+from assistant.references import picked, step_from
 from assistant.retrieval.understanding import Vocabulary, parse_query, singular
 
 MAX_MESSAGE_CHARS = 2000
@@ -25,7 +27,7 @@ MAX_MESSAGE_CHARS = 2000
 Intent = Literal[
     "search", "refine", "more", "details", "compare", "similar", "why",
     "add_to_cart", "view_cart", "remove_from_cart", "confirm", "deny",
-    "policy", "like", "dislike", "greeting", "unsupported_language",
+    "policy", "like", "dislike", "greeting", "unsupported_language", "back", "which",
 ]  # fmt: skip
 
 
@@ -46,6 +48,8 @@ class Plan:
     product_ids: list[str] = field(default_factory=list)  # resolved references, in order
     problem: str | None = None  # a reference that cannot be resolved, said to the shopper
     language: Language = "en"  # the language the shopper wrote in, and the answer's
+    show_others: bool = False  # a dislike that also asks for something else ("too flashy, something subtler")
+    goes_with: str | None = None  # a search for things to wear with this product ("shirts to go with it")
 
 
 ORDINALS = {
@@ -63,31 +67,93 @@ GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|thank
 
 # (intent, pattern): the first that matches wins, so specific phrasings come first.
 INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
-    ("view_cart", re.compile(r"\b(what'?s|what is|show|view|see|check)\b.*\b(cart|basket)\b|^\s*(my )?(cart|basket)\s*\??$", re.I)),
+    (
+        "view_cart",
+        re.compile(
+            r"\b(what'?s|what is|show|view|see|check)\b.*\b(cart|basket)\b|^\s*(my )?(cart|basket)\s*\??$"
+            r"|\bwhat (have|did|do) i (got|get|have|added|picked|chosen|chose)\b",
+            re.I,
+        ),
+    ),
     ("remove_from_cart", re.compile(r"\b(remove|delete|take out|drop|get rid of)\b|\btake\s+(\w+\s+){1,3}out\b", re.I)),
-    ("add_to_cart", re.compile(
-        r"\b(add|put)\b.*\b(cart|basket|bag)\b|\b(buy|purchase|order|i'?ll take)\b"
-        r"|\badd\s+(it|this|that|them|both|#\d|number\s+\d|the\s+(first|second|third|fourth|fifth|last|\d\w*))\b", re.I)),
-    ("policy", re.compile(
-        r"\b(return|refund|exchange|shipping|delivery|deliver|warranty|guarantee|payment|pay with|policy|policies|"
-        r"store hours|opening hours|cash on delivery|cod)\b", re.I)),
+    (
+        "add_to_cart",
+        re.compile(
+            r"\b(add|put)\b.*\b(cart|basket|bag)\b|\b(buy|purchase|order|i'?ll take)\b"
+            r"|\bi'?ll (go with|have|get)\b|\bi('ll| will)? ?(choose|pick)\b"
+            r"|\b(goes?|going|move|drop|stick|pop)\s+(\w+\s+)?(in|into|to)\s+(my|the)\s+(cart|basket|bag)\b"
+            r"|\badd\s+(it|this|that|them|both|#\d|number\s+\d|the\s+(first|second|third|fourth|fifth|last|\d\w*))\b",
+            re.I,
+        ),
+    ),
+    (
+        "policy",
+        re.compile(
+            r"\b(return|refund|exchange|shipping|delivery|deliver|warranty|guarantee|payment|pay with|policy|policies|"
+            r"store hours|opening hours|cash on delivery|cod)\b",
+            re.I,
+        ),
+    ),
     # A question about the store itself ("do you offer gift wrapping?"), not about stock
     # ("do you have red shoes?"): answered from the policy documents, or honestly not.
     # A request about shown products ("can you tell me about number 2") is not one.
-    ("policy", re.compile(
-        r"^\s*(do|does|can|could|will|would|are|is)\s+(you|your|i|we)\b"
-        r"(?!.*\b(have|sell|carry|stock|got|tell|show|see|compare|add|put|find|give|describe|recommend|number|first|second|third|last)\b)",
-        re.I)),
+    (
+        "policy",
+        re.compile(
+            r"^\s*(do|does|can|could|will|would|are|is)\s+(you|your|i|we)\b"
+            r"(?!.*\b(have|sell|carry|stock|got|get|tell|show|see|compare|contrast|add|put|find|give|describe|recommend|number|"
+            r"first|second|third|last|these|those|them|ones)\b)",
+            re.I,
+        ),
+    ),
+    (
+        "back",
+        re.compile(
+            r"\b(go|going|get|take me|bring me|jump)\s+back\b|\bback to (the )?(previous|earlier|last|old|other|first)\b"
+            r"|\b(previous|earlier|older|original|first|last)\s+(results|search|list|page|set|selection)\b|^\s*undo\b",
+            re.I,
+        ),
+    ),
     ("why", re.compile(r"\b(why|how come|reason|reasons|reasoning)\b", re.I)),
-    ("compare", re.compile(r"\b(compare|comparison|difference|differences|versus|vs\.?)\b", re.I)),
-    ("similar", re.compile(r"\b(similar|alternatives?|more like (this|that|it)|like (this|that) one|anything like)\b", re.I)),
-    ("dislike", re.compile(r"\b(don'?t|do not|doesn'?t)\s+(like|love|want)\b|\b(hate|not my style|not for me|ugly)\b", re.I)),
+    ("compare", re.compile(r"\b(compare|comparison|contrast|difference|differences|differ|versus|vs\.?)\b|\bside by side\b", re.I)),
+    # A question across the shown products ("which of these is the cheapest?").
+    (
+        "which",
+        re.compile(
+            r"\bwhich\s+(of\s+(these|those|them|the\s+\w+)|one|ones|is|are|has|have)\b"
+            r"|\b(any|are any|is any|is there one)\s+of\s+(these|those|them)\b",
+            re.I,
+        ),
+    ),
+    ("similar", re.compile(r"\b(similar|alternatives?|more like (this|that|it|number \d|#\d|the \w+)|like (this|that) one|anything like)\b", re.I)),
+    (
+        "dislike",
+        re.compile(
+            r"\b(don'?t|do not|doesn'?t)\s+(like|love|want)\b|\b(hate|not my style|not for me|ugly)\b"
+            r"|\b(too|way too|a bit too|rather too)\s+(flashy|bright|loud|busy|plain|dull|boring|big|small|long|short|formal|casual|"
+            r"sporty|dark|light|colou?rful|simple|fancy|shiny|old[- ]fashioned|girly|childish)\b|\bnot (really )?(my|to my) (style|taste|thing)\b",
+            re.I,
+        ),
+    ),
     ("like", re.compile(r"\b(i (really )?(like|love)|nice one|looks great|that'?s (nice|great|perfect))\b", re.I)),
-    ("details", re.compile(
-        r"\b(tell me (more )?about|more about|details?|describe|what about (the|it|this|that)|more info|information about|specs?)\b"
-        r"|^\s*tell me more\b", re.I)),
-    ("more", re.compile(
-        r"^\s*(show )?(me )?(some )?more( results| options| please)?\s*[.!?]*$|\b(next page|show more|more results|other options)\b", re.I)),
+    (
+        "details",
+        re.compile(
+            r"\b(tell me (more )?about|more about|details?|describe|what about (the|it|this|that)|more info|information about|specs?)\b"
+            r"|^\s*tell me more\b|\bhow much (is|are|does|do|for)\b|\b(price|cost) of (the|it|this|that|#|number)\b"
+            r"|\bwhat('?s| is| are)\s+(the\s+)?(#\d{1,2}|number \d{1,2}|\w+ (one|item))\s+like\b"
+            r"|\b(can i|could i|let me|lemme|i'?d like to|i want to)\s+(see|look at|check out|view)\b"
+            r".*\b(one|item|#\d{1,2}|number \d{1,2}|" + "|".join(ORDINALS) + r")\b"
+            r"|\b(show|give)\s+me\s+(the\s+)?(#\d{1,2}|number \d{1,2}|" + "|".join(ORDINALS) + r"|middle|last)\b",
+            re.I,
+        ),
+    ),
+    (
+        "more",
+        re.compile(
+            r"^\s*(show )?(me )?(some )?more( results| options| please)?\s*[.!?]*$|\b(next page|show more|more results|other options)\b", re.I
+        ),
+    ),
 ]
 REFINE_START = re.compile(
     r"^\s*(in|but|and|only|just|without|not|no|except|cheaper|something cheaper|less expensive|more expensive|"
@@ -97,9 +163,31 @@ REFINE_START = re.compile(
 # A message that is only a pointer at a shown product ("the second one", "#3", "that one"):
 # the shopper wants to hear about it.
 BARE_REFERENCE = re.compile(
-    r"^\s*(and\s+)?(the\s+|that\s+|this\s+)?(" + "|".join(ORDINALS) + r"|last|#\d{1,2}|number \d{1,2}|one)(\s+one)?\s*[.!?]*\s*$",
+    r"^\s*(and\s+|hmm+,?\s+|ok(ay)?,?\s+)?(the\s+|that\s+|this\s+)?(" + "|".join(ORDINALS) + r"|last|middle|#\d{1,2}|number \d{1,2}|one)"
+    r"(\s+one)?(\s+(after|before)\s+(that|this|it))?\s*[.!?]*\s*$|^\s*(and\s+)?(the\s+)?(next|previous)\s+one\s*[.!?]*\s*$",
     re.I,
 )
+# "the one after that", "the next one", "the one before": a step from the product in focus.
+STEP = re.compile(r"\b(?:the )?one (after|before)(?: (?:that|this|it))?\b|\b(next|previous) one\b", re.I)
+# "in that colour", "the same colour": the product in focus's colour, put in its place.
+SAME_COLOUR = re.compile(r"\b(that|this|the same|same|its|their)\s+colou?rs?\b", re.I)
+# A dislike that also asks for something else.
+ASK_OTHERS = re.compile(r"\b(something|anything|show|others?|different|instead|rather|else|more)\b", re.I)
+# A message that speaks of the cart's lines: "the first item in my cart".
+IN_CART = re.compile(
+    r"\b(item|one|line|thing|product)s?\s+(in|from|of|on)\s+(my|the)\s+(cart|basket|bag)\b|\b(cart|basket|bag)'?s\s+\w+\s+(item|one|line)\b", re.I
+)
+# "shirts to go with it", "配这块表的皮带": a search for things to wear with a shown product.
+GOES_WITH = re.compile(
+    r"\b(to|that|which|would|will|could|can|might)\s+(go|goes|match|pair|be worn|wear|team up)\s+(well\s+)?with\s+"
+    r"(it|this|that|them|these|those|the \w+( one)?)\b|\bgoes (well )?with (it|this|that|the)\b|\bmatching (it|this|that|the)\b",
+    re.I,
+)
+# A position among the shown ("the second one", "#3", "the middle one"): a message that points
+# so and asks for nothing the rules know wants to hear about that product.
+POSITIONAL = re.compile(r"\b(" + "|".join(ORDINALS) + r"|middle|last)\s+(one|item)\b|#\d{1,2}\b|\bnumber \d{1,2}\b", re.I)
+# "these", "all of them": every shown product.
+ALL_SHOWN = re.compile(r"\b(these|those|they|them|all of them|all)\b", re.I)
 PRONOUN = re.compile(r"\b(it|this|that|this one|that one|these|those|them|both)\b", re.I)
 
 
@@ -122,8 +210,12 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
         picks.append((mm.start(), int(mm.group(1)) - 1))
     if re.search(r"\b(last one|the last)\b", text):
         picks.append((text.index("last"), n - 1))
+    if (mid := re.search(r"\bmiddle\b", text)) is not None and n:
+        picks.append((mid.start(), (n - 1) // 2))
+    if not picks and (step := STEP.search(text)) is not None and n:
+        picks.append((step.start(), step_from(shown, focus, step.group(1) or step.group(2))))
     if picks:
-        return zh.picked(picks, shown, "en")
+        return picked(picks, shown, "en")
     # "that watch", "the red one", "the sandals"
     words = [singular(w) for w in re.findall(r"[a-z]+", text)]
     for p in shown:
@@ -138,6 +230,55 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
     return [], None
 
 
+WhichOrder = Literal["price_asc", "price_desc", "year_desc", "year_asc"]
+_WHICH_ORDERS: dict[Language, list[tuple[WhichOrder, re.Pattern[str]]]] = {
+    "en": [
+        ("price_desc", re.compile(r"\b(most expensive|priciest|pricier|dearest|highest price|costs? (the )?most)\b", re.I)),
+        ("price_asc", re.compile(r"\b(cheapest|cheaper|least expensive|lowest price|most affordable|less pricey|costs? (the )?least)\b", re.I)),
+        ("year_desc", re.compile(r"\b(newest|latest|most recent|newer)\b", re.I)),
+        ("year_asc", re.compile(r"\b(oldest|earliest|older)\b", re.I)),
+    ],
+    "zh": [
+        ("price_asc", re.compile(r"便宜|实惠|划算|价格最低|最低价")),
+        ("price_desc", re.compile(r"最贵|更贵|价格最高|最高价")),
+        ("year_desc", re.compile(r"最新|新款|最近")),
+        ("year_asc", re.compile(r"最旧|最老|最早")),
+    ],
+}
+# The words of a "which" question that are not what it asks about.
+_WHICH_STOP = frozenset(
+    "which what of these those them they is are was has have one ones the a an any there do does you think would should could "
+    "i me my it for to be most more best better good nice nicest great recommend pick choose go with suit suits right in on "
+    "item items product products thing things".split()
+)  # fmt: skip
+_WHICH_STOP_ZH = re.compile(r"这些|那些|里面|里|中|当中|之中|哪(一)?[个款件双块条只顶副套张支瓶样]|哪些|是|的|呢|吗|啊|有|比较|最|更|[？?。！!，,\s]")
+
+
+@dataclass(frozen=True)
+class WhichQuestion:
+    """What a question across the shown products asks: an order, or words to look for."""
+
+    order: WhichOrder | None = None
+    words: tuple[str, ...] = ()  # lower-case English (catalogue) words, each to be found
+    shown_words: tuple[str, ...] = ()  # the same, as the shopper wrote them
+
+
+def which_question(text: str, language: Language) -> WhichQuestion:
+    """ "which of these is the cheapest?" → order price_asc; "which of these is waterproof?" →
+    words ("waterproof",); a Chinese question's words are read through the lexicon bridge."""
+    for order, pattern in _WHICH_ORDERS[language]:
+        if pattern.search(text):
+            return WhichQuestion(order=order)
+    if language == "zh":
+        rest = _WHICH_STOP_ZH.sub(" ", text)
+        bridged = chinese_bridge().to_english(rest)
+        english = [w for w in re.findall(r"[a-z0-9]+", bridged.text.lower()) if w not in _WHICH_STOP]
+        words = tuple(singular(w) for w in english) + tuple(bridged.residue)
+        return WhichQuestion(words=words, shown_words=tuple(w for w in rest.split() if w))
+    english = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _WHICH_STOP]
+    return WhichQuestion(words=tuple(singular(w) for w in english), shown_words=tuple(english))
+
+
 def plan_turn(
     message: str,
     shown: Sequence[ShownProduct] = (),
@@ -147,23 +288,39 @@ def plan_turn(
     has_photo: bool = False,
     vocabulary: Vocabulary | None = None,
     intents: ExemplarIntents | None = None,
+    cart: Sequence[ShownProduct] = (),
 ) -> Plan:
     """What the turn is about, in the shopper's language. Raises `QueryError` for an empty or
     over-long message. With the catalogue's `vocabulary`, a message after a search that names
     only attributes ("do you have it in blue?", "换成蓝色的") refines that search; with
-    `intents`, an English message no rule recognises takes its nearest exemplars' intent."""
+    `intents`, an English message no rule recognises takes its nearest exemplars' intent.
+    `cart` is the cart's lines, in order, for "the first item in my cart"."""
     if not message.strip() and not has_photo:
-        raise QueryError("the message is empty")
+        raise QueryError("the message is empty", zh="消息是空的")
     if len(message) > MAX_MESSAGE_CHARS:
-        raise QueryError(f"the message is {len(message):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}")
+        raise QueryError(
+            f"the message is {len(message):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}",
+            zh=f"消息有 {len(message):,} 个字符，最多 {MAX_MESSAGE_CHARS:,} 个",
+        )
     text = normalise(message)
     detected = detect_language(text)
     if detected == "other":
         return Plan("unsupported_language", text=text)
     tables = _ZH if detected == "zh" else _EN
+    if shown and not has_photo:
+        text = _name_the_colour(text, tables, shown, focus)
     plan = _plan(
-        text, detected, tables, shown, focus, has_previous_search, pending_confirmation, has_photo, vocabulary,
+        text,
+        detected,
+        tables,
+        shown,
+        focus,
+        has_previous_search,
+        pending_confirmation,
+        has_photo,
+        vocabulary,
         intents if detected == "en" else None,  # the exemplars' sentence encoder reads English
+        cart,
     )
     plan.language = detected
     return plan
@@ -180,10 +337,38 @@ class _Tables:
     bare_reference: re.Pattern[str]
     refine_start: re.Pattern[str]
     resolve: Callable[[str, Sequence[ShownProduct], str | None], tuple[list[str], str | None]]
+    same_colour: re.Pattern[str]
+    ask_others: re.Pattern[str]
+    in_cart: re.Pattern[str]
+    all_shown: re.Pattern[str]
+    goes_with: re.Pattern[str]
+    positional: re.Pattern[str]
 
 
-_EN = _Tables(YES, NO, GREETING, INTENT_PATTERNS, BARE_REFERENCE, REFINE_START, resolve_references)
-_ZH = _Tables(zh.YES, zh.NO, zh.GREETING, zh.INTENT_PATTERNS, zh.BARE_REFERENCE, zh.REFINE_START, zh.resolve_references_zh)
+_EN = _Tables(
+    YES, NO, GREETING, INTENT_PATTERNS, BARE_REFERENCE, REFINE_START, resolve_references, SAME_COLOUR, ASK_OTHERS, IN_CART, ALL_SHOWN,
+    GOES_WITH, POSITIONAL,
+)  # fmt: skip
+_ZH = _Tables(
+    zh.YES, zh.NO, zh.GREETING, zh.INTENT_PATTERNS, zh.BARE_REFERENCE, zh.REFINE_START, zh.resolve_references_zh,
+    zh.SAME_COLOUR, zh.ASK_OTHERS, zh.IN_CART, zh.ALL_SHOWN, zh.GOES_WITH, zh.POSITIONAL,
+)  # fmt: skip
+
+
+def _name_the_colour(text: str, t: _Tables, shown: Sequence[ShownProduct], focus: str | None) -> str:
+    """ "anything else in that colour?" → "anything else in black?": the colour of the product
+    the shopper points at (or of the one in focus, or the first shown) in the words' place,
+    so the rest of planning and the understanding read an ordinary colour word."""
+    m = t.same_colour.search(text)
+    if m is None:
+        return text
+    ids, _ = t.resolve(t.same_colour.sub(" ", text), shown, focus)
+    target = ids[0] if ids else (focus or shown[0].id)
+    colour = next((p.colour for p in shown if p.id == target and p.colour), None)
+    if colour is None:
+        return text
+    return text[: m.start()] + colour.lower() + text[m.end() :]
+
 
 def _names_only_attributes(text: str, vocabulary: Vocabulary) -> bool:
     """The message names filters or an order (colour, gender, brand, price, "cheaper") and
@@ -194,6 +379,16 @@ def _names_only_attributes(text: str, vocabulary: Vocabulary) -> bool:
         return False
     fields = {m.field for m in parsed.matches}
     return bool(fields or parsed.sort) and "category" not in fields
+
+
+def _names_a_category(text: str, vocabulary: Vocabulary | None) -> bool:
+    """The message names a product type ("the second one in red shoes?" is a search)."""
+    if vocabulary is None:
+        return False
+    try:
+        return any(m.field == "category" for m in parse_query(text, vocabulary).matches)
+    except QueryError:
+        return False
 
 
 def _plan(
@@ -207,6 +402,7 @@ def _plan(
     has_photo: bool,
     vocabulary: Vocabulary | None,
     intents: ExemplarIntents | None,
+    cart: Sequence[ShownProduct],
 ) -> Plan:
     if pending_confirmation:
         if t.yes.match(text):
@@ -220,27 +416,50 @@ def _plan(
     for intent, pattern in t.intents:
         if not pattern.search(text):
             continue
-        return _with_references(intent, text, language, t, shown, focus)
+        return _with_references(intent, text, language, t, shown, focus, cart)
     if shown and t.bare_reference.match(text):
         ids, problem = t.resolve(text, shown, focus)
         if ids or problem:
             return Plan("details", text=text, product_ids=ids, problem=problem)
+    if shown and (m := t.goes_with.search(text)) is not None:
+        ids, _ = t.resolve(text[m.start() :], shown, focus)
+        return Plan("search", text=text, goes_with=ids[0] if ids else (focus or shown[0].id))
     if has_previous_search and (t.refine_start.match(text) or (vocabulary is not None and _names_only_attributes(text, vocabulary))):
         return Plan("refine", text=text)
     guess = intents.guess(text) if intents is not None else None
     if guess is not None and guess.intent != "search" and (guess.intent != "refine" or has_previous_search):
         if guess.intent in ("refine", "greeting"):
             return Plan(guess.intent, text=text)  # type: ignore[arg-type]
-        return _with_references(guess.intent, text, language, t, shown, focus)  # type: ignore[arg-type]
+        return _with_references(guess.intent, text, language, t, shown, focus, cart)  # type: ignore[arg-type]
+    if shown and t.positional.search(text) and not _names_a_category(text, vocabulary):
+        ids, problem = t.resolve(text, shown, focus)
+        if ids or problem:
+            return Plan("details", text=text, product_ids=ids, problem=problem)
     return Plan("search", text=text)
 
 
-def _with_references(intent: Intent, text: str, language: Language, t: _Tables, shown: Sequence[ShownProduct], focus: str | None) -> Plan:
+def _with_references(
+    intent: Intent, text: str, language: Language, t: _Tables, shown: Sequence[ShownProduct], focus: str | None,
+    cart: Sequence[ShownProduct] = (),
+) -> Plan:  # fmt: skip
     """A plan for `intent`, with the shown products the message points at (or a problem)."""
     if intent == "policy":
         return Plan("policy", text=text)
-    if intent in ("view_cart", "more"):
+    if intent in ("view_cart", "more", "back"):
         return Plan(intent)
+    if intent == "which":
+        if not shown:  # "which shoes are best for running?" with nothing shown is a search
+            return Plan("search", text=text)
+        ids, problem = t.resolve(text, shown, None)
+        if len(ids) >= 2 or problem:  # "which is better, the first or the second?" compares those
+            return Plan("compare", text=text, product_ids=ids, problem=problem)
+        return Plan("which", text=text, product_ids=[p.id for p in shown])
+    if intent == "remove_from_cart" and cart and t.in_cart.search(text):
+        # "the first item in my cart": positions count the cart's lines, not the shown list.
+        ids, problem = t.resolve(text, cart, None)
+        return Plan(intent, text=text, product_ids=ids, problem=problem)
+    if intent == "dislike" and shown and t.all_shown.search(text):
+        return Plan(intent, text=text, product_ids=[p.id for p in shown], show_others=bool(t.ask_others.search(text)))
     ids, problem = t.resolve(text, shown, focus)
     if intent == "compare" and not ids and not problem:
         if len(shown) < 2:
@@ -257,4 +476,5 @@ def _with_references(intent: Intent, text: str, language: Language, t: _Tables, 
             problem = say(language, "nothing_shown")
         else:
             ids = [focus or shown[0].id]
-    return Plan(intent, text=text, product_ids=ids, problem=problem)
+    others = intent == "dislike" and bool(t.ask_others.search(text))
+    return Plan(intent, text=text, product_ids=ids, problem=problem, show_others=others)

@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from assistant.language.text import Language
 from assistant.language.zh import chinese_bridge, chinese_number
 from assistant.messages import say
+from assistant.references import picked, step_from
 from assistant.retrieval.understanding import singular
 
 if TYPE_CHECKING:
@@ -30,27 +30,64 @@ NO = re.compile(rf"^\s*{_NO_WORDS}([，,、\s]*{_NO_WORDS})*" + _THANKS)
 GREETING = re.compile(r"^\s*(你好|您好|嗨|哈喽|哈罗|早上好|下午好|晚上好|谢谢|谢谢你|多谢|再见|拜拜)[啊呀！!。，,\s]*$")
 
 _CART = r"(购物车|购物袋|车里|车中)"
+_CLASSIFIER_WORDS = r"(个|件|款|双|块|条|只|顶|副|套|张|支|瓶|样)"
 INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
-    ("view_cart", re.compile(
-        rf"(看看|查看|看一下|显示|打开|我的).{{0,3}}{_CART}|{_CART}.{{0,4}}(有什么|有啥|有哪些|里面|情况)"
-        rf"|^\s*{_CART}\s*[?？]?$")),
+    (
+        "view_cart",
+        re.compile(
+            rf"(看看|查看|看一下|显示|打开|我的).{{0,3}}{_CART}|{_CART}.{{0,4}}(有什么|有啥|有哪些|里面|情况)"
+            rf"|^\s*{_CART}\s*[?？]?$"
+        ),
+    ),
     ("remove_from_cart", re.compile(r"(删除|删掉|删了|移除|去掉|拿掉|拿出来|取出|移出|不要.{0,6}了)")),
-    ("add_to_cart", re.compile(
-        rf"(加入|加到|放进|放入|添加到|加进).{{0,3}}{_CART}|加购|下单|结账"
-        r"|(我要|我就要|就要|我买|买)(买)?[^，,。]{0,8}?([这那](个|款|双|件|块|条|只|顶|副)|它|第)")),
-    ("policy", re.compile(
-        r"(退货|退款|换货|退换|运费|配送|发货|快递|包邮|邮费|送货|保修|质保|保修期|付款|支付|货到付款"
-        r"|营业时间|几点开门|政策|规定|售后|发票|会员)")),
+    (
+        "add_to_cart",
+        re.compile(
+            rf"(加入|加到|放进|放入|添加到|加进).{{0,3}}{_CART}|加购|下单|结账"
+            r"|(我要|我就要|就要|我买|买)(买)?[^，,。]{0,8}?([这那](个|款|双|件|块|条|只|顶|副)|它|第)"
+        ),
+    ),
+    (
+        "policy",
+        re.compile(
+            r"(退货|退款|换货|退换|运费|配送|发货|快递|包邮|邮费|送货|保修|质保|保修期|付款|支付|货到付款"
+            r"|营业时间|几点开门|政策|规定|售后|发票|会员)"
+        ),
+    ),
+    (
+        "back",
+        re.compile(
+            r"(回到|返回|回去|回上一|回之前).{0,6}(结果|搜索|列表|那些|那批|页)?"
+            r"|(之前|上一次|上次|刚才|前面)的?(结果|搜索|列表|那批|那些)"
+        ),
+    ),
     ("why", re.compile(r"(为什么|为啥|为何|凭什么|怎么会推荐|理由)")),
     ("compare", re.compile(r"(比较|对比|比一比|区别|差别|不同之处|有什么不同|哪个好|哪个更好)")),
+    # A question across the shown products ("哪个最便宜?"); "哪个好" compares.
+    ("which", re.compile(rf"(哪(一)?{_CLASSIFIER_WORDS}|哪些)(是|比较|最|更|有|能|可以|适合|防水|便宜|贵)")),
     ("similar", re.compile(r"(类似|相似|差不多的|同款|一样的|像这样|像这个|相近|同类)")),
-    ("dislike", re.compile(r"(不喜欢|讨厌|不好看|难看|太丑|丑|不合适|不是我的风格|太花|太艳)")),
+    (
+        "dislike",
+        re.compile(
+            r"(不喜欢|讨厌|不好看|难看|太丑|丑|不合适|不是我的风格"
+            r"|太花|太艳|太亮|太俗|太土|太老气|太夸张|太花哨|太素|太正式|太休闲)"
+        ),
+    ),
     ("like", re.compile(r"(我喜欢|很喜欢|挺喜欢|喜欢这|不错|很好看|挺好看|真好看|太好看|好漂亮|很漂亮|完美)")),
-    ("details", re.compile(
-        r"(详情|详细|介绍一下|介绍下|说说|讲讲|更多信息|具体信息|参数|信息|多少钱|什么价|价格是|是什么材质)")),
-    ("more", re.compile(
-        r"^\s*(再来|再给我|再看|还有|更多|下一页|换一批|继续|多来)(一些|一点|点|几个|几款|些|别的|其他的?)?(吧|吗|呢)?"
-        r"[的吗呢吧？?！!。\s]*$|换一批|下一页|更多结果")),
+    (
+        "details",
+        re.compile(
+            r"(详情|详细|介绍一下|介绍下|说说|讲讲|更多信息|具体信息|参数|信息|多少钱|什么价|价格是|是什么材质)"
+            r"|(看看|看一下|看一看|瞧瞧|给我看|让我看)\s*(第|中间|最后|下一|上一|前一|后一)"
+        ),
+    ),
+    (
+        "more",
+        re.compile(
+            r"^\s*(再来|再给我|再看|还有|更多|下一页|换一批|继续|多来)(一些|一点|点|几个|几款|些|别的|其他的?)?(吧|吗|呢)?"
+            r"[的吗呢吧？?！!。\s]*$|换一批|下一页|更多结果"
+        ),
+    ),
 ]
 # Openings that change the last search; a message that names only attributes refines too
 # (the planner asks the understanding), so these need not list every phrasing.
@@ -61,21 +98,20 @@ _ORDINAL = re.compile(rf"第\s*([一二三四五六七八九十\d]+)\s*{_CLASSIF
 _FIRST_N = re.compile(rf"前\s*([两二三四五2-5])\s*{_CLASSIFIER}?")
 _BOTH = re.compile(rf"(两个都|两款都|两件都|两双都|都要|这两{_CLASSIFIER}|那两{_CLASSIFIER}|两者|它们俩|这俩|那俩)")
 _LAST = re.compile(rf"最后(一)?{_CLASSIFIER}|倒数第一")
+_MIDDLE = re.compile(rf"中间(的|那|那一|这)?{_CLASSIFIER}?")
+_STEP = re.compile(rf"(下|后|上|前)一{_CLASSIFIER}|(后面|前面)(那|的)(一)?{_CLASSIFIER}")
+SAME_COLOUR = re.compile(r"(这个|那个|这种|那种|同样的?|一样的?|相同的?|同一?个?|它的|这|那)颜色|同色")
+ASK_OTHERS = re.compile(r"(换|别的|其他|其它|再来|再给|来点|看看|有没有|一点的|一些的)")
+IN_CART = re.compile(rf"{_CART}(里|中)?的?(第|最后|中间)")
+ALL_SHOWN = re.compile(r"(这些|那些|它们|都|全部|所有)")
+POSITIONAL = re.compile(rf"第\s*[一二三四五六七八九十\d]+\s*{_CLASSIFIER}|最后(一)?{_CLASSIFIER}|中间(的|那|那一|这)?{_CLASSIFIER}")
+GOES_WITH = re.compile(rf"(搭配|配|搭|配上|搭上)(它|它们|这|那)(一)?{_CLASSIFIER}?|(和|跟|与)(它|这{_CLASSIFIER}|那{_CLASSIFIER}).{{0,2}}(搭|配)")
 _PRONOUN = re.compile(rf"(它|它们|这{_CLASSIFIER}|那{_CLASSIFIER}|这一{_CLASSIFIER}|那一{_CLASSIFIER}|这些|那些|这|那)")
 BARE_REFERENCE = re.compile(
-    rf"^\s*(那|还有|和|看看|看一下|给我看看|我看看)?\s*(第\s*[一二三四五六七八九十\d]+\s*{_CLASSIFIER}?|最后(一)?{_CLASSIFIER}|这{_CLASSIFIER}|那{_CLASSIFIER})"
+    rf"^\s*(那|还有|和|看看|看一下|给我看看|我看看|我想看看|能看看)?\s*(第\s*[一二三四五六七八九十\d]+\s*{_CLASSIFIER}?|最后(一)?{_CLASSIFIER}|这{_CLASSIFIER}|那{_CLASSIFIER}"
+    rf"|中间(的|那|那一|这)?{_CLASSIFIER}?|(下|后|上|前)一{_CLASSIFIER}|(后面|前面)(那|的)(一)?{_CLASSIFIER})"
     r"(呢|吧|看看|怎么样)?[？?。！!\s]*$"
 )
-
-
-def picked(picks: list[tuple[int, int]], shown: Sequence[ShownProduct], language: Language) -> tuple[list[str], str | None]:
-    """(position in the message, index into shown) picks → the ids in the message's order, or
-    a problem naming how many were shown when one is out of reach. Shared by both languages."""
-    indices = [i for _, i in sorted(picks)]
-    bad = [i for i in indices if not 0 <= i < len(shown)]
-    if bad:
-        return [], say(language, "no_such_number", count=len(shown), number=max(bad) + 1)
-    return list(dict.fromkeys(shown[i].id for i in indices)), None
 
 
 def _number(s: str) -> int:
@@ -94,6 +130,11 @@ def resolve_references_zh(text: str, shown: Sequence[ShownProduct], focus: str |
     picks = [(mm.start(), _number(mm.group(1)) - 1) for mm in _ORDINAL.finditer(text)]
     if (last := _LAST.search(text)) is not None:
         picks.append((last.start(), n - 1))
+    if (mid := _MIDDLE.search(text)) is not None and n:
+        picks.append((mid.start(), (n - 1) // 2))
+    if not picks and (step := _STEP.search(text)) is not None and n:
+        forward = (step.group(1) or step.group(3) or "")[:1] in ("下", "后")
+        picks.append((step.start(), step_from(shown, focus, "after" if forward else "before")))
     if picks:
         return picked(picks, shown, "zh")
     # "那块手表", "这双鞋", "红色的那个": a demonstrative with a shown product's category or

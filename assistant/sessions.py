@@ -43,6 +43,13 @@ class PendingAction(BaseModel):
     prompt: str
 
 
+class EarlierSearch(BaseModel):
+    """A search the shopper moved on from, to go back to ("go back to the previous results")."""
+
+    query: str
+    filters: dict[str, Any] = Field(default_factory=dict)
+
+
 class ShownCard(BaseModel):
     """A product as last shown: what references ("the red one") and "why?" need."""
 
@@ -59,6 +66,7 @@ class SessionState(BaseModel):
     active_filters: dict[str, Any] = Field(default_factory=dict)  # search tool filters as a dict
     filters_applied: list[str] = Field(default_factory=list)  # as the last search described them
     last_query: str | None = None  # the semantic words of the last search
+    earlier: list[EarlierSearch] = Field(default_factory=list)  # searches before it, newest last
     shown: list[ShownCard] = Field(default_factory=list)  # in the order last shown
     seen: list[ShownCard] = Field(default_factory=list)  # everything shown this session, newest last
     focus: str | None = None  # the product "it" refers to

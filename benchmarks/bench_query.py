@@ -60,11 +60,17 @@ def main() -> None:
                     t = time.perf_counter()
                     retriever.search(SearchRequest(text=q.text, image=images.get(q.id), filters=q.filters, fusion=mode, k=10))
                     times.append((time.perf_counter() - t) * 1e3)
-            rows.append({
-                "kind": kind, "mode": mode, "n": len(times),
-                "p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95)),
-                "p99_ms": float(np.percentile(times, 99)), "mean_ms": statistics.fmean(times),
-            })
+            rows.append(
+                {
+                    "kind": kind,
+                    "mode": mode,
+                    "n": len(times),
+                    "p50_ms": float(np.percentile(times, 50)),
+                    "p95_ms": float(np.percentile(times, 95)),
+                    "p99_ms": float(np.percentile(times, 99)),
+                    "mean_ms": statistics.fmean(times),
+                }
+            )
     base_mode = {"text": "bm25", "photo": "clip", "photo+text": "clip"}
     base = {r["kind"]: r["p50_ms"] for r in rows if r["mode"] == base_mode[r["kind"]]}
     for r in rows:

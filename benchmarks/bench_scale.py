@@ -44,13 +44,17 @@ def _points(rng: np.random.Generator, start: int, n: int) -> list[IndexPoint]:
     pts = []
     for i in range(n):
         terms = rng.choice(50_000, size=8, replace=False)
-        vec = {CLIP_TEXT: cap[i].tolist(), FUSED: fus[i].tolist(), TEXT: txt[i].tolist(),
-               BM25: SparseVec(sorted(int(t) for t in terms), [1.0] * 8)}
+        vec = {CLIP_TEXT: cap[i].tolist(), FUSED: fus[i].tolist(), TEXT: txt[i].tolist(), BM25: SparseVec(sorted(int(t) for t in terms), [1.0] * 8)}
         if i % 5 == 0:
             vec[IMAGE] = img[i].tolist()  # KAGL: about one product in five has a photo
         pid = start + i
-        payload = {"product_id": str(pid), "colour_key": COLOURS[pid % 10], "article_type_key": TYPES[(pid // 10) % 10],
-                   "category_key": [TYPES[(pid // 10) % 10]], "price": float(pid % 200)}
+        payload = {
+            "product_id": str(pid),
+            "colour_key": COLOURS[pid % 10],
+            "article_type_key": TYPES[(pid // 10) % 10],
+            "category_key": [TYPES[(pid // 10) % 10]],
+            "price": float(pid % 200),
+        }
         pts.append(IndexPoint(str(uuid.UUID(int=pid + 1)), vec, payload))
     return pts
 
@@ -61,8 +65,11 @@ def _latency(index: EdgeIndex, rng: np.random.Generator, n: int = 60) -> dict[st
     for name, make in {
         "dense": lambda q: ([VectorQuery(FUSED, q, 10)], None, None),
         "dense_filtered": lambda q: ([VectorQuery(FUSED, q, 10)], None, flt),
-        "hybrid_rrf": lambda q: ([VectorQuery(FUSED, q, 100), VectorQuery(CLIP_TEXT, q, 100),
-                                  VectorQuery(BM25, SparseVec([3, 77, 1000], [1.0, 1.0, 1.0]), 100)], Fusion(), None),
+        "hybrid_rrf": lambda q: (
+            [VectorQuery(FUSED, q, 100), VectorQuery(CLIP_TEXT, q, 100), VectorQuery(BM25, SparseVec([3, 77, 1000], [1.0, 1.0, 1.0]), 100)],
+            Fusion(),
+            None,
+        ),
     }.items():
         times = []
         for _ in range(n):
@@ -118,10 +125,14 @@ def main() -> None:
     for r in rows:
         for q, lat in r["latency_plain"].items():
             h = r.get("latency_hnsw", {}).get(q, {})
-            print(f"{r['points']:>9} {r['upsert_points_per_s']:>9.0f} {q:<15} {lat['p50_ms']:>10.1f} {lat['p95_ms']:>8.1f} "
-                  f"{lat['p50_ms'] / base[q]['p50_ms']:>7.2f} {h.get('p50_ms', float('nan')):>9.1f} {h.get('p95_ms', float('nan')):>8.1f}")
-        print(f"{'':>9} disk {r['on_disk_mb']:.0f} MB, reopen {r['reopen_s']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
-              + (f", HNSW build {r['hnsw_build_s']:.0f} s" if "hnsw_build_s" in r else ""))
+            print(
+                f"{r['points']:>9} {r['upsert_points_per_s']:>9.0f} {q:<15} {lat['p50_ms']:>10.1f} {lat['p95_ms']:>8.1f} "
+                f"{lat['p50_ms'] / base[q]['p50_ms']:>7.2f} {h.get('p50_ms', float('nan')):>9.1f} {h.get('p95_ms', float('nan')):>8.1f}"
+            )
+        print(
+            f"{'':>9} disk {r['on_disk_mb']:.0f} MB, reopen {r['reopen_s']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
+            + (f", HNSW build {r['hnsw_build_s']:.0f} s" if "hnsw_build_s" in r else "")
+        )
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(rows, indent=1))
     print(f"wrote {a.out}")

@@ -43,9 +43,7 @@ def scripts(path: Path) -> list[list[str]]:
     return [[t["user"] for t in c["turns"] if "photo" not in t and t.get("user")] for c in convs]
 
 
-async def shopper(
-    host: str, script: list[str], until: float, think: float, turns: list[dict], drops: list[str], rng: random.Random
-) -> None:
+async def shopper(host: str, script: list[str], until: float, think: float, turns: list[dict], drops: list[str], rng: random.Random) -> None:
     try:
         async with connect(f"ws://{host}/v1/chat", max_size=None, open_timeout=60, ping_interval=None) as ws:
             json.loads(await ws.recv())  # session.created

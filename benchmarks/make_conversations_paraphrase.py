@@ -1,7 +1,9 @@
 """Build the English paraphrase conversation sets (deterministic), checked like `kagl.jsonl`:
 `benchmarks/conversations/kagl-paraphrase-dev.jsonl` (20 conversations, for tuning) and
 `kagl-paraphrase-test.jsonl` (40, held out until its first run; its misses were then worked
-on) and `kagl-paraphrase-fresh.jsonl` (40, a third phrasing pool, held out: nothing is tuned on it).
+on), `kagl-paraphrase-fresh.jsonl` (40, a third phrasing pool, held out for one run; its misses
+were then worked on too) and `kagl-paraphrase-latest.jsonl` (40, a fourth pool, written after
+that work and before any run of it: held out).
 
 Every follow-up is phrased the way shoppers write, not the way the planner's tables are
 written ("do you have it in blue?", "I'll go with the second one", "get rid of the first item
@@ -65,6 +67,24 @@ FRESH: dict[str, list[str]] = {
     "why": ["why the first?", "why did you show me the first one?", "explain the first result", "reason for number 1?"],
     "policy": ["how long is delivery?", "can I get a refund?", "do you accept cards?", "what's the exchange policy?"],
 }
+# A fourth pool, written before its set was ever run, after the third's misses were worked on.
+LATEST: dict[str, list[str]] = {
+    "colour": ["do these come in {c}?", "I'd rather see {c}", "{c} instead, please", "have you got them in {c}?"],
+    "gender": ["and for {g}?", "do you have these for {g} too?", "these but for {g}", "show me the version for {g}"],
+    "details": ["what do we know about number two?", "could you describe the second one?", "more info on the 2nd one?",
+                "talk me through the second"],
+    "compare": ["how do 1 and 2 stack up?", "what's the difference between the first two?", "1st or 2nd, which should I pick?",
+                "compare the first with the second"],
+    "add": ["I'll buy the first one", "add the first to my basket", "pop number 1 in the cart", "the first one, I'll take it"],
+    "yes": ["yes, add it", "go on then", "alright", "yup, do it"],
+    "view": ["what's in my shopping cart?", "review my basket", "what am I buying so far?", "open my cart"],
+    "remove": ["take it off my cart", "I changed my mind, remove it", "scrap that item from the basket", "remove that from my bag"],
+    "more": ["next ones please", "show me some others", "what else is there?", "more options?"],
+    "similar": ["anything that looks like the first one?", "similar to the 1st please", "show me alternatives to number 1",
+                "others like the first"],
+    "why": ["why is number 1 first?", "what makes the first one a match?", "why did number one show up?", "why recommend the first?"],
+    "policy": ["what's your returns policy?", "how long does shipping take?", "how long do refunds take?", "can I pay by card?"],
+}  # fmt: skip
 KIND_TURNS = {  # follow-up → what must happen
     "colour": lambda c, cat, col, g: {"tools": ["search_products"], "filters": {"colour": [c.lower()]},
                                        "products": {"category": [cat], "colour": [c]}},
@@ -96,11 +116,13 @@ def build(combos: list[tuple[str, str, str]], counts: Counter, held_out: bool | 
         for kind in SCRIPTS[i % len(SCRIPTS)]:
             if kind == "colour" and alt is None:
                 continue
-            phrase = rng.choice(FRESH[kind] if held_out == "fresh" else POOLS[kind][1 if held_out else 0])
+            pool = {"fresh": FRESH, "latest": LATEST}.get(held_out) if isinstance(held_out, str) else None
+            phrase = rng.choice(pool[kind] if pool else POOLS[kind][1 if held_out else 0])
             turn = {"user": phrase.format(c=(alt or "").lower(), g=GENDER[other_g]), **KIND_TURNS[kind](alt, cat, current, other_g)}
             turns.append(turn)
             current = alt if kind == "colour" else current
-        convs.append({"id": f"{'f' if held_out == 'fresh' else 'p' if held_out else 'd'}{i:02d}", "turns": turns})
+        prefix = {"fresh": "f", "latest": "l"}.get(held_out, "p") if isinstance(held_out, str) else "p" if held_out else "d"
+        convs.append({"id": f"{prefix}{i:02d}", "turns": turns})
     return convs
 
 
@@ -115,6 +137,7 @@ def main() -> None:
         ("kagl-paraphrase-dev", good[40:60], False, 20),
         ("kagl-paraphrase-test", good[:40], True, 40),
         ("kagl-paraphrase-fresh", good[60:100], "fresh", 40),
+        ("kagl-paraphrase-latest", good[100:140], "latest", 40),
     )
     for name, combos, held_out, n in sets:
         convs = build(combos, counts, held_out, n, rng)

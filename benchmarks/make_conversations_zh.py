@@ -129,8 +129,10 @@ def main() -> None:
             turns += [{"user": "退货政策是什么？", "tools": ["answer_policy_question"], "text_contains": ["30 days", "来源"]},
                       {"user": "发货要多久", "tools": ["answer_policy_question"], "text_contains": ["business days"]}]  # fmt: skip
         elif kind == 4:
-            turns += [{"user": "第九个怎么样", "tools": [], "text_contains": ["只展示了"]},
-                      {"user": "再来一些", "tools": ["search_products"], "products": {"category": [cat], "colour": [colour]}, "new_products": True}]
+            turns += [
+                {"user": "第九个怎么样", "tools": [], "text_contains": ["只展示了"]},
+                {"user": "再来一些", "tools": ["search_products"], "products": {"category": [cat], "colour": [colour]}, "new_products": True},
+            ]
         elif kind == 5:
             turns += [{"user": other, "tools": ["search_products"], "text_contains": ["适用"],
                        "products": {"category": [cat], "gender": [{"Men": "Women", "Women": "Men"}[gender], "Unisex"]}}]  # fmt: skip

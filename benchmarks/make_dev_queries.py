@@ -30,13 +30,33 @@ from assistant.catalogue.schema import Product  # noqa: E402
 from assistant.clip.train import is_validation  # noqa: E402
 
 PHRASES = {
-    "Tshirts": ["t-shirt", "tee"], "Casual Shoes": ["casual shoes", "sneakers"], "Sports Shoes": ["running shoes", "trainers"],
-    "Watches": ["watch", "wristwatch"], "Handbags": ["handbag", "purse"], "Shirts": ["shirt"], "Jeans": ["jeans"],
-    "Kurtas": ["kurta"], "Tops": ["top"], "Sandals": ["sandals"], "Heels": ["heels", "high heels"], "Flip Flops": ["flip flops", "slippers"],
-    "Backpacks": ["backpack"], "Sunglasses": ["sunglasses", "shades"], "Belts": ["belt"], "Wallets": ["wallet"],
-    "Formal Shoes": ["formal shoes", "dress shoes"], "Track Pants": ["track pants", "joggers"], "Shorts": ["shorts"],
-    "Sweatshirts": ["sweatshirt"], "Jackets": ["jacket"], "Dresses": ["dress"], "Trousers": ["trousers", "pants"], "Caps": ["cap"],
-    "Flats": ["flats"], "Clutches": ["clutch"], "Socks": ["socks"],
+    "Tshirts": ["t-shirt", "tee"],
+    "Casual Shoes": ["casual shoes", "sneakers"],
+    "Sports Shoes": ["running shoes", "trainers"],
+    "Watches": ["watch", "wristwatch"],
+    "Handbags": ["handbag", "purse"],
+    "Shirts": ["shirt"],
+    "Jeans": ["jeans"],
+    "Kurtas": ["kurta"],
+    "Tops": ["top"],
+    "Sandals": ["sandals"],
+    "Heels": ["heels", "high heels"],
+    "Flip Flops": ["flip flops", "slippers"],
+    "Backpacks": ["backpack"],
+    "Sunglasses": ["sunglasses", "shades"],
+    "Belts": ["belt"],
+    "Wallets": ["wallet"],
+    "Formal Shoes": ["formal shoes", "dress shoes"],
+    "Track Pants": ["track pants", "joggers"],
+    "Shorts": ["shorts"],
+    "Sweatshirts": ["sweatshirt"],
+    "Jackets": ["jacket"],
+    "Dresses": ["dress"],
+    "Trousers": ["trousers", "pants"],
+    "Caps": ["cap"],
+    "Flats": ["flats"],
+    "Clutches": ["clutch"],
+    "Socks": ["socks"],
 }
 GENDER_WORDS = {"Men": ["men", "him", "a man"], "Women": ["women", "her", "ladies"], "Boys": ["boys"], "Girls": ["girls"]}
 CHANGE_PHRASES = ["like this but in {c}", "same but {c}", "this in {c} please", "something like this in {c}"]
@@ -97,10 +117,20 @@ def main() -> None:
         if len([q for q in out if q["kind"] == "text"]) >= 60:
             break
         tpl = TEMPLATES[len(out) % len(TEMPLATES)]
-        want = {"type": p.category, "gender": p.gender, "colour": p.colour if "{colour}" in tpl else None,
-                "brand": p.brand if "{brand}" in tpl else None, "usage": p.attributes.get("usage") if "{usage}" in tpl else None}
-        text = tpl.format(colour=str(p.colour).lower(), brand=p.brand, type=rng.choice(PHRASES[str(p.category)]),
-                          gender=rng.choice(GENDER_WORDS[str(p.gender)]), usage=str(p.attributes.get("usage", "")).lower())
+        want = {
+            "type": p.category,
+            "gender": p.gender,
+            "colour": p.colour if "{colour}" in tpl else None,
+            "brand": p.brand if "{brand}" in tpl else None,
+            "usage": p.attributes.get("usage") if "{usage}" in tpl else None,
+        }
+        text = tpl.format(
+            colour=str(p.colour).lower(),
+            brand=p.brand,
+            type=rng.choice(PHRASES[str(p.category)]),
+            gender=rng.choice(GENDER_WORDS[str(p.gender)]),
+            usage=str(p.attributes.get("usage", "")).lower(),
+        )
         if text in seen:
             continue
         rel = {q.id: g for q in by_type[str(p.category)] if (g := _grade(q, want)) > 0}
@@ -125,8 +155,16 @@ def main() -> None:
         if not 3 <= len(rel) <= 1500:
             continue
         n_photo += 1
-        out.append({"id": f"p{n_photo:03d}", "kind": "photo", "image": _image(p, path),
-                    "filters": {"exclude_product_ids": [p.id]}, "article_type": p.category, "relevant": rel})
+        out.append(
+            {
+                "id": f"p{n_photo:03d}",
+                "kind": "photo",
+                "image": _image(p, path),
+                "filters": {"exclude_product_ids": [p.id]},
+                "article_type": p.category,
+                "relevant": rel,
+            }
+        )
 
     # Photo + text: "like this but in <colour>".
     n_pt = 0
@@ -145,9 +183,16 @@ def main() -> None:
         if not 3 <= sum(1 for g in rel.values() if g == 2) <= 1500:
             continue
         n_pt += 1
-        out.append({"id": f"pt{n_pt:03d}", "kind": "photo+text", "image": _image(p, path),
-                    "text": rng.choice(CHANGE_PHRASES).format(c=colour.lower()),
-                    "filters": {"exclude_product_ids": [p.id]}, "relevant": rel})
+        out.append(
+            {
+                "id": f"pt{n_pt:03d}",
+                "kind": "photo+text",
+                "image": _image(p, path),
+                "text": rng.choice(CHANGE_PHRASES).format(c=colour.lower()),
+                "filters": {"exclude_product_ids": [p.id]},
+                "relevant": rel,
+            }
+        )
 
     dest = Path(__file__).parent / "queries" / f"{a.name}.jsonl"
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -33,8 +33,10 @@ def test_mrr_is_the_reciprocal_rank_of_the_first_relevant():
 def test_query_set_file(tmp_path):
     f = tmp_path / "q.jsonl"
     f.write_text(
-        json.dumps({"id": "1", "text": "red shoes", "relevant": {"10": 2}}) + "\n"
-        + json.dumps({"image": "p.jpg", "filters": {"exclude_product_ids": ["7"]}, "article_type": "Watches"}) + "\n"
+        json.dumps({"id": "1", "text": "red shoes", "relevant": {"10": 2}})
+        + "\n"
+        + json.dumps({"image": "p.jpg", "filters": {"exclude_product_ids": ["7"]}, "article_type": "Watches"})
+        + "\n"
     )
     qs = load_query_set(f)
     assert qs[0].kind == "text" and qs[0].relevant == {"10": 2}

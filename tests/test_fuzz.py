@@ -85,10 +85,16 @@ events = st.one_of(
     st.builds(lambda t, i: {"type": "message", "text": t, "image": i}, texts, images),
     st.builds(lambda t, m: {"type": "message", "text": t, "image": {"media_type": m, "binary": True}}, texts, st.sampled_from(MEDIA_TYPES)),
     st.sampled_from([{"type": "cancel"}, {"type": "ping"}, {"type": "input_audio_buffer.commit"}, {"type": "input_audio_buffer.clear"}]),
-    st.builds(lambda audio, fmt: {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode(), "format": fmt},
-              st.binary(max_size=64), st.sampled_from(["pcm16", "wav", "webm", "mp3"])),  # fmt: skip
-    st.builds(lambda kind, extra: {"type": kind, **extra}, st.sampled_from(CLIENT_TYPES) | st.text(max_size=12),
-              st.dictionaries(st.text(max_size=8), json_values, max_size=3)),  # fmt: skip
+    st.builds(
+        lambda audio, fmt: {"type": "input_audio_buffer.append", "audio": base64.b64encode(audio).decode(), "format": fmt},
+        st.binary(max_size=64),
+        st.sampled_from(["pcm16", "wav", "webm", "mp3"]),
+    ),  # fmt: skip
+    st.builds(
+        lambda kind, extra: {"type": kind, **extra},
+        st.sampled_from(CLIENT_TYPES) | st.text(max_size=12),
+        st.dictionaries(st.text(max_size=8), json_values, max_size=3),
+    ),  # fmt: skip
     st.dictionaries(st.text(max_size=8), json_values, max_size=4),
     json_values,
 )

@@ -139,3 +139,34 @@ def test_a_transcript_is_mended_by_sound_onto_catalogue_words(heard, mended):
     from assistant.language.zh import homophones
 
     assert homophones().mend(heard)[0] == mended
+
+
+@pytest.mark.parametrize(
+    ("word", "english"),
+    [
+        # compounds no lexicon row names, read by their head character
+        ("石英表", "watches"), ("渔夫帽", "caps"), ("阔腿裤", "trousers"), ("工装裤", "trousers"), ("打底衫", "tops"),
+        ("马丁靴", "booties"), ("雪地靴", "booties"), ("船袜", "socks"), ("沙滩拖", "flip flops"), ("百褶裙", "skirts dresses"),
+        ("休闲裤", "casual trousers"),
+        # everyday words that merely end in a head character name no product
+        ("代表", ""), ("发表", ""), ("面包", ""), ("报表", ""), ("毛巾", ""),
+    ],
+)  # fmt: skip
+def test_words_the_lexicon_lacks_are_read_by_their_head_character(word, english):
+    assert chinese_bridge().to_english(word).text == english
+
+
+def test_a_compound_search_gets_its_product_type():
+    vocab = Vocabulary(colour={"black"}, gender={"men", "women", "unisex"}, category={"booties", "trousers"}, brand=set(), season=set(), usage=set())
+    parsed = parse_query("男士黑色马丁靴", vocab)
+    assert parsed.filters.category == ["booties"] and parsed.filters.colour == ["black"]
+
+
+def test_the_head_table_is_well_formed_and_the_benchmark_compounds_are_not_lexicon_words():
+    from assistant.language.zh import HEADS_FILE
+    from benchmarks.make_zh_queries import COMPOUNDS
+
+    heads = load_lexicon(HEADS_FILE)
+    assert heads and all(len(ch) == 1 for ch in heads)
+    lexicon = load_lexicon()
+    assert not [w for words in COMPOUNDS.values() for w in words if w in lexicon]

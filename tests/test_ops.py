@@ -78,7 +78,11 @@ def test_the_exposure_rule_keys_optional_only_on_loopback(tmp_path):
         ServerSettings(host=host, insecure_no_auth=True).check_exposure()
     keys = tmp_path / "keys"
     keys.write_text(f"# the shop's widget\n{KEY}\n\n{OTHER_KEY}  # an agent\n")
-    env = {"SHOP_ASSISTANT_API_KEYS": f" {KEY} ,", "SHOP_ASSISTANT_RATE_LIMIT": "30", "SHOP_ASSISTANT_CORS_ORIGINS": "https://a.example, https://b.example"}
+    env = {
+        "SHOP_ASSISTANT_API_KEYS": f" {KEY} ,",
+        "SHOP_ASSISTANT_RATE_LIMIT": "30",
+        "SHOP_ASSISTANT_CORS_ORIGINS": "https://a.example, https://b.example",
+    }
     s = ServerSettings.from_env(env, key_file=keys)
     assert s.api_keys == {KEY, OTHER_KEY} and s.rate_limit.per_minute == 30 and s.cors_origins == ["https://a.example", "https://b.example"]
     assert KEY not in repr(s), "keys stay out of reprs (and so out of logs)"

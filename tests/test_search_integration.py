@@ -185,6 +185,7 @@ def test_tools_over_the_real_index(indexed, tmp_path):
     missing = call_tool(ctx, "get_product", {"product_id": "no-such-id"})
     assert isinstance(missing, ToolError) and "no-such-id" in missing.error
 
+
 @pytest.mark.parametrize(("mode", "method"), [("late", "rrf"), ("hybrid", "rrf"), ("late", "dbsf")])
 def test_fusion_in_qdrant_equals_fusion_here(indexed, mode, method):
     retriever, *_ = indexed
@@ -205,16 +206,21 @@ def test_batch_cli_prints_one_json_line_per_query(indexed, tmp_path):
     photo = next(r for r in rows if r["image"])
     q = tmp_path / "q.jsonl"
     q.write_text(
-        json.dumps({"id": "a", "text": "black sandals for men", "k": 3}) + "\n"
-        + json.dumps({"id": "b", "image": photo["image"], "fusion": "early", "k": 2}) + "\n"
+        json.dumps({"id": "a", "text": "black sandals for men", "k": 3})
+        + "\n"
+        + json.dumps({"id": "b", "image": photo["image"], "fusion": "early", "k": 2})
+        + "\n"
         + "{not json\n"
-        + json.dumps({"id": "c", "text": ""}) + "\n"
+        + json.dumps({"id": "c", "text": ""})
+        + "\n"
     )
     index_dir = retriever.index.root
     retriever.index.close()  # one process per shard folder: let the CLI open it
     r = subprocess.run(
         [sys.executable, "-m", "assistant.cli", "--index", str(index_dir), "search", "--batch", str(q), "--json"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
     lines = [json.loads(x) for x in r.stdout.splitlines()]

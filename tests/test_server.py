@@ -86,6 +86,11 @@ def test_photos_as_base64_and_as_a_binary_frame(server, kagl_csv):
         ws.send(b"this is not an image")
         ev = json.loads(ws.recv(timeout=10))
         assert ev["type"] == "error" and ev["code"] == "bad_image"
+        # A Chinese message's photo that is no image: why, in Chinese.
+        ws.send(json.dumps({"type": "message", "text": "找类似的", "image": {"media_type": "image/jpeg", "binary": True}}))
+        ws.send(b"this is not an image")
+        ev = json.loads(ws.recv(timeout=10))
+        assert ev["code"] == "bad_image" and ev["errorText"] == "这不是图片（无法识别的格式）"
 
 
 def test_a_second_socket_on_a_session_is_refused_and_resume_works(server):

@@ -9,8 +9,16 @@ import pytest
 from tools.registry import TOOLS, ToolError, call_tool, get_tool, langchain_tools, list_tools, openai_tools
 
 EXPECTED = {
-    "search_products", "search_by_photo", "similar_products", "get_product", "compare_products", "get_facets",
-    "view_cart", "add_to_cart", "remove_from_cart", "answer_policy_question",
+    "search_products",
+    "search_by_photo",
+    "similar_products",
+    "get_product",
+    "compare_products",
+    "get_facets",
+    "view_cart",
+    "add_to_cart",
+    "remove_from_cart",
+    "answer_policy_question",
 }
 
 

@@ -195,7 +195,7 @@ def test_speech_interrupts_the_spoken_answer(server):
         ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
         first = until(ws, "conversation.item.input_audio_transcription.completed")[-1]["item_id"]
         until(ws, "response.audio.delta")
-        stream_pcm(ws, question[: 16000])  # the shopper starts talking over the answer
+        stream_pcm(ws, question[:16000])  # the shopper starts talking over the answer
         after = until(ws, "input_audio_buffer.speech_started")
         kinds = [e["type"] for e in after]
         assert "abort" in kinds and kinds.index("abort") < len(kinds) - 1

@@ -138,10 +138,7 @@ def load_kagl_clip(weights: Path | None = None) -> LoadedClip:
     """The trained catalogue CLIP from its delta checkpoint (default: the packaged one)."""
     path = Path(weights) if weights else DEFAULT_WEIGHTS
     if not path.is_file():
-        raise ModelError(
-            f"catalogue CLIP weights not found at {path}; run `shop-assistant train-clip` "
-            f"or set clip.pretrained to an existing file"
-        )
+        raise ModelError(f"catalogue CLIP weights not found at {path}; run `shop-assistant train-clip` or set clip.pretrained to an existing file")
     loaded = build_kagl_clip(imagenet_init=False)
     sd = load_file(str(path))
     missing, unexpected = loaded.model.load_state_dict(sd, strict=False)

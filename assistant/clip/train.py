@@ -96,6 +96,7 @@ class TrainReport:
 
 # --- the image trunk, split at the cut -------------------------------------------------
 
+
 def _flat_blocks(trunk: nn.Module) -> list[nn.Module]:
     return [b for stage in trunk.blocks for b in stage]
 
@@ -146,9 +147,7 @@ def _views(img: torch.Tensor, n: int, rng: random.Random) -> list[torch.Tensor]:
 
 
 @torch.no_grad()
-def cache_image_features(
-    clip: LoadedClip, products: list[Product], cfg: TrainConfig, batch: int = 64
-) -> tuple[torch.Tensor, list[int], int]:
+def cache_image_features(clip: LoadedClip, products: list[Product], cfg: TrainConfig, batch: int = 64) -> tuple[torch.Tensor, list[int], int]:
     """Cut feature maps [n_ok, views, C, 7, 7] (fp16), the indices of products kept, skipped count."""
     trunk = clip.model.visual.trunk.eval().to(memory_format=torch.channels_last)
     rng = random.Random(cfg.seed)
@@ -190,9 +189,7 @@ def _additive_mask(mask: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def cache_text_features(
-    clip: LoadedClip, captions: list[str], unlock_layers: int, batch: int = 128
-) -> tuple[torch.Tensor, torch.Tensor]:
+def cache_text_features(clip: LoadedClip, captions: list[str], unlock_layers: int, batch: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
     """MiniLM hidden states at the cut [n, L, 384] (fp16) and token masks [n, L].
 
     With `unlock_layers` = 0 the cut is after the pooler: states [n, 1, 384], masks ones.
@@ -228,6 +225,7 @@ def text_tail(text: nn.Module, hidden: torch.Tensor, mask: torch.Tensor, unlock_
 
 
 # --- evaluation --------------------------------------------------------------------------
+
 
 def _recall_at_k(sim: torch.Tensor, k: int = 10) -> float:
     """Fraction of rows whose diagonal entry is in the row's top k."""
@@ -270,6 +268,7 @@ def retrieval_report(
 
 
 # --- training ----------------------------------------------------------------------------
+
 
 def _set_seed(seed: int) -> None:
     random.seed(seed)
@@ -354,9 +353,7 @@ def train_clip(
     )
     steps_per_epoch = math.ceil(len(tr_idx) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / steps_per_epoch) * 0.5 * (1 + math.cos(math.pi * s / total))
-    )
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / steps_per_epoch) * 0.5 * (1 + math.cos(math.pi * s / total)))
     loss_fn = open_clip.ClipLoss()
     gen = torch.Generator().manual_seed(cfg.seed)
 
@@ -374,9 +371,7 @@ def train_clip(
         pooled = torch.empty(len(idx), txt_hidden.shape[-1])
         for chunk in order.split(64):
             length = int(lengths[chunk].max())
-            pooled[chunk] = text_tail(
-                text, txt_hidden[idx[chunk], variant[chunk], :length].float(), mask[chunk, :length], cfg.unlock_text_layers
-            )
+            pooled[chunk] = text_tail(text, txt_hidden[idx[chunk], variant[chunk], :length].float(), mask[chunk, :length], cfg.unlock_text_layers)
         return nn.functional.normalize(text.proj(pooled), dim=-1)
 
     @torch.no_grad()

@@ -37,11 +37,11 @@ def decode_image_data(data: str, limits: ImageLimits = DEFAULT_LIMITS) -> bytes:
     bytes still go through `load_image` to become an image."""
     payload = data.partition(",")[2] if data.startswith("data:") else data
     if len(payload) > limits.max_bytes * 4 // 3 + 4:
-        raise ImageError(f"image is over the {limits.max_bytes / 1e6:.0f} MB limit")
+        raise ImageError(f"image is over the {limits.max_bytes / 1e6:.0f} MB limit", zh=f"图片超过 {limits.max_bytes / 1e6:.0f} MB 的上限")
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ImageError("image is neither a data URL nor valid base64") from None
+        raise ImageError("image is neither a data URL nor valid base64", zh="图片数据既不是 data URL，也不是有效的 base64") from None
 
 
 def load_image(source: Path | str | bytes, limits: ImageLimits = DEFAULT_LIMITS) -> Image.Image:
@@ -56,12 +56,18 @@ def load_image(source: Path | str | bytes, limits: ImageLimits = DEFAULT_LIMITS)
         except OSError as e:
             raise ImageError(f"{name}: cannot read image file ({e.strerror or e})") from e
         if size > limits.max_bytes:
-            raise ImageError(f"{name}: image is {size / 1e6:.1f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit")
+            raise ImageError(
+                f"{name}: image is {size / 1e6:.1f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit",
+                zh=f"图片有 {size / 1e6:.1f} MB，超过 {limits.max_bytes / 1e6:.0f} MB 的上限",
+            )
         data = path.read_bytes()
     if len(data) > limits.max_bytes:
-        raise ImageError(f"{name}: image is {len(data) / 1e6:.1f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit")
+        raise ImageError(
+            f"{name}: image is {len(data) / 1e6:.1f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit",
+            zh=f"图片有 {len(data) / 1e6:.1f} MB，超过 {limits.max_bytes / 1e6:.0f} MB 的上限",
+        )
     if not data:
-        raise ImageError(f"{name}: empty file, not an image")
+        raise ImageError(f"{name}: empty file, not an image", zh="文件是空的，不是图片")
     try:
         with warnings.catch_warnings():
             # PIL warns, then raises, on huge images; we check the size ourselves first.
@@ -70,14 +76,14 @@ def load_image(source: Path | str | bytes, limits: ImageLimits = DEFAULT_LIMITS)
             w, h = img.size
             if w * h > limits.max_pixels:
                 raise ImageError(
-                    f"{name}: image is {w}x{h} ({w * h / 1e6:.0f} megapixels), over the "
-                    f"{limits.max_pixels / 1e6:.0f} megapixel limit"
+                    f"{name}: image is {w}x{h} ({w * h / 1e6:.0f} megapixels), over the {limits.max_pixels / 1e6:.0f} megapixel limit",
+                    zh=f"图片尺寸为 {w}x{h}，超过 {limits.max_pixels / 1e6:.0f} 百万像素的上限",
                 )
             img.load()  # decodes every byte: a truncated file fails here, not later
             return img.convert("RGB")
     except ImageError:
         raise
     except UnidentifiedImageError as e:
-        raise ImageError(f"{name}: not an image (unrecognised format)") from e
+        raise ImageError(f"{name}: not an image (unrecognised format)", zh="这不是图片（无法识别的格式）") from e
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise ImageError(f"{name}: corrupt or truncated image ({e})") from e
+        raise ImageError(f"{name}: corrupt or truncated image ({e})", zh="图片已损坏或不完整") from e

@@ -144,9 +144,7 @@ class ProductIndex(Protocol):
 
     def count(self, collection_name: str, query_filter: Filters | None = None) -> int: ...
 
-    def facet(
-        self, collection_name: str, key: str, query_filter: Filters | None = None, limit: int = 20
-    ) -> list[FacetCount]: ...
+    def facet(self, collection_name: str, key: str, query_filter: Filters | None = None, limit: int = 20) -> list[FacetCount]: ...
 
     def scroll(
         self, collection_name: str, query_filter: Filters | None, limit: int, offset: str | None = None

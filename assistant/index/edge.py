@@ -79,8 +79,10 @@ class EdgeIndex:
         return self.root / collection_name
 
     def collection_exists(self, collection_name: str) -> bool:
-        return collection_name in self._shards or (self._path(collection_name) / "edge_config.json").exists() or any(
-            self._path(collection_name).glob("segments")
+        return (
+            collection_name in self._shards
+            or (self._path(collection_name) / "edge_config.json").exists()
+            or any(self._path(collection_name).glob("segments"))
         )
 
     def _shard(self, collection_name: str) -> qe.EdgeShard:
@@ -136,11 +138,7 @@ class EdgeIndex:
 
     def upsert(self, collection_name: str, points: list[IndexPoint]) -> None:
         shard = self._shard(collection_name)
-        shard.update(
-            qe.UpdateOperation.upsert_points(
-                [qe.Point(p.id, {k: _vector(v) for k, v in p.vectors.items()}, p.payload) for p in points]
-            )
-        )
+        shard.update(qe.UpdateOperation.upsert_points([qe.Point(p.id, {k: _vector(v) for k, v in p.vectors.items()}, p.payload) for p in points]))
 
     def flush(self, collection_name: str) -> None:
         self._shard(collection_name).flush()
@@ -171,8 +169,7 @@ class EdgeIndex:
             req = qe.QueryRequest(
                 limit=limit,
                 prefetches=[
-                    qe.Prefetch(limit=q.limit, query=qe.Query.Nearest(_vector(q.vector), using=q.using), filter=flt, params=params)
-                    for q in prefetch
+                    qe.Prefetch(limit=q.limit, query=qe.Query.Nearest(_vector(q.vector), using=q.using), filter=flt, params=params) for q in prefetch
                 ],
                 query=_fusion(fusion or Fusion()),
                 with_payload=True,
@@ -193,14 +190,10 @@ class EdgeIndex:
         return int(self._shard(collection_name).count(qe.CountRequest(filter=to_edge_filter(query_filter), exact=True)))
 
     def facet(self, collection_name: str, key: str, query_filter: Filters | None = None, limit: int = 20) -> list[FacetCount]:
-        resp = self._shard(collection_name).facet(
-            qe.FacetRequest(key=key, limit=limit, exact=True, filter=to_edge_filter(query_filter))
-        )
+        resp = self._shard(collection_name).facet(qe.FacetRequest(key=key, limit=limit, exact=True, filter=to_edge_filter(query_filter)))
         return [FacetCount(h.value, int(h.count)) for h in resp.hits]
 
-    def scroll(
-        self, collection_name: str, query_filter: Filters | None, limit: int, offset: str | None = None
-    ) -> tuple[list[IndexHit], str | None]:
+    def scroll(self, collection_name: str, query_filter: Filters | None, limit: int, offset: str | None = None) -> tuple[list[IndexHit], str | None]:
         recs, nxt = self._shard(collection_name).scroll(
             qe.ScrollRequest(offset=offset, limit=limit, filter=to_edge_filter(query_filter), with_payload=True, with_vector=False)
         )

@@ -164,10 +164,7 @@ class RemoteIndex:
             res = self._call(
                 self.client.query_points,
                 collection_name,
-                prefetch=[
-                    models.Prefetch(query=_vector(q.vector), using=q.using, limit=q.limit, filter=flt, params=params)
-                    for q in prefetch
-                ],
+                prefetch=[models.Prefetch(query=_vector(q.vector), using=q.using, limit=q.limit, filter=flt, params=params) for q in prefetch],
                 query=_fusion(fusion or Fusion()),
                 limit=limit,
                 with_payload=True,
@@ -190,14 +187,10 @@ class RemoteIndex:
 
     def facet(self, collection_name: str, key: str, query_filter: Filters | None = None, limit: int = 20) -> list[FacetCount]:
         self._require(collection_name)
-        res = self._call(
-            self.client.facet, collection_name, key=key, facet_filter=to_client_filter(query_filter), limit=limit, exact=True
-        )
+        res = self._call(self.client.facet, collection_name, key=key, facet_filter=to_client_filter(query_filter), limit=limit, exact=True)
         return [FacetCount(h.value, int(h.count)) for h in res.hits]
 
-    def scroll(
-        self, collection_name: str, query_filter: Filters | None, limit: int, offset: str | None = None
-    ) -> tuple[list[IndexHit], str | None]:
+    def scroll(self, collection_name: str, query_filter: Filters | None, limit: int, offset: str | None = None) -> tuple[list[IndexHit], str | None]:
         self._require(collection_name)
         recs, nxt = self._call(
             self.client.scroll, collection_name, scroll_filter=to_client_filter(query_filter), limit=limit, offset=offset, with_payload=True

@@ -29,9 +29,7 @@ LATIN = re.compile(r"[A-Za-z]")
 # Letters of scripts neither served language uses (Cyrillic, Greek, Arabic, Hebrew, Devanagari,
 # Thai, ...): any alphabetic character outside Latin and Han.
 # Pictographs, dingbats, variation selectors and joiners: emoji carry no shopping words.
-EMOJI = re.compile(
-    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f900-\U0001f9ff\u2300-\u23ff\u2b00-\u2bff\ufe0e\ufe0f\u200d\u20e3]"
-)
+EMOJI = re.compile("[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f900-\U0001f9ff\u2300-\u23ff\u2b00-\u2bff\ufe0e\ufe0f\u200d\u20e3]")
 # Function words that mark a Latin-script message as French, Spanish, German, Italian or
 # Portuguese (none of which is an English word a shopper would write).
 FOREIGN_FUNCTION_WORDS = frozenset(
@@ -79,3 +77,9 @@ def detect_language(text: str) -> Detected:
     if foreign >= 2 and foreign >= len(short) / 3:
         return "other"
     return "en"
+
+
+def answer_language(text: str | None) -> Language:
+    """The language to answer a raw message in, before it is planned: Chinese for a Chinese
+    message, English otherwise (another language is told, in English, that it is not read)."""
+    return "zh" if text and detect_language(normalise(text)) == "zh" else "en"

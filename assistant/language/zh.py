@@ -25,6 +25,11 @@ from importlib import resources
 from assistant.language.text import HAN_RUN
 
 LEXICON_FILE = "zh_lexicon.tsv"
+HEADS_FILE = "zh_heads.tsv"
+# jieba's dictionary counts from general text: product compounds (石英表 3, 长裙 102, 工装裤 3)
+# are rare there, everyday words that merely end in a head character (代表 32,777, 面包 884,
+# 报表 294, 钟表 171) are not. Chosen on those words, listed in tests/test_language.py.
+HEAD_MAX_FREQ = 150
 
 # Words that carry no shopping meaning in a request ("我想买一件…的…吗").
 FUNCTION_WORDS = frozenset(
@@ -53,7 +58,7 @@ _CN_NUMBER = re.compile(r"[零一二两三四五六七八九十百千万]+(?=\s*
 
 
 def chinese_number(s: str) -> int:
-    """"三百五十" → 350, "两千" → 2000, "十五" → 15 (the numerals of prices)."""
+    """ "三百五十" → 350, "两千" → 2000, "十五" → 15 (the numerals of prices)."""
     total, current = 0, 0
     for ch in s:
         if ch in _CN_DIGITS:
@@ -87,18 +92,19 @@ class Bridged:
         return "".join(dict.fromkeys(words)) or None
 
 
-def load_lexicon() -> dict[str, str]:
-    """The reviewed Chinese → English table (comment lines start with '#')."""
-    text = resources.files("assistant.language").joinpath(LEXICON_FILE).read_text(encoding="utf-8")
+def load_lexicon(name: str = LEXICON_FILE) -> dict[str, str]:
+    """The reviewed Chinese → English table (comment lines start with '#'); `HEADS_FILE`
+    is read the same way."""
+    text = resources.files("assistant.language").joinpath(name).read_text(encoding="utf-8")
     table: dict[str, str] = {}
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         zh, sep, en = line.partition("\t")
         if not sep or not zh.strip() or not en.strip():
-            raise ValueError(f"{LEXICON_FILE}:{n}: expected 'Chinese<TAB>English', got {line!r}")
+            raise ValueError(f"{name}:{n}: expected 'Chinese<TAB>English', got {line!r}")
         if zh in table:
-            raise ValueError(f"{LEXICON_FILE}:{n}: {zh!r} is listed twice")
+            raise ValueError(f"{name}:{n}: {zh!r} is listed twice")
         table[zh.strip()] = en.strip()
     return table
 
@@ -106,11 +112,12 @@ def load_lexicon() -> dict[str, str]:
 class ChineseBridge:
     """Segments and translates Chinese shopper messages (build once; thread-safe to call)."""
 
-    def __init__(self, lexicon: dict[str, str] | None = None) -> None:
+    def __init__(self, lexicon: dict[str, str] | None = None, heads: dict[str, str] | None = None) -> None:
         import jieba  # imported here: its dictionary loads in about a second, only when needed
 
         jieba.setLogLevel(logging.WARNING)
         self.lexicon = lexicon if lexicon is not None else load_lexicon()
+        self.heads = heads if heads is not None else load_lexicon(HEADS_FILE)
         self._tokenizer = jieba.Tokenizer()
         for word in self.lexicon:
             # A high frequency makes jieba keep the lexicon's words whole ("高跟鞋", "双肩包").
@@ -129,24 +136,32 @@ class ChineseBridge:
 
     def _split_unknown(self, token: str) -> list[tuple[str, str | None]]:
         """A word the lexicon lacks, cut into the longest lexicon words of two or more
-        characters it contains ("黑色牛仔" → 黑色, 牛仔); single characters stay unknown."""
+        characters it contains ("黑色牛仔" → 黑色, 牛仔); what is left, read by its head
+        character where it ends in one ("休闲裤" → 休闲 + 裤 → casual trousers, "渔夫帽" →
+        caps), else unknown."""
         out: list[tuple[str, str | None]] = []
+
+        def flush(rest: str) -> None:
+            if rest:
+                # A run jieba's general dictionary knows well is a word of its own (代表,
+                # 面包, 毛巾), not a product compound: its last character heads nothing.
+                common = len(rest) > 1 and self._tokenizer.FREQ.get(rest, 0) >= HEAD_MAX_FREQ
+                out.append((rest, None if common else self.heads.get(rest[-1])))
+
         i, rest = 0, ""
         while i < len(token):
             for n in range(min(self._longest, len(token) - i), 1, -1):
                 piece = token[i : i + n]
                 if piece in self.lexicon:
-                    if rest:
-                        out.append((rest, None))
-                        rest = ""
+                    flush(rest)
+                    rest = ""
                     out.append((piece, self.lexicon[piece]))
                     i += n
                     break
             else:
                 rest += token[i]
                 i += 1
-        if rest:
-            out.append((rest, None))
+        flush(rest)
         return out
 
     def to_english(self, text: str) -> Bridged:

@@ -40,9 +40,7 @@ class Guard:
         self.numbers = set(NUMBER.findall(facts))
         self.currency = bool(CURRENCY.search(facts))
         self.facts = f" {_norm(facts)} "
-        terms: Iterable[str] = (
-            vocabulary.colour | vocabulary.gender | vocabulary.category | vocabulary.brand | vocabulary.season | vocabulary.usage
-        )
+        terms: Iterable[str] = vocabulary.colour | vocabulary.gender | vocabulary.category | vocabulary.brand | vocabulary.season | vocabulary.usage
         self.terms = sorted({t for v in terms if (t := _norm(v)) and t not in COMMON_WORDS}, key=len, reverse=True)
 
     def violation(self, sentence: str) -> str | None:

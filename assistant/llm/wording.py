@@ -48,9 +48,7 @@ class LeadPrompt:
         system = (folder / "system.txt").read_text(encoding="utf-8").strip()
         examples = []
         for block in (folder / "lead_examples.txt").read_text(encoding="utf-8").split("\n\n"):
-            fields = dict(
-                line.split(":", 1) for line in block.strip().splitlines() if not line.startswith("#") and ":" in line
-            )
+            fields = dict(line.split(":", 1) for line in block.strip().splitlines() if not line.startswith("#") and ":" in line)
             if {"Shopper", "Note", "Reply"} <= fields.keys():
                 examples.append((fields["Shopper"].strip(), fields["Note"].strip(), fields["Reply"].strip()))
         return cls(system, tuple(examples))

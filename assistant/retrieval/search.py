@@ -355,9 +355,7 @@ class Retriever:
         t3 = time.perf_counter()
         qfilter = None if filters.is_empty() else filters
         limit = max(req.k, 50) if parsed and parsed.sort else req.k
-        per_list: dict[str, list[IndexHit]] = {
-            name: self.index.query(self.collection_name, [q], None, qfilter, q.limit) for name, q in lists.items()
-        }
+        per_list: dict[str, list[IndexHit]] = {name: self.index.query(self.collection_name, [q], None, qfilter, q.limit) for name, q in lists.items()}
         ranked = {name: [fz.Ranked(h.id, h.score) for h in hits] for name, hits in per_list.items()}
         payloads = {h.id: h.payload for hits in per_list.values() for h in hits}
         c = self.config

@@ -46,8 +46,14 @@ _PRICE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"(?:\bover|\babove|\bmore than|\bat least|\bmin(?:imum)?|>=?)\s*{_NUM}", re.I), "min"),
 ]
 _SORT_PATTERNS: list[tuple[re.Pattern[str], Literal["price_asc", "price_desc"]]] = [
-    (re.compile(r"\b(cheapest|cheaper|least expensive|less expensive|lowest price|lower price|budget|affordable|cheap|inexpensive)\b", re.I),
-     "price_asc"),
+    (
+        re.compile(
+            r"\b(cheapest|cheaper|least expensive|less expensive|lowest price|lower price|budget|affordable|cheap|inexpensive"
+            r"|less (pricey|costly|money)|not (so|too|as) (pricey|expensive|costly)|lower[- ]priced|low[- ]cost|economical|save money)\b",
+            re.I,
+        ),
+        "price_asc",
+    ),
     (re.compile(r"\b(most expensive|more expensive|priciest|pricier|highest price|premium|luxury)\b", re.I), "price_desc"),
 ]
 _EXCLUDE = re.compile(r"\b(?:not|no|except|without|other than|non|anything but|but not)\s+", re.I)
@@ -104,7 +110,7 @@ class ParsedQuery:
 
 
 def singular(word: str) -> str:
-    """"watches" → "watch", "dresses" → "dress", "shoes" → "shoe": plurals of product words."""
+    """ "watches" → "watch", "dresses" → "dress", "shoes" → "shoe": plurals of product words."""
     for suf, rep in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("sses", "ss"), ("xes", "x"), ("s", "")):
         if word.endswith(suf) and len(word) > len(suf) + 2:
             return word[: -len(suf)] + rep
@@ -163,9 +169,12 @@ def parse_query(text: str, vocab: Vocabulary) -> ParsedQuery:
     terms (`language.zh`), so both languages get the same filters, search and explanations;
     the matches then name the Chinese words they came from."""
     if not text or not text.strip():
-        raise QueryError("the query is empty")
+        raise QueryError("the query is empty", zh="查询是空的")
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+        raise QueryError(
+            f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}",
+            zh=f"查询有 {len(text):,} 个字符，最多 {MAX_QUERY_CHARS:,} 个",
+        )
     text = normalise(text)
     language = detect_language(text)
     if language != "zh":
@@ -206,7 +215,10 @@ def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
             matches.append(Match(m.group(0).strip(), "price", kind))
         semantic = pat.sub(" ", semantic)
     if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
-        raise QueryError(f"the price range is empty: minimum {filters.price_min:g} is above maximum {filters.price_max:g}")
+        raise QueryError(
+            f"the price range is empty: minimum {filters.price_min:g} is above maximum {filters.price_max:g}",
+            zh=f"价格范围是空的：最低价 {filters.price_min:g} 高于最高价 {filters.price_max:g}",
+        )
     sort: Literal["price_asc", "price_desc"] | None = None
     for pat, order in _SORT_PATTERNS:
         if pat.search(semantic):
@@ -220,9 +232,7 @@ def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
     i = 0
     negate_next = False
     while i < len(tokens):
-        if tokens[i] in ("not", "no", "except", "without", "non") or (
-            tokens[i] == "other" and i + 1 < len(tokens) and tokens[i + 1] == "than"
-        ):
+        if tokens[i] in ("not", "no", "except", "without", "non") or (tokens[i] == "other" and i + 1 < len(tokens) and tokens[i + 1] == "than"):
             negate_next = True
             i += 2 if tokens[i] == "other" else 1
             continue

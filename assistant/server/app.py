@@ -1,15 +1,15 @@
 """The FastAPI application: lifespan (models and index loaded once), routes, health.
 
-    GET  /healthz                 the process is up
-    GET  /readyz                  models loaded and the index answering (503 otherwise)
-    GET  /v1/protocol             protocol version and JSON Schemas of every event
-    WS   /v1/chat                 the streaming chat protocol (docs/protocol.md)
-    POST /v1/chat/stream          the same events as SSE, AI SDK UI message stream format
-    GET  /v1/tools, POST /v1/tools/{name}   the tool-call API
-    /mcp                          the same tools over MCP (streamable HTTP)
-    GET  /, /widget.js, /widget.css   the chat widget (page and one-script-tag embed)
-    GET  /v1/images/{product_id}  a product's photo
-    GET  /metrics                 Prometheus metrics (operations: `ops`, `access`, `metrics`)
+GET  /healthz                 the process is up
+GET  /readyz                  models loaded and the index answering (503 otherwise)
+GET  /v1/protocol             protocol version and JSON Schemas of every event
+WS   /v1/chat                 the streaming chat protocol (docs/protocol.md)
+POST /v1/chat/stream          the same events as SSE, AI SDK UI message stream format
+GET  /v1/tools, POST /v1/tools/{name}   the tool-call API
+/mcp                          the same tools over MCP (streamable HTTP)
+GET  /, /widget.js, /widget.css   the chat widget (page and one-script-tag embed)
+GET  /v1/images/{product_id}  a product's photo
+GET  /metrics                 Prometheus metrics (operations: `ops`, `access`, `metrics`)
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ from assistant.server.services import Services, load_services
 from assistant.server.settings import ServerSettings
 
 
-def create_app(
-    settings: Settings | None = None, services: Callable[[], Services] | None = None, server: ServerSettings | None = None
-) -> FastAPI:
+def create_app(settings: Settings | None = None, services: Callable[[], Services] | None = None, server: ServerSettings | None = None) -> FastAPI:
     """The app; `services` builds what it serves (default: from `settings`) when it starts;
     `server` says how it is exposed (keys, limits, CORS; default: loopback, no keys)."""
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from assistant.encoders.images import decode_image_data, load_image
 from assistant.errors import AssistantError
 from assistant.events import PROTOCOL_VERSION, ErrorEvent, to_wire
+from assistant.language.text import answer_language
 from assistant.server.ops import operations
 from assistant.server.protocol import CLIENT_EVENT, CLIENT_TYPES, Abort, Heartbeat, MessageEvent, Pong, SessionCreated
 from assistant.server.request_ids import bind_session
@@ -86,7 +87,7 @@ class ChatSocket:
             try:
                 image = await asyncio.get_running_loop().run_in_executor(self.services.pool, load_image, image_bytes)
             except AssistantError as e:
-                await self.error("bad_image", e.message)
+                await self.error("bad_image", e.text(answer_language(msg.text)))
                 return
         await self.cancel_turn()  # barge-in: the new message replaces the answer in flight
         self.turn = asyncio.create_task(self.run_turn(msg.text, image))
@@ -130,7 +131,7 @@ class ChatSocket:
             try:
                 raw_image = decode_image_data(event.image.data)
             except AssistantError as e:
-                await self.error("bad_image", e.message)
+                await self.error("bad_image", e.text(answer_language(event.text)))
                 return
             await self.start_turn(event, raw_image)
 

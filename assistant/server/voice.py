@@ -185,7 +185,8 @@ class VoiceChannel:
             await self.client.send(AudioCommitted(item_id=u.item_id, audio_seconds=round(samples.size / SAMPLE_RATE, 3)))
             transcript = await loop.run_in_executor(services.pool, transcriber.transcribe, samples, self.language)
         except AudioError as e:
-            await self.client.error(e.code, e.message)
+            # A declared Mandarin session hears why in Chinese; a detected one is not known yet.
+            await self.client.error(e.code, e.text("zh" if (self.language or "").startswith("zh") else "en"))
             return
         self.client.observe_stage("transcribe", time.perf_counter() - started)
         await self.client.send(

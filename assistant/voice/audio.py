@@ -28,11 +28,17 @@ class AudioLimits:
 
     def check_bytes(self, n: int) -> None:
         if n > self.max_bytes:
-            raise AudioTooLong(f"the audio is {n / 1e6:.1f} MB; at most {self.max_bytes / 1e6:.0f} MB per utterance")
+            raise AudioTooLong(
+                f"the audio is {n / 1e6:.1f} MB; at most {self.max_bytes / 1e6:.0f} MB per utterance",
+                zh=f"音频有 {n / 1e6:.1f} MB，每段最多 {self.max_bytes / 1e6:.0f} MB",
+            )
 
     def check_seconds(self, seconds: float) -> None:
         if seconds > self.max_seconds:
-            raise AudioTooLong(f"the audio is longer than {self.max_seconds:.0f} seconds; send one question at a time")
+            raise AudioTooLong(
+                f"the audio is longer than {self.max_seconds:.0f} seconds; send one question at a time",
+                zh=f"音频超过 {self.max_seconds:.0f} 秒，请一次问一个问题",
+            )
 
 
 def pcm16_seconds(n_bytes: int) -> float:
@@ -48,10 +54,10 @@ def decode(data: bytes, fmt: AudioFormat, limits: AudioLimits) -> np.ndarray:
     """Float32 samples in [-1, 1] at 16 kHz mono."""
     limits.check_bytes(len(data))
     if not data:
-        raise AudioError("the audio is empty")
+        raise AudioError("the audio is empty", zh="音频是空的")
     if fmt == "pcm16":
         if len(data) % 2:
-            raise AudioError("PCM16 audio must have an even number of bytes (2 per sample)")
+            raise AudioError("PCM16 audio must have an even number of bytes (2 per sample)", zh="PCM16 音频的字节数必须是偶数（每个采样 2 字节）")
         limits.check_seconds(pcm16_seconds(len(data)))
         return pcm16_samples(data)
     return _decode_container(data, fmt, limits)
@@ -67,7 +73,7 @@ def _decode_container(data: bytes, fmt: str, limits: AudioLimits) -> np.ndarray:
     try:
         with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise AudioError(f"the {fmt} data holds no audio stream")
+                raise AudioError(f"the {fmt} data holds no audio stream", zh=f"{fmt} 数据里没有音频流")
             for frame in container.decode(audio=0):
                 frame.pts = None  # browsers' WebM chunks carry gaps; timing is irrelevant here
                 for out in resampler.resample(frame):
@@ -79,9 +85,9 @@ def _decode_container(data: bytes, fmt: str, limits: AudioLimits) -> np.ndarray:
             for out in resampler.resample(None):  # flush
                 chunks.append(out.to_ndarray().reshape(-1))
     except av.FFmpegError as e:
-        raise AudioError(f"the audio is not readable {fmt}: {e.strerror or type(e).__name__}") from None
+        raise AudioError(f"the audio is not readable {fmt}: {e.strerror or type(e).__name__}", zh=f"无法读取这段 {fmt} 音频") from None
     if not chunks:
-        raise AudioError(f"the {fmt} data holds no audio samples")
+        raise AudioError(f"the {fmt} data holds no audio samples", zh=f"{fmt} 数据里没有音频采样")
     samples = np.concatenate(chunks).astype(np.float32) / 32768.0
     limits.check_seconds(samples.size / SAMPLE_RATE)
     return samples

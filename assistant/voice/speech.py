@@ -78,7 +78,7 @@ class Speaker:
 
 
 def pinyin(text: str) -> str:
-    """"我想买" → "wo3 xiang3 mai3": what espeak-ng's Mandarin pinyin voice reads."""
+    """ "我想买" → "wo3 xiang3 mai3": what espeak-ng's Mandarin pinyin voice reads."""
     from pypinyin import Style, lazy_pinyin  # loaded on first Chinese answer
 
     return " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))

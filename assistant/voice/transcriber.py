@@ -36,6 +36,7 @@ DEFAULT_PROMPT = (
 MANDARIN_PROMPT = "以下是普通话的句子。"
 MAX_TOKENS = 96  # about 60 words
 
+
 @dataclass(frozen=True)
 class Transcript:
     text: str  # what was said, in the language it was said in
@@ -103,10 +104,12 @@ class Transcriber:
         """The final transcript; `language=None` detects it. Raises NoSpeech for silence or noise."""
         seconds = samples.size / SAMPLE_RATE
         if self.speech_seconds(samples) < self.min_speech_s:
-            raise NoSpeech("no speech was heard in the audio (silence or noise); please try again")
+            raise NoSpeech(
+                "no speech was heard in the audio (silence or noise); please try again", zh="音频里没有听到说话声（静音或噪音），请再试一次"
+            )
         text, lang = self._run(samples, language, "transcribe", on_text)
         if not text:
-            raise NoSpeech("the speech could not be made out; please try again")
+            raise NoSpeech("the speech could not be made out; please try again", zh="没有听清您说的话，请再试一次")
         query = text
         if lang == "zh":
             # The turn runs on the Chinese itself, with catalogue words written as they sound.
