@@ -15,6 +15,7 @@ and the session stays exactly as it was before the turn.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -23,14 +24,16 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from langchain_core.language_models import BaseChatModel
 from PIL import Image
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from assistant.errors import AssistantError, LLMBusy, LLMUnavailable
 from assistant.events import (
     DataFacets,
     DataNotice,
     DataProducts,
+    DataToolReview,
     ErrorEvent,
     Finish,
     Start,
@@ -51,8 +54,9 @@ from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
 from assistant.retrieval.understanding import GENDER_EXPANSION, parse_query, singular
 from assistant.sessions import EarlierSearch, PendingAction, SessionState, SessionStore, ShownCard, open_session
+from assistant.tool_loop import Policy, ToolLoopFailed, TurnContext, ask_model, review_call, start_exchange, tell_model
 from tools.context import ToolContext
-from tools.registry import ToolError, call_tool
+from tools.registry import ToolError, call_tool, get_tool
 from tools.types import ProductCard, SearchResult
 
 BROAD_RESULT = 40  # more matches than this: ask a clarifying question from the brand facets
@@ -77,6 +81,7 @@ class Answer:
     text: str
     outcome: Outcome | None = None  # a turn that found nothing to show, and why
     generic_lead: str | None = None  # the text's opening that the model's own sentence replaces
+    by_model: bool = False  # a tool-calling model chose the steps and wrote the opening
 
 
 Steps = Generator[BaseModel, None, Answer]  # yields events, returns the answer
@@ -93,6 +98,8 @@ class Agent:
         page: int = PAGE,
         writer: LeadWriter | None = None,
         exemplar_intents: bool = True,
+        tool_model: BaseChatModel | None = None,
+        policy: Policy = "planner",
     ) -> None:
         self.retriever = retriever
         self.store = store
@@ -100,6 +107,10 @@ class Agent:
         self.page = page
         self.writer = writer  # None: templated answers only
         self.exemplar_intents = exemplar_intents  # the planner's fallback for phrasings its rules lack
+        # A model with the tools bound (`llm.backends.load_tool_model`); with policy "model" or
+        # "guarded" it chooses a turn's steps, and the planner answers whenever it fails.
+        self.tool_model = tool_model if policy != "planner" else None
+        self.policy: Policy = policy if tool_model is not None else "planner"
         self._intents: ExemplarIntents | None = None
         self._active = 0  # turns running now, in any thread
         self._overlapped_at = -BUSY_WINDOW_S  # when a turn last started while another ran (monotonic s)
@@ -135,7 +146,16 @@ class Agent:
                 self.retriever.vocabulary, self.intents, cart,
             )  # fmt: skip
             language = plan.language
-            answer = yield from self._act(plan, ToolContext(self.retriever, work, self.policies), work, image)
+            answer = None
+            if self.tool_model is not None and _model_may_choose(plan, image):
+                attempt = work.model_copy(deep=True)  # a failed attempt leaves no trace in the session
+                try:
+                    answer = yield from self._model_turn(message, plan, ToolContext(self.retriever, attempt, self.policies), attempt)
+                    work = attempt
+                except (ToolLoopFailed, LLMUnavailable) as e:
+                    yield DataNotice(data={"code": e.code, "text": say(plan.language, "model_left_out", error=e.message)})
+            if answer is None:
+                answer = yield from self._act(plan, ToolContext(self.retriever, work, self.policies), work, image)
         except AssistantError as e:
             language = language or answer_language(message)
             shown_text = say(language, "refused", error=e.text(language)) if e.user_visible else say(language, "internal_error")
@@ -144,7 +164,7 @@ class Agent:
             return
         text = answer.text
         lead = ""
-        if self.writer is not None and plan.language in self.writer.languages:
+        if self.writer is not None and plan.language in self.writer.languages and not answer.by_model:
             try:
                 lead = self._lead(message, plan, work, answer, photo=image is not None)
             except LLMUnavailable as e:
@@ -192,6 +212,7 @@ class Agent:
         call_id = uuid.uuid4().hex[:12]
         yield ToolInputAvailable(tool_call_id=call_id, tool_name=name, input=args)
         result = call_tool(ctx, name, args)
+        ctx.calls.append((name, args, result))
         yield ToolOutputAvailable(tool_call_id=call_id, output=result.model_dump(mode="json"))
         return result
 
@@ -219,21 +240,9 @@ class Agent:
                 parts.append(part.text)
             return Answer(" ".join(parts))
         if i == "compare":
-            cmp = yield from self._call(ctx, "compare_products", {"product_ids": plan.product_ids or [c.id for c in s.shown[:2]]})
-            if isinstance(cmp, ToolError):
-                return Answer(say(lang, "compare_failed", error=cmp.error))
-            sep = SEPARATOR[lang]
-            diff = sep.join(f"{field_name(lang, k)}: {' vs '.join(str(v) for v in vals)}" for k, vals in cmp.different.items())
-            same = ", ".join(f"{field_name(lang, k)} {v}" for k, v in cmp.same.items())
-            names = (" and " if lang == "en" else " 和 ").join(p.name for p in cmp.products)
-            return Answer(
-                say(lang, "comparing", names=names)
-                + (say(lang, "differ", diff=diff) if diff else say(lang, "no_difference"))
-                + (say(lang, "share", same=same) if same else "")
-            )
+            return (yield from self._compare(ctx, plan.product_ids or [c.id for c in s.shown[:2]], lang))
         if i == "similar":
-            res = yield from self._call(ctx, "similar_products", {"product_id": plan.product_ids[0], "k": self.page})
-            return (yield from self._show(res, s, say(lang, "similar", name=self._name(s, plan.product_ids[0])), lang))
+            return (yield from self._similar(ctx, s, plan.product_ids[0], lang))
         if i == "why":
             card = next((c for c in s.shown if c.id == plan.product_ids[0]), None)
             if card is None or not card.why:
@@ -243,10 +252,7 @@ class Agent:
         if i == "add_to_cart":
             if not plan.product_ids:
                 return Answer(say(lang, "which_to_add"))
-            name = self._name(s, plan.product_ids[0])
-            s.pending = PendingAction(tool="add_to_cart", arguments={"product_id": plan.product_ids[0]}, prompt=say(lang, "pending_add", name=name))
-            s.focus = plan.product_ids[0]
-            return Answer(say(lang, "confirm_add", name=name))
+            return self._ask_to_add(s, plan.product_ids[0], lang)
         if i == "confirm" and s.pending is not None:
             action, s.pending = s.pending, None
             cart = yield from self._call(ctx, action.tool, action.arguments)
@@ -257,28 +263,18 @@ class Agent:
             s.pending = None
             return Answer(say(lang, "cart_unchanged"))
         if i == "view_cart":
-            cart = yield from self._call(ctx, "view_cart", {})
-            if not cart.lines:
-                return Answer(say(lang, "cart_empty"))
-            lines = SEPARATOR[lang].join(say(lang, "cart_line", quantity=ln.quantity, name=ln.name, id=ln.product_id) for ln in cart.lines)
-            return Answer(say(lang, "cart", lines=lines))
+            return (yield from self._view_cart(ctx, lang))
         if i == "remove_from_cart":
             in_cart = {ln.product_id for ln in s.cart}
             ids = [p for p in plan.product_ids if p in in_cart] or [ln.product_id for ln in s.cart[-1:]]
             if not ids:
                 return Answer(say(lang, "cart_empty"))
-            cart = yield from self._call(ctx, "remove_from_cart", {"product_id": ids[0]})
-            if isinstance(cart, ToolError):
-                return Answer(say(lang, "remove_failed", error=cart.error))
-            return Answer(say(lang, "removed", count=cart.items))
+            return (yield from self._remove(ctx, ids[0], lang))
         if i == "policy":
             question = plan.text or ""
             if lang == "zh":  # the policy documents are English: ask in the words they use
                 question = chinese_bridge().to_english(question).text or question
-            ans = yield from self._call(ctx, "answer_policy_question", {"question": question})
-            if isinstance(ans, ToolError) or not ans.found:
-                return Answer(say(lang, "no_policy"), outcome="no_policy")
-            return Answer(say(lang, "policy", text=ans.text, source=ans.source))
+            return (yield from self._policy(ctx, question, lang))
         if i in ("like", "dislike"):
             target = s.likes if i == "like" else s.dislikes
             target.extend(p for p in plan.product_ids if p not in target)
@@ -289,6 +285,139 @@ class Agent:
                 return Answer(f"{noted} {others.text}", outcome=others.outcome)
             return Answer(noted)
         return Answer(say(lang, "capabilities"))
+
+    # -- a turn whose steps a tool-calling model chooses ---------------------------------
+
+    def _model_turn(self, message: str, plan: Plan, ctx: ToolContext, s: SessionState) -> Steps:
+        """The model proposes calls, each is reviewed (`tool_loop.review_call`) and run as one
+        of the agent's own steps, until it replies; its reply opens the answer if the guard
+        finds it grounded in the turn's tool results, and the steps' templated facts follow.
+        Raises `ToolLoopFailed` or `LLMUnavailable`; the caller then answers with the planner."""
+        assert self.tool_model is not None
+        review = TurnContext(message, plan, s, self.retriever.vocabulary, self.page)
+        ex = start_exchange(message, s)
+        answers: list[Answer] = []
+        while True:
+            try:
+                ai = ask_model(self.tool_model, ex)
+            except ToolLoopFailed as e:
+                if not answers:
+                    raise
+                # Steps already ran (a model that asks again for what it was just given): their
+                # answers stand, without the model's words.
+                yield DataNotice(data={"code": e.code, "text": say(plan.language, "model_left_out", error=e.message)})
+                reply = ""
+                break
+            if not ai.tool_calls:
+                reply = str(ai.content or "").strip()
+                break
+            for call in ai.tool_calls:
+                verdict = review_call(call["name"], call["args"], review, self.policy)
+                yield DataToolReview(data={"tool": call["name"], "proposed": call["args"], "action": verdict.action, "reason": verdict.reason})
+                if verdict.action == "refused":
+                    tell_model(ex, call["id"], ToolError(tool=call["name"], error=verdict.reason or "refused").model_dump())
+                    continue
+                problem = _schema_problem(call["name"], verdict.arguments)
+                if problem is not None:
+                    tell_model(ex, call["id"], ToolError(tool=call["name"], error=problem).model_dump())
+                    continue
+                before = len(ctx.calls)
+                answer = yield from self._model_step(call["name"], verdict.arguments, ctx, s, plan.language)
+                answers.append(answer)
+                results = [r.model_dump(mode="json") for _, _, r in ctx.calls[before:]]
+                tell_model(ex, call["id"], results[-1] if results else {"status": answer.text})
+                if s.pending is not None:  # a cart change waits for the shopper's yes: the turn ends here
+                    return Answer(answer.text, by_model=True)
+        templated = " ".join(a.text for a in answers)
+        if not answers and (not reply or plan.intent not in NO_TOOL_INTENTS):
+            # A request the tools answer, answered from the model's own knowledge (or not at all).
+            raise ToolLoopFailed("the model answered without calling a tool")
+        facts = json.dumps([r.model_dump(mode="json") for _, _, r in ctx.calls], ensure_ascii=False) + " " + templated
+        opening = _first_sentences(reply)
+        if opening and Guard(facts, self.retriever.vocabulary).violation(opening) is not None:
+            if not answers:
+                raise ToolLoopFailed("the model's reply stated what no tool returned")
+            opening = ""  # the templated facts stand alone
+        outcome = next((a.outcome for a in answers if a.outcome), None)
+        return Answer(f"{opening} {templated}".strip(), outcome=outcome, by_model=True)
+
+    def _model_step(self, name: str, args: dict[str, Any], ctx: ToolContext, s: SessionState, lang: Language) -> Steps:
+        """One reviewed call, run as the planner's step of the same tool would run it."""
+        if name == "search_products":
+            args = {**args, "k": min(int(args.get("k") or self.page), self.page)}
+            res = yield from self._call(ctx, name, args)
+            if isinstance(res, ToolError):
+                return Answer(say(lang, "search_failed", error=res.error))
+            filters = {k: v for k, v in (args.get("filters") or {}).items() if v not in (None, [], "")}
+            query = str(args.get("query") or "")
+            if s.last_query is not None and (s.last_query, s.active_filters) != (query, filters):
+                s.earlier = [*s.earlier, EarlierSearch(query=s.last_query, filters=s.active_filters)][-EARLIER_LIMIT:]
+            s.last_query, s.active_filters = query, filters
+            return (yield from self._show(res, s, say(lang, "found"), lang))
+        if name == "get_product":
+            return (yield from self._details(ctx, s, str(args["product_id"]), lang))
+        if name == "compare_products":
+            return (yield from self._compare(ctx, [str(i) for i in args["product_ids"]], lang))
+        if name == "similar_products":
+            return (yield from self._similar(ctx, s, str(args["product_id"]), lang))
+        if name == "view_cart":
+            return (yield from self._view_cart(ctx, lang))
+        if name == "add_to_cart":
+            return self._ask_to_add(s, str(args["product_id"]), lang)
+        if name == "remove_from_cart":
+            return (yield from self._remove(ctx, str(args["product_id"]), lang))
+        question = str(args.get("question") or "")
+        if lang == "zh":
+            question = chinese_bridge().to_english(question).text or question
+        return (yield from self._policy(ctx, question, lang))
+
+    # -- steps, each a typed answer and the events of its tool calls ---------------------
+
+    def _compare(self, ctx: ToolContext, ids: list[str], lang: Language) -> Steps:
+        cmp = yield from self._call(ctx, "compare_products", {"product_ids": ids})
+        if isinstance(cmp, ToolError):
+            return Answer(say(lang, "compare_failed", error=cmp.error))
+        sep = SEPARATOR[lang]
+        diff = sep.join(f"{field_name(lang, k)}: {' vs '.join(str(v) for v in vals)}" for k, vals in cmp.different.items())
+        same = ", ".join(f"{field_name(lang, k)} {v}" for k, v in cmp.same.items())
+        names = (" and " if lang == "en" else " 和 ").join(p.name for p in cmp.products)
+        return Answer(
+            say(lang, "comparing", names=names)
+            + (say(lang, "differ", diff=diff) if diff else say(lang, "no_difference"))
+            + (say(lang, "share", same=same) if same else "")
+        )
+
+    def _similar(self, ctx: ToolContext, s: SessionState, product_id: str, lang: Language) -> Steps:
+        res = yield from self._call(ctx, "similar_products", {"product_id": product_id, "k": self.page})
+        return (yield from self._show(res, s, say(lang, "similar", name=self._name(s, product_id)), lang))
+
+    def _ask_to_add(self, s: SessionState, product_id: str, lang: Language) -> Answer:
+        """No cart change yet: the shopper is asked, and the next turn's yes makes it."""
+        name = self._name(s, product_id)
+        s.pending = PendingAction(tool="add_to_cart", arguments={"product_id": product_id}, prompt=say(lang, "pending_add", name=name))
+        s.focus = product_id
+        return Answer(say(lang, "confirm_add", name=name))
+
+    def _view_cart(self, ctx: ToolContext, lang: Language) -> Steps:
+        cart = yield from self._call(ctx, "view_cart", {})
+        if isinstance(cart, ToolError):
+            return Answer(say(lang, "cart_failed", error=cart.error))
+        if not cart.lines:
+            return Answer(say(lang, "cart_empty"))
+        lines = SEPARATOR[lang].join(say(lang, "cart_line", quantity=ln.quantity, name=ln.name, id=ln.product_id) for ln in cart.lines)
+        return Answer(say(lang, "cart", lines=lines))
+
+    def _remove(self, ctx: ToolContext, product_id: str, lang: Language) -> Steps:
+        cart = yield from self._call(ctx, "remove_from_cart", {"product_id": product_id})
+        if isinstance(cart, ToolError):
+            return Answer(say(lang, "remove_failed", error=cart.error))
+        return Answer(say(lang, "removed", count=cart.items))
+
+    def _policy(self, ctx: ToolContext, question: str, lang: Language) -> Steps:
+        ans = yield from self._call(ctx, "answer_policy_question", {"question": question})
+        if isinstance(ans, ToolError) or not ans.found:
+            return Answer(say(lang, "no_policy"), outcome="no_policy")
+        return Answer(say(lang, "policy", text=ans.text, source=ans.source))
 
     def _back(self, ctx: ToolContext, s: SessionState, lang: Language) -> Steps:
         """The search before the current one, run again (its results, not a new page)."""
@@ -488,6 +617,33 @@ def _note(plan: Plan, s: SessionState, answer: Answer, photo: bool, with_query: 
         lead = {"search": "showing products: ", "refine": "showing the updated search: ", "more": "showing more of the same search: "}
         return lead[plan.intent] + "; ".join(words)
     return NOTES.get(plan.intent)
+
+
+def _model_may_choose(plan: Plan, image: Image.Image | None) -> bool:
+    """Turns a model may plan: not a yes or no to a pending cart change (confirmation is the
+    planner's), not a photo (its attachment is the planner's), not a refused language."""
+    return image is None and plan.intent not in ("confirm", "deny", "unsupported_language") and plan.problem is None
+
+
+def _schema_problem(name: str, args: dict[str, Any]) -> str | None:
+    """Why the arguments do not fit the tool's schema, or None: a ToolError for the model."""
+    try:
+        get_tool(name).args.model_validate(args)
+    except ValidationError as e:
+        return "invalid arguments: " + "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'arguments'}: {err['msg']}" for err in e.errors())
+    return None
+
+
+MAX_OPENING_CHARS = 240
+# Intents a model may answer without a tool call: only a greeting. "Why" needs the ranking
+# reasons and a like or dislike the session's update, which the planner's steps make.
+NO_TOOL_INTENTS = frozenset({"greeting"})
+
+
+def _first_sentences(reply: str, n: int = 2) -> str:
+    """At most `n` sentences of the model's reply, as the answer's opening."""
+    parts = re.split(r"(?<=[.!?。！？])\s*", reply.strip())
+    return " ".join(p for p in parts[:n] if p)[:MAX_OPENING_CHARS].strip()
 
 
 def _swap_words(query: str, old: Any, new: Any) -> str:

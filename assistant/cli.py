@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from assistant.config import LLM_BACKENDS, Settings
+from assistant.config import LLM_BACKENDS, POLICY_CHOICES, Settings
 from assistant.errors import AssistantError, QueryError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="Multimodal shopping assistant.")
@@ -40,6 +40,9 @@ def main_options(
     llm_url: Annotated[str | None, typer.Option("--llm-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1.")] = None,
     llm_model: Annotated[str | None, typer.Option("--llm-model", help="Model name at the endpoint.")] = None,
     llm_threads: Annotated[int | None, typer.Option("--llm-threads", help="Threads for the embedded model.")] = None,
+    policy: Annotated[
+        str | None, typer.Option("--policy", help="Who chooses each turn's steps: auto (default), planner, model or guarded (openai only).")
+    ] = None,
 ) -> None:
     s = Settings.from_env()
     if index is not None:
@@ -64,6 +67,12 @@ def main_options(
         s.llm.model = llm_model
     if llm_threads is not None:
         s.llm.threads = llm_threads
+    if policy is not None:
+        if policy not in POLICY_CHOICES:
+            raise typer.BadParameter(f"{policy!r}; choose one of {', '.join(POLICY_CHOICES)}", param_hint="--policy")
+        if policy in ("model", "guarded") and s.llm.backend != "openai":
+            raise typer.BadParameter(f"the {policy} policy needs a tool-calling model: --llm openai --llm-url URL", param_hint="--policy")
+        s.llm.policy = policy  # type: ignore[assignment]
     state.settings = s
 
 

@@ -42,6 +42,8 @@ class IndexSettings(BaseModel):
 
 LLMBackend = Literal["embedded", "openai", "none"]
 LLM_BACKENDS: tuple[str, ...] = get_args(LLMBackend)
+PolicyChoice = Literal["auto", "planner", "model", "guarded"]
+POLICY_CHOICES: tuple[str, ...] = get_args(PolicyChoice)
 
 
 class LLMSettings(BaseModel):
@@ -55,6 +57,11 @@ class LLMSettings(BaseModel):
     model: str = "default"  # openai: the model name the endpoint serves
     timeout_s: float = 10.0  # openai: longer than this and the turn falls back to templates
     max_tokens: int = 48  # the model writes one opening sentence
+    # Who chooses a turn's steps: "planner" (the rules), "model" (a tool-calling model at an
+    # openai endpoint), "guarded" (the model, each call reviewed by the planner's reading of
+    # the message); "auto" is "model" for the openai backend and "planner" otherwise.
+    policy: PolicyChoice = "auto"
+    tool_max_tokens: int = 256  # a tool-calling step: the calls' JSON and a short reply
 
 
 class Settings(BaseModel):
@@ -99,4 +106,8 @@ class Settings(BaseModel):
             s.llm.threads = int(v)
         if v := env.get("SHOP_ASSISTANT_LLM_TIMEOUT"):
             s.llm.timeout_s = float(v)
+        if v := env.get("SHOP_ASSISTANT_LLM_POLICY"):
+            if v not in POLICY_CHOICES:
+                raise ConfigError(f"SHOP_ASSISTANT_LLM_POLICY is {v!r}; choose one of {', '.join(POLICY_CHOICES)}")
+            s.llm.policy = v  # type: ignore[assignment]
         return s

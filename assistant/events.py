@@ -78,6 +78,15 @@ class DataNotice(_Event):
     data: dict[str, Any]  # {"code": str, "text": str}
 
 
+class DataToolReview(_Event):
+    """A call a tool-calling model proposed, as it proposed it, and what the review made of
+    it: {"tool", "proposed", "action": "kept" | "repaired" | "refused", "reason"}. A kept or
+    repaired call is then run, with its own tool-input/output events."""
+
+    type: Literal["data-tool-review"] = "data-tool-review"
+    data: dict[str, Any]
+
+
 class ErrorEvent(_Event):
     """A refused input or a failed step; the session stays usable."""
 
@@ -92,7 +101,18 @@ class Finish(_Event):
 
 
 Event = Annotated[
-    Start | TextStart | TextDelta | TextEnd | ToolInputAvailable | ToolOutputAvailable | DataProducts | DataFacets | DataNotice | ErrorEvent | Finish,
+    Start
+    | TextStart
+    | TextDelta
+    | TextEnd
+    | ToolInputAvailable
+    | ToolOutputAvailable
+    | DataProducts
+    | DataFacets
+    | DataNotice
+    | DataToolReview
+    | ErrorEvent
+    | Finish,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

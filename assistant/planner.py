@@ -58,7 +58,10 @@ ORDINALS = {
 }  # fmt: skip
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 _POLITE = r"([\s,!.]*(thanks|thank you|please))?[\s!.]*$"
-_YES_WORDS = r"(yes|yeah|yep|yup|sure|ok(ay)?|please do|do it|go ahead|go for it|confirm(ed)?|absolutely|definitely|y)"
+_YES_WORDS = (
+    r"(yes|yeah|yep|yup|sure|ok(ay)?|please do|do it|go ahead|go for it|go on|confirm(ed)?|absolutely|definitely|y|alright|all right"
+    r"|fine|of course|why not|let'?s do it|great|perfect|correct|right|that'?s right)"
+)
 # A yes-word, then at most a few more words ("sure, go ahead", "sure thing", "yes please add
 # it"); a no-word anywhere makes it no answer to the confirmation ("yes, but not that one").
 YES = re.compile(rf"^\s*{_YES_WORDS}\b(?!.*\b(no|not|don'?t|cancel)\b)[\w\s,!.']{{0,24}}$", re.I)
@@ -71,17 +74,24 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         "view_cart",
         re.compile(
             r"\b(what'?s|what is|show|view|see|check)\b.*\b(cart|basket)\b|^\s*(my )?(cart|basket)\s*\??$"
-            r"|\bwhat (have|did|do) i (got|get|have|added|picked|chosen|chose)\b",
+            r"|\bwhat (have|did|do) i (got|get|have|added|picked|chosen|chose)\b|\bwhat am i (buying|getting|ordering|purchasing)\b"
+            r"|\b(buying|bought|ordered|got|added|picked|chosen) so far\b"
+            r"|\b(anything|something|what|how many( things| items)?)\b.*\b(in|inside) (my|the) (cart|basket|bag)\b",
             re.I,
         ),
     ),
-    ("remove_from_cart", re.compile(r"\b(remove|delete|take out|drop|get rid of)\b|\btake\s+(\w+\s+){1,3}out\b", re.I)),
+    (
+        "remove_from_cart",
+        re.compile(
+            r"\b(remove|delete|take out|drop|get rid of)\b|\btake\s+(\w+\s+){1,3}out\b|\b(from|out of|off)\s+(my|the)\s+(cart|basket|bag)\b", re.I
+        ),
+    ),
     (
         "add_to_cart",
         re.compile(
             r"\b(add|put)\b.*\b(cart|basket|bag)\b|\b(buy|purchase|order|i'?ll take)\b"
-            r"|\bi'?ll (go with|have|get)\b|\bi('ll| will)? ?(choose|pick)\b"
-            r"|\b(goes?|going|move|drop|stick|pop)\s+(\w+\s+)?(in|into|to)\s+(my|the)\s+(cart|basket|bag)\b"
+            r"|\bi'?ll (go with|have|get)\b|^\s*(ok(ay)?,?\s+)?i('ll| will)? ?(choose|pick|go for)\b"
+            r"|\b(in|into|to)\s+(my|the)\s+(cart|basket|bag)\b"
             r"|\badd\s+(it|this|that|them|both|#\d|number\s+\d|the\s+(first|second|third|fourth|fifth|last|\d\w*))\b",
             re.I,
         ),
@@ -114,8 +124,21 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
             re.I,
         ),
     ),
-    ("why", re.compile(r"\b(why|how come|reason|reasons|reasoning)\b", re.I)),
-    ("compare", re.compile(r"\b(compare|comparison|contrast|difference|differences|differ|versus|vs\.?)\b|\bside by side\b", re.I)),
+    (
+        "why",
+        re.compile(
+            r"\b(why|how come|reason|reasons|reasoning)\b|\bwhat (makes|made)\b.*\b(match|fit|pick|choice|result|suitable|right|good)\b", re.I
+        ),
+    ),
+    (
+        "compare",
+        re.compile(
+            r"\b(compare|comparison|contrast|difference|differences|differ|versus|vs\.?)\b|\bside by side\b|\bstack up\b"
+            r"|\b(" + "|".join(ORDINALS) + r"|#?\d|number \d)( one)?\s+(or|and|vs\.?|&)\s+(the\s+)?(" + "|".join(ORDINALS) + r"|#?\d|number \d)\b"
+            r"(?=.*\b(which|better|pick|choose|prefer|stack|differ|best)\b)",
+            re.I,
+        ),
+    ),
     # A question across the shown products ("which of these is the cheapest?").
     (
         "which",
@@ -125,7 +148,15 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
             re.I,
         ),
     ),
-    ("similar", re.compile(r"\b(similar|alternatives?|more like (this|that|it|number \d|#\d|the \w+)|like (this|that) one|anything like)\b", re.I)),
+    (
+        "similar",
+        re.compile(
+            r"\b(similar|alternatives?|more like (this|that|it|number \d|#\d|the \w+)|like (this|that) one|anything like)\b"
+            r"|\b(others?|ones|something|anything|things|stuff|items|more)\s+(just\s+)?like\s+(the|this|that|it|number|#)"
+            r"|\b(along the lines of|in the style of|resembl\w*|looks? like)\b",
+            re.I,
+        ),
+    ),
     (
         "dislike",
         re.compile(
@@ -140,7 +171,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         "details",
         re.compile(
             r"\b(tell me (more )?about|more about|details?|describe|what about (the|it|this|that)|more info|information about|specs?)\b"
-            r"|^\s*tell me more\b|\bhow much (is|are|does|do|for)\b|\b(price|cost) of (the|it|this|that|#|number)\b"
+            r"|^\s*tell me more\b|\b(talk|walk|take) me through\b|\bhow much (is|are|does|do|for)\b|\b(price|cost) of (the|it|this|that|#|number)\b"
             r"|\bwhat('?s| is| are)\s+(the\s+)?(#\d{1,2}|number \d{1,2}|\w+ (one|item))\s+like\b"
             r"|\b(can i|could i|let me|lemme|i'?d like to|i want to)\s+(see|look at|check out|view)\b"
             r".*\b(one|item|#\d{1,2}|number \d{1,2}|" + "|".join(ORDINALS) + r")\b"
@@ -151,7 +182,9 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "more",
         re.compile(
-            r"^\s*(show )?(me )?(some )?more( results| options| please)?\s*[.!?]*$|\b(next page|show more|more results|other options)\b", re.I
+            r"^\s*(show )?(me )?(some )?more( results| options| please)?\s*[.!?]*$|\b(next page|show more|more results|other options)\b"
+            r"|\bnext (ones|page|few|batch|set|results)\b",
+            re.I,
         ),
     ),
 ]
@@ -185,7 +218,11 @@ GOES_WITH = re.compile(
 )
 # A position among the shown ("the second one", "#3", "the middle one"): a message that points
 # so and asks for nothing the rules know wants to hear about that product.
-POSITIONAL = re.compile(r"\b(" + "|".join(ORDINALS) + r"|middle|last)\s+(one|item)\b|#\d{1,2}\b|\bnumber \d{1,2}\b", re.I)
+POSITIONAL = re.compile(
+    r"\b(" + "|".join(ORDINALS) + r"|middle|last)\s+(one|item)\b|#\d{1,2}\b|\bnumber \d{1,2}\b"
+    r"|\b(the|that|this)\s+(" + "|".join(ORDINALS) + r"|middle|last)\b(?!\s+(two|three|four|five|few))",
+    re.I,
+)
 # "these", "all of them": every shown product.
 ALL_SHOWN = re.compile(r"\b(these|those|they|them|all of them|all)\b", re.I)
 PRONOUN = re.compile(r"\b(it|this|that|this one|that one|these|those|them|both)\b", re.I)
@@ -208,6 +245,9 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
             picks.append((mm.start(), idx))
     for mm in re.finditer(r"(?:#|number |no\. ?|item )(\d{1,2})\b", text):
         picks.append((mm.start(), int(mm.group(1)) - 1))
+    for mm in re.finditer(r"(?<![#\w.$])([1-9])\s+(?:and|or|vs\.?|&)\s+([1-9])\b(?!\s*(?:\$|dollars?|%|items|products))", text):
+        # "how do 1 and 2 stack up?": bare numbers joined like positions are positions.
+        picks += [(mm.start(1), int(mm.group(1)) - 1), (mm.start(2), int(mm.group(2)) - 1)]
     if re.search(r"\b(last one|the last)\b", text):
         picks.append((text.index("last"), n - 1))
     if (mid := re.search(r"\bmiddle\b", text)) is not None and n:

@@ -21,6 +21,7 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from assistant.config import Settings  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
 from assistant.language.text import HAN, HAN_RUN, normalise  # noqa: E402
 from assistant.language.zh import chinese_bridge  # noqa: E402
-from assistant.llm.backends import load_lead_writer  # noqa: E402
+from assistant.llm.backends import load_lead_writer, load_tool_model  # noqa: E402
 from assistant.llm.guard import COMMON_WORDS  # noqa: E402
 from assistant.llm.wording import Lead  # noqa: E402
 from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages  # noqa: E402
@@ -137,19 +138,24 @@ def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: li
     return problems
 
 
-def run_mode(mode: str, s: Settings, retriever, policies: PolicyIndex, convs: list[dict]) -> dict:
+def run_mode(mode: str, s: Settings, retriever, policies: PolicyIndex, convs: list[dict], policy: str = "planner") -> dict:
     s = s.model_copy(deep=True)
     s.llm.backend = mode  # type: ignore[assignment]
-    writer = load_lead_writer(s)
+    s.llm.policy = policy  # type: ignore[assignment]
+    writer = load_lead_writer(s) if policy == "planner" else None  # a tool-calling model writes its own opening
+    tool_model, policy = load_tool_model(s)
     leads: list[Lead] = []
     if writer is not None:  # record what the model proposed, to report how often the guard refused it
         write = writer.write
         writer.write = lambda *a: leads.append(write(*a)) or leads[-1]  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as d:
-        agent = Agent(retriever, SqliteSessionStore(Path(d) / "s.db"), policies, writer=writer)
+        agent = Agent(retriever, SqliteSessionStore(Path(d) / "s.db"), policies, writer=writer, tool_model=tool_model, policy=policy)
         list(agent.turn("warmup", "black shoes"))
         leads.clear()
         results, first_card, first_text, notices = [], [], [], 0
+        reviews: Counter[str] = Counter()  # the model's proposed calls: kept, repaired, refused
+        model_turns = fallback_turns = 0
+        turn_seconds: list[float] = []
         for conv in convs:
             known: dict[str, str] = {}
             shown: list[dict] = []
@@ -169,6 +175,11 @@ def run_mode(mode: str, s: Settings, retriever, policies: PolicyIndex, convs: li
                 if t_text is not None:
                     first_text.append(t_text * 1e3)
                 notices += sum(e.type == "data-notice" for e in events)
+                turn_seconds.append(time.perf_counter() - t0)
+                reviews.update(e.data["action"] for e in events if e.type == "data-tool-review")
+                failed = any(e.type == "data-notice" and e.data.get("code") in ("model_step_failed", "llm_unavailable") for e in events)
+                fallback_turns += failed
+                model_turns += (not failed) and any(e.type == "data-tool-review" for e in events)
                 tool_io += json.dumps([e.input if e.type == "tool-input-available" else e.output for e in events if e.type.startswith("tool-")])
                 problems = check_turn(turn, events, known, shown, retriever.vocabulary, tool_io)
                 new_shown = [p for e in events if e.type == "data-products" for p in e.data["products"]]
@@ -179,7 +190,14 @@ def run_mode(mode: str, s: Settings, retriever, policies: PolicyIndex, convs: li
                 )
     refused = [ld for ld in leads if ld.refused]
     return {
-        "mode": mode,
+        "mode": mode if policy == "planner" else f"{mode}/{policy}",
+        "policy": policy,
+        "model_turns": model_turns,  # turns the model's own calls answered
+        "fallback_turns": fallback_turns,  # turns the planner answered after the model failed
+        "calls_kept": reviews["kept"],
+        "calls_repaired": reviews["repaired"],
+        "calls_refused": reviews["refused"],
+        "turn_seconds_p50": float(np.percentile(turn_seconds, 50)) if turn_seconds else None,
         "turns": len(results),
         "passed": sum(r["passed"] for r in results),
         "first_card_ms_p50": float(np.percentile(first_card, 50)),
@@ -200,17 +218,25 @@ def main() -> None:
     ap.add_argument("--modes", default="none,embedded", help="comma-separated: none, embedded, openai")
     ap.add_argument("--llm-url", help="openai mode: the endpoint's base URL")
     ap.add_argument("--llm-model", default="default")
+    ap.add_argument("--policies", default="planner", help="openai mode: comma-separated planner, model, guarded")
+    ap.add_argument("--limit", type=int, help="only the first N conversations")
+    ap.add_argument("--llm-timeout", type=float, default=120.0, help="openai mode: seconds per model request (a CPU server is slow)")
     add_index_options(ap)
     ap.add_argument("--conversations", type=Path, default=Path(__file__).parent / "conversations" / "kagl.jsonl")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "conversations.json")
     a = ap.parse_args()
     s = settings_from(a)
-    s.llm.url, s.llm.model = a.llm_url, a.llm_model
+    s.llm.url, s.llm.model, s.llm.timeout_s = a.llm_url, a.llm_model, a.llm_timeout
     enc = load_encoders(s)
     retriever = build_retriever(s, encoders=enc)
     policies = PolicyIndex(load_passages(EXAMPLE_POLICIES), enc.text)
     convs = [json.loads(line) for line in a.conversations.read_text().splitlines() if line.strip()]
-    runs = [run_mode(m.strip(), s, retriever, policies, convs) for m in a.modes.split(",")]
+    convs = convs[: a.limit] if a.limit else convs
+    runs = [
+        run_mode(m.strip(), s, retriever, policies, convs, p.strip())
+        for m in a.modes.split(",")
+        for p in (a.policies.split(",") if m.strip() == "openai" else ["planner"])
+    ]
     print(f"{len(convs)} conversations, {runs[0]['turns']} turns")
     print(f"{'mode':<10}{'passed':>14}{'card p50':>10}{'card p95':>10}{'text p50':>10}{'text p95':>10}{'model said':>12}{'refused':>9}")
     for r in runs:
@@ -219,6 +245,13 @@ def main() -> None:
             f"{r['first_card_ms_p50']:>8.0f}ms{r['first_card_ms_p95']:>8.0f}ms{r['first_text_ms_p50']:>8.0f}ms{r['first_text_ms_p95']:>8.0f}ms"
             f"{r['model_sentences'] - r['model_sentences_refused']:>12}{r['model_sentences_refused']:>9}"
         )
+    for r in runs:
+        if r["policy"] != "planner":
+            print(
+                f"  {r['mode']}: model's calls answered {r['model_turns']} turns, planner after a failure {r['fallback_turns']}; "
+                f"calls kept {r['calls_kept']}, repaired {r['calls_repaired']}, refused {r['calls_refused']}; "
+                f"turn p50 {r['turn_seconds_p50']:.1f} s"
+            )
     for r in runs:
         for res in r["results"]:
             if not res["passed"]:

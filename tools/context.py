@@ -4,8 +4,10 @@ photos attached to the turn."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image
+from pydantic import BaseModel
 
 from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
@@ -18,3 +20,4 @@ class ToolContext:
     session: SessionState | None = None
     policies: PolicyIndex | None = None
     attachments: dict[str, Image.Image] = field(default_factory=dict)  # "attachment:NAME" in tool arguments
+    calls: list[tuple[str, dict[str, Any], BaseModel]] = field(default_factory=list)  # this turn's calls: (tool, arguments, result)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from assistant.config import Settings
 from assistant.errors import ConfigError
 from assistant.llm.wording import LeadWriter
+from assistant.tool_loop import MODEL_TOOLS, Policy, resolve_policy
 
 
 def load_lead_writer(settings: Settings, warm: bool = True) -> LeadWriter | None:
@@ -40,3 +43,32 @@ def load_lead_writer(settings: Settings, warm: bool = True) -> LeadWriter | None
     if warm:
         writer.warm()
     return writer
+
+
+def load_tool_model(settings: Settings) -> tuple[Any, Policy]:
+    """The tool-calling model and the policy it runs under: (None, "planner") unless the
+    backend is an openai endpoint and the policy is auto, model or guarded. The model is the
+    endpoint's chat model with the registry's tools bound by their OpenAI strict schemas."""
+    llm = settings.llm
+    if llm.policy not in ("auto", "planner") and llm.backend != "openai":
+        raise ConfigError(f"the {llm.policy} policy needs a tool-calling model at an openai endpoint (--llm openai --llm-url URL)")
+    policy = resolve_policy(llm.policy, llm.backend, tools_supported=llm.backend == "openai")
+    if policy == "planner":
+        return None, policy
+    if not llm.url:
+        raise ConfigError("the openai backend needs an endpoint URL (--llm-url or SHOP_ASSISTANT_LLM_URL)")
+    from langchain_openai import ChatOpenAI
+
+    from tools.registry import openai_tools
+
+    model = ChatOpenAI(
+        base_url=llm.url,
+        api_key=llm.api_key or "unused",
+        model=llm.model,
+        timeout=llm.timeout_s,
+        max_retries=0,  # a failing endpoint falls back to the planner at once
+        max_completion_tokens=llm.tool_max_tokens,
+        temperature=0.0,
+    )
+    tools = [t for t in openai_tools() if t["function"]["name"] in MODEL_TOOLS]
+    return model.bind_tools(tools, strict=True), policy

@@ -48,7 +48,7 @@ class Services:
 
 def load_services(settings: Settings, policies_dir: Path | None = None) -> Services:
     from assistant.language.zh import chinese_bridge
-    from assistant.llm.backends import load_lead_writer
+    from assistant.llm.backends import load_lead_writer, load_tool_model
     from assistant.policies import EXAMPLE_POLICIES, load_passages
     from assistant.runtime import build_retriever, load_encoders
     from assistant.voice.transcriber import load_transcriber
@@ -58,7 +58,8 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     retriever.require_collection()
     policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), enc.text)
     store = SqliteSessionStore(settings.data_dir / "sessions.db")
-    agent = Agent(retriever, store, policies, writer=load_lead_writer(settings))
+    tool_model, policy = load_tool_model(settings)
+    agent = Agent(retriever, store, policies, writer=load_lead_writer(settings), tool_model=tool_model, policy=policy)
     # Built now so that the first shopper, in either language, does not wait for them: the
     # intent exemplars' vectors and jieba's dictionary with the lexicon (about a second each).
     agent.intents  # noqa: B018

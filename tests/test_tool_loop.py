@@ -1,0 +1,98 @@
+"""The review of a tool-calling model's proposed calls (the `guarded` policy's table), and
+the policy choice. Fast: no model, no index; the vocabulary is the understanding tests'."""
+
+import pytest
+
+from assistant.planner import ShownProduct, plan_turn
+from assistant.sessions import CartLine, SessionState, ShownCard
+from assistant.tool_loop import TurnContext, resolve_policy, review_call
+from tests.test_understanding import VOCAB
+
+SHOWN = [ShownCard(id="11", name="Titan Men Black Watch", category="Watches", colour="Black"), ShownCard(id="22", name="Puma Men Red Shoes")]
+
+
+def context(message, cart=(), last_query=None, filters=None):
+    state = SessionState(
+        shown=SHOWN, seen=SHOWN, cart=[CartLine(product_id=i, name=i) for i in cart], last_query=last_query, active_filters=filters or {}
+    )
+    shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in SHOWN]
+    plan = plan_turn(message, shown, None, last_query is not None, False, False, VOCAB)
+    return TurnContext(message, plan, state, VOCAB, page=5)
+
+
+def search(colour=(), gender=(), category=(), brand=(), k=10):
+    filters = {"colour": list(colour), "gender": list(gender), "category": list(category), "brand": list(brand), "exclude_brand": [],
+               "price_min": None, "price_max": None, "exclude_product_ids": []}  # fmt: skip
+    return {"query": "q", "filters": filters, "fusion": "hybrid", "k": k, "understand": True}
+
+
+def test_a_search_whose_filters_follow_the_words_is_kept():
+    v = review_call(
+        "search_products", search(colour=["black"], gender=["men", "unisex"], category=["watches"], k=5), context("black watches for men")
+    )
+    assert v.action == "kept"
+
+
+def test_a_colour_the_shopper_did_not_say_is_repaired_to_their_words():
+    v = review_call("search_products", search(colour=["red"], category=["watches"]), context("black watches"))
+    assert v.action == "repaired" and v.arguments["filters"]["colour"] == ["black"] and "colour" in (v.reason or "")
+    assert v.arguments["k"] == 5 and v.arguments["understand"] is False
+
+
+def test_a_filter_the_shopper_never_asked_for_is_dropped():
+    v = review_call("search_products", search(brand=["nike"], category=["watches"]), context("watches"))
+    assert v.action == "repaired" and v.arguments["filters"]["brand"] == []
+
+
+def test_a_refinement_keeps_the_session_filters_it_does_not_change():
+    t = context("in blue", last_query="watches for men", filters={"category": ["watches"], "gender": ["men", "unisex"]})
+    v = review_call("search_products", search(colour=["blue"], category=["watches"], gender=["men", "unisex"], k=5), t)
+    assert v.action == "kept", v.reason
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "message", "cart", "why"),
+    [
+        ("get_product", {"product_id": "999"}, "tell me about the first one", (), "not shown"),
+        ("compare_products", {"product_ids": ["11", "999"]}, "compare the first two", (), "not shown"),
+        ("remove_from_cart", {"product_id": "11"}, "remove it from my cart", (), "not in the cart"),
+        ("add_to_cart", {"product_id": "11"}, "what is your return policy?", (), "did not ask"),
+        ("search_products", search(category=["watches"]), "what is your return policy?", (), "not a product search"),
+        ("search_by_photo", {"image": "x"}, "black watches", (), "unknown tool"),
+        ("delete_everything", {}, "black watches", (), "unknown tool"),
+    ],
+)
+def test_calls_the_shopper_did_not_ask_for_are_refused(tool, arguments, message, cart, why):
+    v = review_call(tool, arguments, context(message, cart=cart))
+    assert v.action == "refused" and why in (v.reason or "")
+
+
+def test_the_model_policy_checks_only_ids_and_tools():
+    t = context("black watches")
+    assert review_call("search_products", search(colour=["red"]), t, "model").action == "kept"
+    assert review_call("get_product", {"product_id": "999"}, t, "model").action == "refused"
+
+
+@pytest.mark.parametrize(
+    ("requested", "backend", "tools", "policy"),
+    [("auto", "openai", True, "model"), ("auto", "embedded", False, "planner"), ("auto", "none", False, "planner"),
+     ("guarded", "openai", True, "guarded"), ("guarded", "openai", False, "planner"), ("planner", "openai", True, "planner")],
+)  # fmt: skip
+def test_policy_choice(requested, backend, tools, policy):
+    assert resolve_policy(requested, backend, tools) == policy
+
+
+@pytest.mark.parametrize(
+    ("content", "names"),
+    [
+        ('<tool_call>\n{"name": "view_cart", "arguments": {}}\n</tool_call>', ["view_cart"]),
+        ('{"name": "get_product", "arguments": {"product_id": "11"}}', ["get_product"]),
+        ("Here are some watches.", []),
+        ('{"name": "get_product", "arguments": "not an object"}', []),
+        ("<tool_call>{broken</tool_call>", []),
+    ],
+)
+def test_calls_a_server_leaves_in_the_text_are_read_as_calls(content, names):
+    from assistant.tool_loop import calls_in_content
+
+    assert [c["name"] for c in calls_in_content(content)] == names
