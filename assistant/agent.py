@@ -43,12 +43,13 @@ from assistant.events import (
     ToolInputAvailable,
     ToolOutputAvailable,
 )
+from assistant.history import HISTORY_TOKENS, note_calls, remember
 from assistant.intents import ExemplarIntents
 from assistant.language.text import Language, answer_language
 from assistant.language.zh import chinese_bridge
 from assistant.llm.guard import Guard
 from assistant.llm.wording import LeadWriter
-from assistant.messages import SEPARATOR, field_name, say
+from assistant.messages import SEPARATOR, field_name, join_names, say
 from assistant.planner import Plan, ShownProduct, plan_turn, which_question
 from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
@@ -63,6 +64,7 @@ BROAD_RESULT = 40  # more matches than this: ask a clarifying question from the 
 PAGE = 5  # products shown per answer
 SEEN_LIMIT = 200  # products remembered for in-session personalisation
 EARLIER_LIMIT = 10  # earlier searches remembered for "go back"
+PERSONAL_POOL = 4  # with likes or dislikes, searches fetch 4 pages and show the best one for the shopper
 MAX_DETAILS = 3  # products described in one answer ("tell me about the 2nd and 4th")
 FILTER_FIELDS = ("colour", "gender", "category", "brand", "exclude_brand")
 
@@ -100,6 +102,7 @@ class Agent:
         exemplar_intents: bool = True,
         tool_model: BaseChatModel | None = None,
         policy: Policy = "planner",
+        history_tokens: int = HISTORY_TOKENS,
     ) -> None:
         self.retriever = retriever
         self.store = store
@@ -111,6 +114,7 @@ class Agent:
         # "guarded" it chooses a turn's steps, and the planner answers whenever it fails.
         self.tool_model = tool_model if policy != "planner" else None
         self.policy: Policy = policy if tool_model is not None else "planner"
+        self.history_tokens = history_tokens  # recent turns and their summary, for a model to read
         self._intents: ExemplarIntents | None = None
         self._active = 0  # turns running now, in any thread
         self._overlapped_at = -BUSY_WINDOW_S  # when a turn last started while another ran (monotonic s)
@@ -149,13 +153,15 @@ class Agent:
             answer = None
             if self.tool_model is not None and _model_may_choose(plan, image):
                 attempt = work.model_copy(deep=True)  # a failed attempt leaves no trace in the session
+                ctx = ToolContext(self.retriever, attempt, self.policies)
                 try:
-                    answer = yield from self._model_turn(message, plan, ToolContext(self.retriever, attempt, self.policies), attempt)
+                    answer = yield from self._model_turn(message, plan, ctx, attempt)
                     work = attempt
                 except (ToolLoopFailed, LLMUnavailable) as e:
                     yield DataNotice(data={"code": e.code, "text": say(plan.language, "model_left_out", error=e.message)})
             if answer is None:
-                answer = yield from self._act(plan, ToolContext(self.retriever, work, self.policies), work, image)
+                ctx = ToolContext(self.retriever, work, self.policies)
+                answer = yield from self._act(plan, ctx, work, image)
         except AssistantError as e:
             language = language or answer_language(message)
             shown_text = say(language, "refused", error=e.text(language)) if e.user_visible else say(language, "internal_error")
@@ -172,8 +178,8 @@ class Agent:
         if lead:
             body = text[len(answer.generic_lead) :] if answer.generic_lead and text.startswith(answer.generic_lead) else text
             text = f"{lead} {body}"
-        work.add_turn("user", message or "[photo]")
-        work.add_turn("assistant", text)
+        remember(work, "user", message or "[photo]", budget_tokens=self.history_tokens)
+        remember(work, "assistant", text, note_calls(ctx.calls), budget_tokens=self.history_tokens)
         self.store.save(work)
         yield from _text_events(text)
         yield Finish()
@@ -252,13 +258,20 @@ class Agent:
         if i == "add_to_cart":
             if not plan.product_ids:
                 return Answer(say(lang, "which_to_add"))
-            return self._ask_to_add(s, plan.product_ids[0], lang)
+            return self._ask_to_add(s, plan.product_ids, lang)
         if i == "confirm" and s.pending is not None:
             action, s.pending = s.pending, None
-            cart = yield from self._call(ctx, action.tool, action.arguments)
-            if isinstance(cart, ToolError):
-                return Answer(say(lang, "cart_failed", error=cart.error))
-            return Answer(say(lang, "added", count=cart.items))
+            cart, failed = None, []
+            for arguments in action.calls():  # "add both": every product the shopper said yes to
+                result = yield from self._call(ctx, action.tool, arguments)
+                if isinstance(result, ToolError):
+                    failed.append(result.error)
+                else:
+                    cart = result
+            if cart is None:
+                return Answer(say(lang, "cart_failed", error=failed[0]))
+            added = say(lang, "added", count=cart.items)
+            return Answer(f"{added} {say(lang, 'cart_failed', error='; '.join(failed))}" if failed else added)
         if i == "deny":
             s.pending = None
             return Answer(say(lang, "cart_unchanged"))
@@ -363,7 +376,7 @@ class Agent:
         if name == "view_cart":
             return (yield from self._view_cart(ctx, lang))
         if name == "add_to_cart":
-            return self._ask_to_add(s, str(args["product_id"]), lang)
+            return self._ask_to_add(s, [str(args["product_id"])], lang)
         if name == "remove_from_cart":
             return (yield from self._remove(ctx, str(args["product_id"]), lang))
         question = str(args.get("question") or "")
@@ -391,11 +404,13 @@ class Agent:
         res = yield from self._call(ctx, "similar_products", {"product_id": product_id, "k": self.page})
         return (yield from self._show(res, s, say(lang, "similar", name=self._name(s, product_id)), lang))
 
-    def _ask_to_add(self, s: SessionState, product_id: str, lang: Language) -> Answer:
-        """No cart change yet: the shopper is asked, and the next turn's yes makes it."""
-        name = self._name(s, product_id)
-        s.pending = PendingAction(tool="add_to_cart", arguments={"product_id": product_id}, prompt=say(lang, "pending_add", name=name))
-        s.focus = product_id
+    def _ask_to_add(self, s: SessionState, product_ids: list[str], lang: Language) -> Answer:
+        """No cart change yet: the shopper is asked, and the next turn's yes makes it (for every
+        product named: "add both" asks about both)."""
+        name = join_names(lang, [self._name(s, p) for p in product_ids])
+        calls = [{"product_id": p} for p in product_ids]
+        s.pending = PendingAction(tool="add_to_cart", arguments=calls[0], more=calls[1:], prompt=say(lang, "pending_add", name=name))
+        s.focus = product_ids[-1]
         return Answer(say(lang, "confirm_add", name=name))
 
     def _view_cart(self, ctx: ToolContext, lang: Language) -> Steps:
@@ -486,11 +501,12 @@ class Agent:
             text = plan.text
             if text and lang == "zh":  # the catalogue CLIP reads English: the photo's words, bridged
                 text = chinese_bridge().to_english(text).text or None
-            res = yield from self._call(ctx, "search_by_photo", {"image": "attachment:photo", "text": text, "k": self.page})
+            res = yield from self._call(ctx, "search_by_photo", {"image": "attachment:photo", "text": text, "k": self._pool(s)})
             return (yield from self._show(res, s, say(lang, "photo"), lang, generic=True))
         if plan.intent == "more" and s.last_query is not None:
             exclude = [c.id for c in s.seen]
-            args = {"query": s.last_query, "filters": {**s.active_filters, "exclude_product_ids": exclude}, "k": self.page, "understand": False}
+            filters = {**s.active_filters, "exclude_product_ids": exclude}
+            args = {"query": s.last_query, "filters": filters, "k": self._pool(s), "understand": False}
             res = yield from self._call(ctx, "search_products", args)
             return (yield from self._show(res, s, say(lang, "more"), lang, generic=True))
         vocab = self.retriever.vocabulary
@@ -524,7 +540,8 @@ class Agent:
         # A refinement that changes nothing ("something else", "hmm, other ones?") asks for
         # other products of the same search, not the same ones again.
         call_filters = {**merged, "exclude_product_ids": [c.id for c in s.seen]} if unchanged else merged
-        res = yield from self._call(ctx, "search_products", {"query": query, "filters": call_filters, "k": self.page, "understand": False})
+        args = {"query": query, "filters": call_filters, "k": self._pool(s), "understand": False}
+        res = yield from self._call(ctx, "search_products", args)
         if isinstance(res, ToolError):
             return Answer(say(lang, "search_failed", error=res.error))
         if plan.intent == "search" and not merged and res.weak_match:
@@ -559,7 +576,14 @@ class Agent:
     def _show(self, res: SearchResult | ToolError, s: SessionState, lead: str, lang: Language, generic: bool = False) -> Steps:
         if isinstance(res, ToolError):
             return Answer(say(lang, "could_not_search", error=res.error))
-        products = _personalise(list(res.products), s) if (s.likes or s.dislikes) else list(res.products)
+        products, personal = list(res.products)[: self.page], ""
+        if s.likes or s.dislikes:
+            # The search fetched a larger pool (`_pool`): re-ranked by what the shopper liked and
+            # disliked, the disliked ones left out, then a page of it shown.
+            ranked = [p for p in _personalise(list(res.products), s) if p.id not in s.dislikes][: self.page]
+            if [p.id for p in ranked] != [p.id for p in products]:
+                personal = say(lang, "personalised")
+            products = ranked
         if not products:
             return Answer(say(lang, "nothing_found"), outcome="nothing_found")
         yield DataProducts(data={**res.model_dump(mode="json"), "products": [p.model_dump(mode="json") for p in products]})
@@ -569,10 +593,15 @@ class Agent:
         s.focus = None
         names = "; ".join(f"{n}. {p.name}" for n, p in enumerate(products, 1))
         relaxed = say(lang, "relaxed", relaxed="; ".join(res.filters_relaxed)) if res.filters_relaxed else ""
-        text = say(lang, "listing", lead=lead, names=names) + relaxed
+        text = say(lang, "listing", lead=lead, names=names) + relaxed + personal
         # A generic lead ("Here is what I found: ") is what a model's own opening replaces.
         opening = say(lang, "listing", lead=lead, names="")[: -len("。" if lang == "zh" else ".")]
         return Answer(text, generic_lead=opening if generic else None)
+
+    def _pool(self, s: SessionState) -> int:
+        """How many products a search fetches: a page, or with likes or dislikes in the session
+        a pool that many times larger, for `_show` to re-rank."""
+        return self.page * PERSONAL_POOL if (s.likes or s.dislikes) else self.page
 
     @staticmethod
     def _name(s: SessionState, product_id: str) -> str:

@@ -365,6 +365,9 @@ def bench(
 def chat(
     session: Annotated[str | None, typer.Option(help="Resume this session id.")] = None,
     policies: Annotated[Path | None, typer.Option(help="Folder of store policy .md files (default: the example).")] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Also print each tool call, each review of a model's call, and what the model remembers.")
+    ] = False,
 ) -> None:
     """Talk to the assistant in the terminal. `/photo PATH [words]` sends a photo; `/quit` ends."""
     from assistant.encoders.images import load_image
@@ -400,8 +403,25 @@ def chat(
                 typer.echo(f"error: {ev.error_text}")
             elif ev.type == "data-notice":
                 typer.echo(f"({ev.data['text']})")
+            elif debug and ev.type == "tool-input-available":
+                typer.echo(f"[call] {ev.tool_name} {json.dumps(ev.input, ensure_ascii=False)}", err=True)
+            elif debug and ev.type == "data-tool-review":
+                reason = f": {ev.data['reason']}" if ev.data.get("reason") else ""
+                typer.echo(f"[review] {ev.data['tool']} {ev.data['action']}{reason}", err=True)
+        if debug and sid is not None:
+            _print_memory(agent.store.load(sid))
     services.close()
     typer.echo(f"session {sid} saved; resume with --session {sid}")
+
+
+def _print_memory(saved: Any) -> None:
+    """What a model reads of the conversation now: the summary of older turns, the recent ones."""
+    from assistant.history import history_tokens, summary_view
+
+    if saved is None:
+        return
+    summary = json.dumps(summary_view(saved.summary), ensure_ascii=False) if saved.summary.turns else "(nothing folded yet)"
+    typer.echo(f"[memory] ~{history_tokens(saved)} tokens; {len(saved.history)} recent turns; summary {summary}", err=True)
 
 
 @app.command()
@@ -417,6 +437,19 @@ def mcp(
     s = state.settings.model_copy(deep=True)
     s.llm.backend = "none"  # the tools need no language model
     anyio.run(serve_stdio, load_services(s, policies))
+
+
+@app.command("model-file")
+def model_file(
+    name: Annotated[
+        str, typer.Argument(help="qwen2.5-coder-0.5b (the embedded default) or qwen2.5-coder-1.5b (the llm-1.5b extra).")
+    ] = "qwen2.5-coder-0.5b",
+) -> None:
+    """Print the path of a packaged chat model's GGUF file, assembling it first if needed: what
+    `python -m llama_cpp.server --model` takes to serve it as a local tool-calling endpoint."""
+    from assistant.llm.gguf import packaged_gguf
+
+    typer.echo(packaged_gguf(state.settings.data_dir / "models", name))
 
 
 @app.command("protocol-schema")

@@ -62,6 +62,9 @@ class LLMSettings(BaseModel):
     # the message); "auto" is "model" for the openai backend and "planner" otherwise.
     policy: PolicyChoice = "auto"
     tool_max_tokens: int = 256  # a tool-calling step: the calls' JSON and a short reply
+    # What a tool-calling model reads of the conversation: the recent turns and the summary of
+    # the ones before them (`assistant.history`), together about this many tokens.
+    history_tokens: int = Field(1_000, ge=100)
 
 
 class Settings(BaseModel):
@@ -110,4 +113,8 @@ class Settings(BaseModel):
             if v not in POLICY_CHOICES:
                 raise ConfigError(f"SHOP_ASSISTANT_LLM_POLICY is {v!r}; choose one of {', '.join(POLICY_CHOICES)}")
             s.llm.policy = v  # type: ignore[assignment]
+        if v := env.get("SHOP_ASSISTANT_LLM_HISTORY_TOKENS"):
+            if not v.isdigit() or int(v) < 100:
+                raise ConfigError(f"SHOP_ASSISTANT_LLM_HISTORY_TOKENS is {v!r}; give a whole number of tokens, at least 100")
+            s.llm.history_tokens = int(v)
         return s

@@ -114,7 +114,12 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "en": "I have shown only {count} product{s}, so there is no number {number}.",
         "zh": "目前只展示了 {count} 件商品，没有第 {number} 件。",
     },
+    "personalised": {"en": " Ordered by what you liked and disliked.", "zh": "已按您喜欢和不喜欢的商品排序。"},
     "nothing_to_compare": {"en": "There is nothing to compare yet: search for products first.", "zh": "还没有可比较的商品：请先搜索。"},
+    "compare_which_other": {
+        "en": "A comparison needs two products: which one should I compare {name} with? (for example: compare the first and the third)",
+        "zh": "比较需要两件商品：要把{name}和哪一件比较？（例如：比较第一个和第三个）",
+    },
     "nothing_shown": {"en": "I have not shown any products yet.", "zh": "我还没有展示任何商品。"},
 }
 
@@ -135,6 +140,14 @@ FIELD_NAMES: dict[str, dict[Language, str]] = {
     "article_type": {"en": "article type", "zh": "款式"},
 }
 SEPARATOR: dict[Language, str] = {"en": "; ", "zh": "；"}
+
+
+def join_names(language: Language, names: list[str]) -> str:
+    """ "A", "A and B", "A, B and C" (A、B和C): product names in one sentence."""
+    if len(names) < 2:
+        return "".join(names)
+    comma, conj = (", ", " and ") if language == "en" else ("、", "和")
+    return f"{comma.join(names[:-1])}{conj}{names[-1]}"
 
 
 def say(language: Language, key: str, **fields: object) -> str:

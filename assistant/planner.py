@@ -233,7 +233,7 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
     text = message.lower()
     n = len(shown)
     # "the first two", "first 3", "top three", "both"
-    m = re.search(r"\b(first|top)\s+(two|three|four|five|[2-5])\b", text)
+    m = re.search(r"\b(first|top|these|those)\s+(two|three|four|five|[2-5])\b", text)
     if m or re.search(r"\bboth\b", text):
         count = COUNTS[m.group(2)] if m else 2
         if count > n:
@@ -383,15 +383,16 @@ class _Tables:
     all_shown: re.Pattern[str]
     goes_with: re.Pattern[str]
     positional: re.Pattern[str]
+    pronoun: re.Pattern[str]
 
 
 _EN = _Tables(
     YES, NO, GREETING, INTENT_PATTERNS, BARE_REFERENCE, REFINE_START, resolve_references, SAME_COLOUR, ASK_OTHERS, IN_CART, ALL_SHOWN,
-    GOES_WITH, POSITIONAL,
+    GOES_WITH, POSITIONAL, PRONOUN,
 )  # fmt: skip
 _ZH = _Tables(
     zh.YES, zh.NO, zh.GREETING, zh.INTENT_PATTERNS, zh.BARE_REFERENCE, zh.REFINE_START, zh.resolve_references_zh,
-    zh.SAME_COLOUR, zh.ASK_OTHERS, zh.IN_CART, zh.ALL_SHOWN, zh.GOES_WITH, zh.POSITIONAL,
+    zh.SAME_COLOUR, zh.ASK_OTHERS, zh.IN_CART, zh.ALL_SHOWN, zh.GOES_WITH, zh.POSITIONAL, zh.PRONOUN,
 )  # fmt: skip
 
 
@@ -501,6 +502,21 @@ def _with_references(
     if intent == "dislike" and shown and t.all_shown.search(text):
         return Plan(intent, text=text, product_ids=[p.id for p in shown], show_others=bool(t.ask_others.search(text)))
     ids, problem = t.resolve(text, shown, focus)
+    pronoun_only = ids == [focus or (shown[0].id if shown else None)]  # what "it"/"them" resolves to
+    if intent in ("compare", "add_to_cart", "like") and len(shown) > 1 and pronoun_only and t.all_shown.search(text) and not problem:
+        # "compare them", "add them all to my cart": a plural that names no position is every
+        # product shown, not the one in focus (a compare takes at most five).
+        named, _ = t.resolve(t.all_shown.sub(" ", text), shown, None)
+        if not named:
+            ids = [p.id for p in shown[: 5 if intent == "compare" else len(shown)]]
+        elif intent == "compare" and len(named) == 1:  # "compare the first with these": with the rest
+            ids = [*named, *[p.id for p in shown if p.id != named[0]]][:5]
+    if intent == "compare" and len(ids) == 1 and not problem:
+        if focus and focus != ids[0] and t.pronoun.search(text):  # "compare it with the second"
+            ids = [focus, ids[0]]
+        else:
+            name = next((p.name for p in shown if p.id == ids[0]), "")
+            problem = say(language, "compare_which_other", name=name)
     if intent == "compare" and not ids and not problem:
         if len(shown) < 2:
             problem = say(language, "nothing_to_compare")

@@ -106,7 +106,7 @@ IN_CART = re.compile(rf"{_CART}(里|中)?的?(第|最后|中间)")
 ALL_SHOWN = re.compile(r"(这些|那些|它们|都|全部|所有)")
 POSITIONAL = re.compile(rf"第\s*[一二三四五六七八九十\d]+\s*{_CLASSIFIER}|最后(一)?{_CLASSIFIER}|中间(的|那|那一|这)?{_CLASSIFIER}")
 GOES_WITH = re.compile(rf"(搭配|配|搭|配上|搭上)(它|它们|这|那)(一)?{_CLASSIFIER}?|(和|跟|与)(它|这{_CLASSIFIER}|那{_CLASSIFIER}).{{0,2}}(搭|配)")
-_PRONOUN = re.compile(rf"(它|它们|这{_CLASSIFIER}|那{_CLASSIFIER}|这一{_CLASSIFIER}|那一{_CLASSIFIER}|这些|那些|这|那)")
+PRONOUN = re.compile(rf"(它|它们|这{_CLASSIFIER}|那{_CLASSIFIER}|这一{_CLASSIFIER}|那一{_CLASSIFIER}|这些|那些|这|那)")
 BARE_REFERENCE = re.compile(
     rf"^\s*(那|还有|和|看看|看一下|给我看看|我看看|我想看看|能看看)?\s*(第\s*[一二三四五六七八九十\d]+\s*{_CLASSIFIER}?|最后(一)?{_CLASSIFIER}|这{_CLASSIFIER}|那{_CLASSIFIER}"
     rf"|中间(的|那|那一|这)?{_CLASSIFIER}?|(下|后|上|前)一{_CLASSIFIER}|(后面|前面)(那|的)(一)?{_CLASSIFIER})"
@@ -148,6 +148,6 @@ def resolve_references_zh(text: str, shown: Sequence[ShownProduct], focus: str |
         for p in shown:
             if p.colour and f" {p.colour.lower()} " in english:
                 return [p.id], None
-    if _PRONOUN.search(text) and (focus or shown):
+    if PRONOUN.search(text) and (focus or shown):
         return [focus or shown[0].id], None
     return [], None

@@ -19,14 +19,38 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-# History kept for the model, in characters (~4 characters a token): older turns drop first.
-DEFAULT_HISTORY_CHARS = 8_000
+
+class CallNote(BaseModel):
+    """One tool call of a turn, as the history keeps it: what ran, on which products."""
+
+    tool: str
+    product_ids: list[str] = Field(default_factory=list)
+    query: str | None = None  # a search's words and filters, as one line
+    changed: bool = True  # False: the call was answered with an error and changed nothing
 
 
 class Turn(BaseModel):
     role: Literal["user", "assistant"]
     content: str
     at: float = Field(default_factory=time.time)
+    calls: list[CallNote] = Field(default_factory=list)  # an assistant turn's tool calls
+
+
+class Mention(BaseModel):
+    id: str
+    name: str
+
+
+class HistorySummary(BaseModel):
+    """The turns that no longer fit the model's history budget, kept as data (built from the
+    turns' own tool calls, never from a model's prose, so it cannot remember a wrong fact).
+    `assistant.history` folds turns into it."""
+
+    turns: int = 0  # turns folded in so far
+    asked: list[str] = Field(default_factory=list)  # the shopper's messages, shortened, newest last
+    searches: list[str] = Field(default_factory=list)  # "black watches (colour: black)", newest last
+    products: list[Mention] = Field(default_factory=list)  # looked at, compared, added or removed
+    cart: list[str] = Field(default_factory=list)  # "added <name>", "removed <name>", newest last
 
 
 class CartLine(BaseModel):
@@ -41,6 +65,10 @@ class PendingAction(BaseModel):
     tool: str
     arguments: dict[str, Any]
     prompt: str
+    more: list[dict[str, Any]] = Field(default_factory=list)  # further calls of the same tool ("add both")
+
+    def calls(self) -> list[dict[str, Any]]:
+        return [self.arguments, *self.more]
 
 
 class EarlierSearch(BaseModel):
@@ -62,7 +90,8 @@ class ShownCard(BaseModel):
 
 class SessionState(BaseModel):
     session_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    history: list[Turn] = Field(default_factory=list)
+    history: list[Turn] = Field(default_factory=list)  # the recent turns, within the history budget
+    summary: HistorySummary = Field(default_factory=HistorySummary)  # the turns before them
     active_filters: dict[str, Any] = Field(default_factory=dict)  # search tool filters as a dict
     filters_applied: list[str] = Field(default_factory=list)  # as the last search described them
     last_query: str | None = None  # the semantic words of the last search
@@ -75,13 +104,6 @@ class SessionState(BaseModel):
     dislikes: list[str] = Field(default_factory=list)
     pending: PendingAction | None = None
     updated_at: float = Field(default_factory=time.time)
-
-    def add_turn(self, role: Literal["user", "assistant"], content: str, budget_chars: int = DEFAULT_HISTORY_CHARS) -> None:
-        """Append a turn, then drop the oldest turns beyond the budget (the newest always stays)."""
-        self.history.append(Turn(role=role, content=content))
-        total = sum(len(t.content) for t in self.history)
-        while len(self.history) > 1 and total > budget_chars:
-            total -= len(self.history.pop(0).content)
 
 
 class SessionStore(Protocol):

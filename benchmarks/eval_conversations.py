@@ -28,6 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from langchain_core.callbacks import get_usage_metadata_callback  # noqa: E402
+
 from assistant.agent import Agent  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
@@ -112,6 +114,22 @@ def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: li
         path = {singular(x.lower()) for x in p.get("category_path", [])}
         if "category_any" in want and not any(singular(c.lower()) in path for c in want["category_any"]):
             problems.append(f"product {p['id']} category path {p.get('category_path')} lacks {want['category_any']}")
+    if "each_of" in want and products:
+        # Several searches in one turn: each product fits one of the asked specs, each spec is met.
+        def fits(p: dict, spec: dict) -> bool:
+            return p.get("category") == spec["category"] and p.get("colour") == spec["colour"] and p.get("gender") in spec["gender"]
+
+        for p in products:
+            if not any(fits(p, spec) for spec in want["each_of"]):
+                problems.append(f"product {p['id']} ({p.get('category')}, {p.get('colour')}, {p.get('gender')}) fits no asked spec")
+        for spec in want["each_of"]:
+            if not any(fits(p, spec) for p in products):
+                problems.append(f"nothing shown for {spec['colour']} {spec['category']}")
+    if "details_of" in turn:
+        asked = [e.input.get("product_id") for e in events if e.type == "tool-input-available" and e.tool_name == "get_product"]
+        target = products[turn["details_of"]]["id"] if len(products) > turn["details_of"] else None
+        if target is None or asked != [target]:
+            problems.append(f"details asked for {asked}, not the shown product #{turn['details_of'] + 1} ({target})")
     if "colour_share" in want and products:
         for colour, share in want["colour_share"].items():
             got = sum(p.get("colour") == colour for p in products) / len(products)
@@ -129,9 +147,11 @@ def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: li
     # Grounding: a listing names exactly the products the tools returned, in order; and any
     # other product name in the answer belongs to a product a tool returned this conversation.
     if products:
-        listing = "; ".join(f"{n}. {p['name']}" for n, p in enumerate(products, 1))
-        if listing not in text:
-            problems.append("the answer's product list differs from the products shown")
+        for e in events:  # each search's own list (a turn may hold two)
+            if e.type == "data-products" and e.data["products"]:
+                listing = "; ".join(f"{n}. {p['name']}" for n, p in enumerate(e.data["products"], 1))
+                if listing not in text:
+                    problems.append("the answer's product list differs from the products shown")
     elif re.search(r": 1\. ", text):
         problems.append("the answer lists products although none were shown")
     problems += ungrounded(text, tool_io, vocabulary)
@@ -156,6 +176,7 @@ def run_mode(mode: str, s: Settings, retriever, policies: PolicyIndex, convs: li
         reviews: Counter[str] = Counter()  # the model's proposed calls: kept, repaired, refused
         model_turns = fallback_turns = 0
         turn_seconds: list[float] = []
+        turn_tokens: list[int] = []
         for conv in convs:
             known: dict[str, str] = {}
             shown: list[dict] = []
@@ -164,12 +185,14 @@ def run_mode(mode: str, s: Settings, retriever, policies: PolicyIndex, convs: li
                 image = load_image(Path(turn["photo"])) if turn.get("photo") else None
                 t0 = time.perf_counter()
                 events, t_card, t_text = [], None, None
-                for e in agent.turn(conv["id"], turn["user"], image):
-                    if e.type == "data-products" and t_card is None:
-                        t_card = time.perf_counter() - t0
-                    if e.type == "text-delta" and t_text is None:
-                        t_text = time.perf_counter() - t0
-                    events.append(e)
+                with get_usage_metadata_callback() as usage:  # the tool-calling model's tokens this turn
+                    for e in agent.turn(conv["id"], turn["user"], image):
+                        if e.type == "data-products" and t_card is None:
+                            t_card = time.perf_counter() - t0
+                        if e.type == "text-delta" and t_text is None:
+                            t_text = time.perf_counter() - t0
+                        events.append(e)
+                turn_tokens.append(sum(int(u.get("total_tokens") or 0) for u in usage.usage_metadata.values()))
                 if t_card is not None:
                     first_card.append(t_card * 1e3)
                 if t_text is not None:
@@ -198,6 +221,8 @@ def run_mode(mode: str, s: Settings, retriever, policies: PolicyIndex, convs: li
         "calls_repaired": reviews["repaired"],
         "calls_refused": reviews["refused"],
         "turn_seconds_p50": float(np.percentile(turn_seconds, 50)) if turn_seconds else None,
+        "turn_seconds_p95": float(np.percentile(turn_seconds, 95)) if turn_seconds else None,
+        "model_tokens_per_turn": float(np.mean(turn_tokens)) if turn_tokens and any(turn_tokens) else None,
         "turns": len(results),
         "passed": sum(r["passed"] for r in results),
         "first_card_ms_p50": float(np.percentile(first_card, 50)),
@@ -250,7 +275,8 @@ def main() -> None:
             print(
                 f"  {r['mode']}: model's calls answered {r['model_turns']} turns, planner after a failure {r['fallback_turns']}; "
                 f"calls kept {r['calls_kept']}, repaired {r['calls_repaired']}, refused {r['calls_refused']}; "
-                f"turn p50 {r['turn_seconds_p50']:.1f} s"
+                f"turn p50 {r['turn_seconds_p50']:.1f} s, p95 {r['turn_seconds_p95']:.1f} s; "
+                f"model tokens a turn {r['model_tokens_per_turn'] or 0:.0f}"
             )
     for r in runs:
         for res in r["results"]:

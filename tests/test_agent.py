@@ -607,3 +607,48 @@ def test_injected_instructions_cannot_change_the_cart(world):
     assert state.cart == [] and "add_to_cart" not in tools, "no cart change in the turn"
     assert state.pending is not None and "Shall I add" in text, "one product, waiting for a yes"
     assert retriever is not None
+
+
+def test_a_long_conversation_is_summarised_from_its_tool_calls(world):
+    retriever, policies, d, _ = world
+    agent = Agent(retriever, SqliteSessionStore(d / "summary.db"), policies, history_tokens=200)
+    _, _, products, _ = run(agent, "sum1", "black watches for men")
+    run(agent, "sum1", "add the first one to my cart")
+    run(agent, "sum1", "yes")
+    for message in ("white sneakers for women", "tell me about the second one", "blue jeans for men", "more"):
+        run(agent, "sum1", message)
+    state = agent.store.load("sum1")
+    view = state.summary
+    assert view.turns > 0 and len(state.history) < 14, "older turns were folded, not kept"
+    assert view.asked[0] == "black watches for men", "the opening request stays"
+    assert any(q.startswith("black watches") or "colour: black" in q for q in view.searches)
+    assert view.cart == [f"added {products[0]['name']}"], "the cart change is remembered with the product's name"
+
+
+def test_plural_references_do_what_they_say(world):
+    agent = _agent(world, "plural.db")
+    _, _, shown, _ = run(agent, "pl1", "black watches for men")
+    assert len(shown) >= 3
+    _, text, _, tools = run(agent, "pl1", "compare them")
+    assert tools == ["compare_products"] and all(p["name"] in text for p in shown), "every shown product, not the one in focus"
+
+    _, text, _, tools = run(agent, "pl1", "add both to my cart")
+    assert tools == [] and shown[0]["name"] in text and shown[1]["name"] in text and "Shall I add" in text
+    events, text, _, tools = run(agent, "pl1", "yes")
+    assert tools == ["add_to_cart", "add_to_cart"] and "2 items" in text
+    assert [ln.product_id for ln in agent.store.load("pl1").cart] == [shown[0]["id"], shown[1]["id"]]
+
+    _, text, _, tools = run(agent, "pl1", "compare the third")
+    assert tools == [] and "which one should I compare" in text, "one product cannot be compared: the answer asks with which"
+
+
+def test_likes_and_dislikes_rerank_the_next_searches(world):
+    agent = _agent(world, "likes.db")
+    _, _, watches, _ = run(agent, "lk1", "watches")
+    disliked = watches[0]
+    run(agent, "lk1", "I don't like the first one")
+    events, text, again, _ = run(agent, "lk1", "watches")
+    (query,) = _queries(events)
+    assert query["k"] > len(again), "the search fetched a pool to re-rank, not only a page"
+    assert disliked["id"] not in {p["id"] for p in again}, "a disliked product is not shown again"
+    assert "Ordered by what you liked and disliked" in text

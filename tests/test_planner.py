@@ -21,7 +21,7 @@ SHOWN = [
         ("what about the third one?", "details", ["33"]),
         ("compare the first two", "compare", ["11", "22"]),
         ("compare #1 and #3", "compare", ["11", "33"]),
-        ("compare them", "compare", ["11"]),
+        ("compare them", "compare", ["11", "22", "33"]),
         ("anything similar?", "similar", ["11"]),
         ("more like that watch", "similar", ["11"]),
         ("why did you pick this?", "why", ["11"]),

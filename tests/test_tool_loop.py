@@ -90,9 +90,38 @@ def test_policy_choice(requested, backend, tools, policy):
         ("Here are some watches.", []),
         ('{"name": "get_product", "arguments": "not an object"}', []),
         ("<tool_call>{broken</tool_call>", []),
+        # the tag form Qwen2.5-Coder-1.5B writes, one tag per call
+        (
+            '<tools>\n  <function name="search_products" arguments=\'{"query": "black sandals"}\'/>\n'
+            '  <function name="similar_products" arguments=\'{"product_id": "11", "k": 2}\'/>\n</tools>',
+            ["search_products", "similar_products"],
+        ),
+        ('<function name="get_product" arguments="{\\"product_id\\": \\"11\\"}"/>', ["get_product"]),
+        ("<function name=\"get_product\" arguments='{not json'/>", []),
     ],
 )
 def test_calls_a_server_leaves_in_the_text_are_read_as_calls(content, names):
     from assistant.tool_loop import calls_in_content
 
     assert [c["name"] for c in calls_in_content(content)] == names
+
+
+def test_a_request_for_two_things_may_be_split_over_two_searches():
+    t = context("black watches and red shoes for men")
+    first = search(colour=["black"], gender=["men"], category=["watches"], k=5)
+    assert review_call("search_products", first, t).action == "kept", "a part of the shopper's words"
+    # A call that leaves the colour out takes the one its own query names, not both.
+    second = {**search(gender=["men"], category=["shoes"], k=5), "query": "red shoes"}
+    v = review_call("search_products", second, t)
+    assert v.action == "repaired" and v.arguments["filters"]["colour"] == ["red"], v.reason
+    # A value the shopper never said is still repaired away.
+    wrong = search(colour=["blue"], gender=["men"], category=["watches"], k=5)
+    assert review_call("search_products", wrong, t).arguments["filters"]["colour"] == ["black", "red"]
+
+
+def test_a_search_clause_beside_a_reference_may_be_searched():
+    t = context("find black watches for men, then compare the first two")
+    assert t.plan.intent == "compare", "the planner reads the whole as one step"
+    v = review_call("search_products", search(colour=["black"], gender=["men", "unisex"], category=["watches"], k=5), t)
+    assert v.action == "kept", v.reason
+    assert review_call("search_products", search(category=["watches"]), context("compare the first two")).action == "refused"

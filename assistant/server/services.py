@@ -59,7 +59,15 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), enc.text)
     store = SqliteSessionStore(settings.data_dir / "sessions.db")
     tool_model, policy = load_tool_model(settings)
-    agent = Agent(retriever, store, policies, writer=load_lead_writer(settings), tool_model=tool_model, policy=policy)
+    agent = Agent(
+        retriever,
+        store,
+        policies,
+        writer=load_lead_writer(settings),
+        tool_model=tool_model,
+        policy=policy,
+        history_tokens=settings.llm.history_tokens,
+    )
     # Built now so that the first shopper, in either language, does not wait for them: the
     # intent exemplars' vectors and jieba's dictionary with the lexicon (about a second each).
     agent.intents  # noqa: B018
