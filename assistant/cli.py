@@ -442,7 +442,7 @@ def mcp(
 @app.command("model-file")
 def model_file(
     name: Annotated[
-        str, typer.Argument(help="qwen2.5-coder-0.5b (the embedded default) or qwen2.5-coder-1.5b (the llm-1.5b extra).")
+        str, typer.Argument(help="qwen2.5-coder-0.5b (the embedded default) or qwen2.5-coder-1.5b (the llm-1-5b extra).")
     ] = "qwen2.5-coder-0.5b",
 ) -> None:
     """Print the path of a packaged chat model's GGUF file, assembling it first if needed: what

@@ -226,7 +226,12 @@ def ask_model(model: BaseChatModel, ex: Exchange) -> AIMessage:
     if not isinstance(ai, AIMessage):
         raise ToolLoopFailed("the model returned no message")
     if not ai.tool_calls and (calls := calls_in_content(str(ai.content or ""))):
-        ai = AIMessage(content="", tool_calls=calls, usage_metadata=ai.usage_metadata)
+        # The text stays: it is what the model wrote, and its next round reads its own words.
+        ai = AIMessage(content=str(ai.content), tool_calls=calls, usage_metadata=ai.usage_metadata)
+    if ai.tool_calls and not ai.content:
+        # An empty content with calls goes out as null, which llama.cpp's server rejects
+        # ("content: Input should be a valid string") on the next round; a space is accepted everywhere.
+        ai = AIMessage(content=" ", tool_calls=ai.tool_calls, usage_metadata=ai.usage_metadata, id=ai.id)
     if ai.invalid_tool_calls:
         raise ToolLoopFailed(f"the model made a malformed tool call ({ai.invalid_tool_calls[0].get('error') or 'bad arguments'})")
     usage = ai.usage_metadata or {}

