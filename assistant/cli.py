@@ -469,6 +469,7 @@ def serve(
     cors_origin: Annotated[list[str] | None, typer.Option(help="A browser origin allowed to call the API; repeatable.")] = None,
     rate_limit: Annotated[float | None, typer.Option(help="Requests and turns a minute per key (0: no limit; default 600).")] = None,
     rate_burst: Annotated[int | None, typer.Option(help="Requests a key may make at once (default 60).")] = None,
+    session_idle: Annotated[float | None, typer.Option(help="Seconds idle before a session (cart, history) expires (default 7 days).")] = None,
     insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help="Serve a non-loopback address without API keys.")] = False,
 ) -> None:
     """Serve the assistant: WebSocket /v1/chat, SSE /v1/chat/stream, tools at /v1/tools, docs at /docs, metrics at /metrics."""
@@ -485,6 +486,8 @@ def serve(
         changes["port"] = port
     if cors_origin:
         changes["cors_origins"] = cors_origin
+    if session_idle is not None:
+        changes["session_idle_s"] = session_idle
     if rate_limit is not None or rate_burst is not None:
         limit = server.rate_limit
         changes["rate_limit"] = {"per_minute": limit.per_minute if rate_limit is None else rate_limit, "burst": rate_burst or limit.burst}

@@ -104,6 +104,7 @@ class SessionState(BaseModel):
     dislikes: list[str] = Field(default_factory=list)
     pending: PendingAction | None = None
     updated_at: float = Field(default_factory=time.time)
+    owner: str | None = None  # the API key fingerprint it belongs to (`server.session_access`); None: unbound
 
 
 class SessionStore(Protocol):
@@ -112,6 +113,8 @@ class SessionStore(Protocol):
     def save(self, state: SessionState) -> None: ...
 
     def delete(self, session_id: str) -> None: ...
+
+    def purge_idle(self, before: float) -> int: ...
 
     def held(self, session_id: str) -> AbstractContextManager[None]:
         """Exclusive use of one session from load to save: a turn and a cart call on the same
@@ -156,6 +159,11 @@ class SqliteSessionStore:
     def delete(self, session_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def purge_idle(self, before: float) -> int:
+        """Delete the sessions last saved before `before` (a time.time()); how many."""
+        with self._lock:
+            return self._db.execute("DELETE FROM sessions WHERE updated_at < ?", (before,)).rowcount
 
     @contextmanager
     def held(self, session_id: str) -> Iterator[None]:

@@ -3,7 +3,8 @@
 `kagl-paraphrase-test.jsonl` (40, held out until its first run; its misses were then worked
 on), `kagl-paraphrase-fresh.jsonl` (40, a third phrasing pool, held out for one run; its misses
 were then worked on too) and `kagl-paraphrase-latest.jsonl` (40, a fourth pool, written after
-that work and before any run of it: held out).
+that work and before any run of it: held out; its misses were then worked on) and
+`kagl-paraphrase-fifth.jsonl` (40, a fifth pool written without reading the planner: held out).
 
 Every follow-up is phrased the way shoppers write, not the way the planner's tables are
 written ("do you have it in blue?", "I'll go with the second one", "get rid of the first item
@@ -85,6 +86,99 @@ LATEST: dict[str, list[str]] = {
     "why": ["why is number 1 first?", "what makes the first one a match?", "why did number one show up?", "why recommend the first?"],
     "policy": ["what's your returns policy?", "how long does shipping take?", "how long do refunds take?", "can I pay by card?"],
 }  # fmt: skip
+# A fifth pool, written by someone who had not read the planner or the other pools, before
+# its set was ever run: held out.
+FIFTH: dict[str, list[str]] = {
+    "colour": [
+        "Do you have these in {c}?",
+        "show me the same but {c}",
+        "any {c} ones?",
+        "Could I see them in {c} instead, please?",
+        "what about in {c}",
+        "I'd prefer {c} - got any like that?",
+    ],
+    "gender": [
+        "Do you have these for {g}?",
+        "show me the {g}'s versions",
+        "What about ones for {g}?",
+        "Actually I need them for {g}",
+        "same thing but for {g} please",
+        "Can you switch to the {g}'s range?",
+    ],
+    "details": [
+        "Tell me more about the second one",
+        "what are the details on #2?",
+        "Can I get more info on item 2, please?",
+        "more about the 2nd product",
+        "What's the second one like?",
+        "Could you give me the specs for number two?",
+    ],
+    "compare": [
+        "Compare the first and second ones",
+        "How does #1 stack up against #2?",
+        "what's the difference between 1 and 2?",
+        "Can you compare the first two items for me?",
+        "1st vs 2nd - which is better?",
+        "Could you put the first product side by side with the second?",
+    ],
+    "add": [
+        "I'll take the first one",
+        "Add number 1 to my cart",
+        "put the first item in my basket please",
+        "I want #1",
+        "Can you add the 1st product to my bag?",
+        "Let's go with the first one",
+    ],
+    "yes": ["yes please", "yep, add it", "sure", "Go ahead", "Yes, put it in the cart", "ok do it"],
+    "view": [
+        "What's in my cart?",
+        "show me my basket",
+        "Can I see my bag?",
+        "view cart",
+        "what have I added so far?",
+        "Could you list the items in my cart please?",
+    ],
+    "remove": [
+        "Remove it from my cart",
+        "take that out of the basket",
+        "Actually, delete the item from my bag",
+        "get rid of it please",
+        "Can you remove that from my cart?",
+        "drop it from the cart",
+    ],
+    "more": [
+        "show me more",
+        "any other options?",
+        "Can I see more results?",
+        "more please",
+        "What else have you got?",
+        "Could you show me a few more from this search?",
+    ],
+    "similar": [
+        "Show me things similar to the first one",
+        "anything like #1?",
+        "Do you have more like the first item?",
+        "find me products similar to number 1",
+        "Got anything resembling the 1st one?",
+        "I like the first one - can you show me others like it?",
+    ],
+    "why": [
+        "Why did you recommend the first one?",
+        "why #1?",
+        "What made you pick the first item?",
+        "Why is number 1 at the top?",
+        "How come you showed me the first product?",
+        "Can you explain why the 1st one was suggested?",
+    ],
+    "policy": [
+        "What's your return policy?",
+        "how long does shipping take?",
+        "Can I get a refund if it doesn't fit?",
+        "Which payment methods do you accept?",
+        "Do you do exchanges?",
+        "Do your products come with a warranty?",
+    ],
+}
 KIND_TURNS = {  # follow-up → what must happen
     "colour": lambda c, cat, col, g: {"tools": ["search_products"], "filters": {"colour": [c.lower()]},
                                        "products": {"category": [cat], "colour": [c]}},
@@ -116,12 +210,12 @@ def build(combos: list[tuple[str, str, str]], counts: Counter, held_out: bool | 
         for kind in SCRIPTS[i % len(SCRIPTS)]:
             if kind == "colour" and alt is None:
                 continue
-            pool = {"fresh": FRESH, "latest": LATEST}.get(held_out) if isinstance(held_out, str) else None
+            pool = {"fresh": FRESH, "latest": LATEST, "fifth": FIFTH}.get(held_out) if isinstance(held_out, str) else None
             phrase = rng.choice(pool[kind] if pool else POOLS[kind][1 if held_out else 0])
             turn = {"user": phrase.format(c=(alt or "").lower(), g=GENDER[other_g]), **KIND_TURNS[kind](alt, cat, current, other_g)}
             turns.append(turn)
             current = alt if kind == "colour" else current
-        prefix = {"fresh": "f", "latest": "l"}.get(held_out, "p") if isinstance(held_out, str) else "p" if held_out else "d"
+        prefix = {"fresh": "f", "latest": "l", "fifth": "v"}.get(held_out, "p") if isinstance(held_out, str) else "p" if held_out else "d"
         convs.append({"id": f"{prefix}{i:02d}", "turns": turns})
     return convs
 
@@ -138,6 +232,7 @@ def main() -> None:
         ("kagl-paraphrase-test", good[:40], True, 40),
         ("kagl-paraphrase-fresh", good[60:100], "fresh", 40),
         ("kagl-paraphrase-latest", good[100:140], "latest", 40),
+        ("kagl-paraphrase-fifth", good[140:180], "fifth", 40),
     )
     for name, combos, held_out, n in sets:
         convs = build(combos, counts, held_out, n, rng)

@@ -11,7 +11,9 @@ and mixed scripts. `--held-out` writes `kagl-zh-test.jsonl` instead: 24 other co
 phrasings, written before the set was first run and never tuned on.
 `--fresh` writes `kagl-zh-fresh.jsonl`: a second held-out set from a third pool, written
 before the first held-out set's misses were worked on.
-Usage: python benchmarks/make_conversations_zh.py [--held-out | --fresh]
+`--fourth` writes `kagl-zh-fourth.jsonl`: a third held-out set from a fourth pool, written by
+someone who had not read the planner or the other pools.
+Usage: python benchmarks/make_conversations_zh.py [--held-out | --fresh | --fourth]
 """
 
 from __future__ import annotations
@@ -87,11 +89,40 @@ HELD_OUT = {
     "像这样的，但是要黑色的": ["类似这个，黑色的", "这个有黑色的吗"],
 }
 
+# FOURTH: a fourth pool (`--fourth`), written by someone who had not read the planner or the
+# other pools, before its set was ever run.
+FOURTH = {
+    "openings": ["我想买{g}{c}{w}", "有没有{c}的{g}{w}？", "帮我找几款{g}{c}{w}", "推荐一些{c}的{g}{w}", "请给我看看{c}{g}{w}"],
+    "第二个": ["第二个怎么样？", "介绍一下第二款", "第2个的详细信息"],
+    "比较前两个": ["比较一下前两个", "第一个和第二个有什么区别？", "1号和2号哪个好"],
+    "把第一个加入购物车": ["我要第一个", "第一款帮我加购", "把1号加到购物车里"],
+    "好的": ["行", "可以，加吧", "确定加入"],
+    "购物车里有什么": ["我的购物车里都有啥？", "查看购物车", "购物车现在有哪些东西"],
+    "把它删掉": ["把它从购物车删了", "删掉这个", "把刚才那件移出购物车"],
+    "为什么推荐第一个？": ["为啥推荐第一个？", "第一款为什么排在最前面", "1号是根据什么推荐的？"],
+    "有类似的吗": ["有和第一个差不多的吗", "还有类似款吗？", "找点跟这些相似的"],
+    "退货政策是什么？": ["可以退货吗？", "退货要怎么操作", "支持七天无理由退货吗？"],
+    "发货要多久": ["多久能发货？", "几天能到货", "快递一般要几天"],
+    "第九个怎么样": ["第7个详细说说", "看看第八款", "第十个怎么样"],
+    "再来一些": ["还有别的吗", "再多给我看几个", "换一批"],
+    "女款的呢": ["有女款吗？", "女士的有没有", "换成女生款的"],
+    "男款的呢": ["男款有吗", "有没有男士的", "给我看男生的"],
+    "把第三个放进购物车": ["第三个加购物车", "我要3号", "把第三款加到购物车"],
+    "不用了": ["不要了，谢谢", "先不加", "算了"],
+    "看看我的购物车": ["打开购物车", "我想看一下购物车", "购物车给我看看"],
+    "我不喜欢第一个": ["第一个不太喜欢", "1号不好看", "第一款不是我想要的"],
+    "你好": ["你好呀", "谢谢你", "嗨"],
+    "换成{c}的": ["有{c}的吗", "换{c}的看看", "我想要{c}的"],
+    "明天天气怎么样？": ["明天会下雨吗？", "给我讲个笑话", "帮我订一张去上海的机票"],
+    "像这样的，但是要黑色的": ["找个跟图片里一样的，要黑色", "类似这款的黑色有吗", "照这个样子来个黑的"],
+}
+
 
 def main() -> None:
+    fourth = "--fourth" in sys.argv[1:]
     fresh = "--fresh" in sys.argv[1:]
-    held_out = fresh or "--held-out" in sys.argv[1:]
-    pool = FRESH if fresh else HELD_OUT
+    held_out = fourth or fresh or "--held-out" in sys.argv[1:]
+    pool = FOURTH if fourth else FRESH if fresh else HELD_OUT
     products = load_catalogue(Path("../shared/data/kagl/products.csv")).products
     rng = random.Random(24)
     combos = Counter((p.category, p.colour, p.gender) for p in products if p.category in WORDS and p.gender in GENDER and p.colour in COLOURS)
@@ -101,11 +132,12 @@ def main() -> None:
     rng.shuffle(photos)
     convs = []
     pick = random.Random(25)
-    chosen = good[48:72] if fresh else good[24:48] if held_out else good[:24]
+    chosen = good[72:96] if fourth else good[48:72] if fresh else good[24:48] if held_out else good[:24]
     for n, (cat, colour, gender) in enumerate(chosen):
         g, c, w = GENDER[gender], COLOURS[colour], WORDS[cat]
         gender_ok = [gender, "Unisex"]
-        opening = (pool["openings"] if held_out else OPENINGS)[n % len(OPENINGS)].format(g=g, c=c, w=w)
+        openings = pool["openings"] if held_out else OPENINGS
+        opening = openings[n % len(openings)].format(g=g, c=c, w=w)
         if n == 3:
             opening = "繁體：" + opening.replace("运动鞋", "運動鞋").replace("衬衫", "襯衫").replace("钱包", "錢包")
         # 凉鞋 are sandals of any kind: the catalogue files sports sandals under sandals too.
@@ -160,8 +192,8 @@ def main() -> None:
                 key = "换成{c}的" if t["user"].startswith("换成") and t["user"].endswith("色的") else t["user"]
                 alt = t["user"][2:-1] if key == "换成{c}的" else ""
                 t["user"] = pick.choice(pool[key]).format(c=alt)
-        convs.append({"id": f"{'x' if fresh else 'y' if held_out else 'z'}{n:02d}", "turns": turns})
-    name = "kagl-zh-fresh" if fresh else "kagl-zh-test" if held_out else "kagl-zh"
+        convs.append({"id": f"{'w' if fourth else 'x' if fresh else 'y' if held_out else 'z'}{n:02d}", "turns": turns})
+    name = "kagl-zh-fourth" if fourth else "kagl-zh-fresh" if fresh else "kagl-zh-test" if held_out else "kagl-zh"
     dest = Path(__file__).parent / "conversations" / f"{name}.jsonl"
     dest.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")
     print(f"wrote {len(convs)} conversations, {sum(len(c['turns']) for c in convs)} turns, to {dest}")

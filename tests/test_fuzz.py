@@ -40,7 +40,8 @@ KEY = "fuzz-key-0123456789abcdef"
 SETTLE_S = 30.0  # time allowed for the server to finish closing connections before tasks are counted
 ERROR_CODES = {  # docs/protocol.md's tables
     "malformed_json", "unknown_event", "invalid_event", "undeclared_binary", "bad_image", "nothing_to_cancel",
-    "session_busy", "query_error", "unauthorized", "rate_limited", "frame_too_large", "server_shutting_down",
+    "session_busy", "session_unknown", "session_forbidden", "session_expired",
+    "query_error", "unauthorized", "rate_limited", "frame_too_large", "server_shutting_down",
     "bad_audio", "audio_too_long", "no_speech", "empty_audio_buffer", "voice_unavailable",
 }  # fmt: skip
 
@@ -182,10 +183,11 @@ def test_random_frames_get_events_never_a_broken_server(server, auth, session, s
     with connect(f"ws://{srv.host}/v1/chat{query}", additional_headers=headers, max_size=None, open_timeout=30) as ws:
         first = _recv(ws)
         if auth in ("none", "wrong") or first["type"] == "error":
-            assert first["code"] == ("unauthorized" if auth in ("none", "wrong") else "session_busy"), first
+            # A made-up session id is no session: ids are the server's (session_access).
+            assert first["code"] == ("unauthorized" if auth in ("none", "wrong") else "session_unknown"), first
             with pytest.raises(ConnectionClosed):
                 _recv(ws)
-            assert ws.close_code in (4401, 4409)
+            assert ws.close_code in (4401, 4404)
         else:
             assert first["type"] == "session.created"
             for frame in sent:

@@ -266,7 +266,8 @@ def test_size_limits_413_for_bodies_and_an_error_event_for_frames(backend, tmp_p
 def test_request_ids_are_echoed_and_in_every_log_record(backend, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="uvicorn.access")
     with running(services_factory(backend, tmp_path / "s.db"), log_level="info") as srv:
-        r = httpx.post(srv.url + "/v1/tools/view_cart", json={}, headers={"x-request-id": "rid-from-client-1", "x-session-id": "cart-7"})
+        sid = httpx.post(srv.url + "/v1/sessions").json()["session_id"]
+        r = httpx.post(srv.url + "/v1/tools/view_cart", json={}, headers={"x-request-id": "rid-from-client-1", "x-session-id": sid})
         assert r.status_code == 200 and r.headers["x-request-id"] == "rid-from-client-1"
         made = httpx.get(srv.url + "/healthz", headers={"x-request-id": "bad id\twith spaces"}).headers["x-request-id"]
         assert len(made) == 32 and made != "bad id\twith spaces", "an unsafe id is replaced, never echoed"
@@ -274,7 +275,7 @@ def test_request_ids_are_echoed_and_in_every_log_record(backend, tmp_path, caplo
             assert len(ws.response.headers["x-request-id"]) == 32
             recv(ws)
     access = [r for r in caplog.records if r.name == "uvicorn.access" and "/v1/tools/view_cart" in r.getMessage()]
-    assert access and access[0].request_id == "rid-from-client-1" and access[0].session_id == "cart-7"
+    assert access and access[0].request_id == "rid-from-client-1" and access[0].session_id == sid
     assert any(getattr(r, "request_id", "-") == made for r in caplog.records)
 
 
@@ -321,8 +322,8 @@ def test_metrics_count_turns_stages_errors_and_sockets(backend, tmp_path):
 def test_shutdown_lets_the_turn_in_flight_finish_saves_it_and_closes_with_1001(backend, tmp_path):
     db = tmp_path / "s.db"
     with language_model_on_hold() as (llm, writer), running(services_factory(backend, db, writer)) as srv:
-        with connect(f"ws://{srv.host}/v1/chat?session_id=drain-1") as ws, connect(f"ws://{srv.host}/v1/chat") as idle:
-            recv(ws)
+        with connect(f"ws://{srv.host}/v1/chat") as ws, connect(f"ws://{srv.host}/v1/chat") as idle:
+            sid = recv(ws)["session_id"]
             recv(idle)
             ws.send(json.dumps({"type": "message", "text": "black sandals for men"}))
             before = recv_until(ws, "data-products")
@@ -336,7 +337,7 @@ def test_shutdown_lets_the_turn_in_flight_finish_saves_it_and_closes_with_1001(b
         srv.thread.join(60)
     types = [e["type"] for e in before + rest]
     assert types[0] == "start" and "text-delta" in types and "error" not in types
-    saved = SqliteSessionStore(db).load("drain-1")
+    saved = SqliteSessionStore(db).load(sid)
     assert saved is not None and [t.role for t in saved.history] == ["user", "assistant"] and saved.history[0].content == "black sandals for men"
 
 

@@ -95,13 +95,18 @@ def test_photos_as_base64_and_as_a_binary_frame(server, kagl_csv):
 
 def test_a_second_socket_on_a_session_is_refused_and_resume_works(server):
     host, _ = server
-    with connect(f"ws://{host}/v1/chat?session_id=resume-1") as ws:
-        ws.recv(timeout=10)
+    with connect(f"ws://{host}/v1/chat") as ws:
+        created = json.loads(ws.recv(timeout=10))
+        sid = created["session_id"]
+        assert created["resumed"] is False and len(sid) >= 32, "a new session's id is the server's, unguessable"
         shown = next(e for e in turn(ws, {"type": "message", "text": "black watches"}) if e["type"] == "data-products")["data"]["products"]
-        with connect(f"ws://{host}/v1/chat?session_id=resume-1") as second:
+        with connect(f"ws://{host}/v1/chat?session_id={sid}") as second:
             ev = json.loads(second.recv(timeout=10))
             assert ev["type"] == "error" and ev["code"] == "session_busy"
     with connect(f"ws://{host}/v1/chat?session_id=resume-1") as ws:
+        ev = json.loads(ws.recv(timeout=10))
+        assert ev["type"] == "error" and ev["code"] == "session_unknown", "a client-made id is no session"
+    with connect(f"ws://{host}/v1/chat?session_id={sid}") as ws:
         assert json.loads(ws.recv(timeout=10))["resumed"] is True
         events = turn(ws, {"type": "message", "text": "tell me about the second one"})
         text = "".join(e["delta"] for e in events if e["type"] == "text-delta")
@@ -159,11 +164,16 @@ def test_the_tool_call_api(server):
     assert r.status_code == 422 and "query" in r.json()["error"]
     assert httpx.post(f"http://{host}/v1/tools/launch_rocket", json={}).status_code == 404
     pid = rows[0]["id"]
+    made = httpx.post(f"http://{host}/v1/sessions")
+    assert made.status_code == 201
+    sid = made.json()["session_id"]
     r = httpx.post(f"http://{host}/v1/tools/add_to_cart", json={"product_id": pid}, headers={"X-Session-Id": "api-1"})
+    assert r.status_code == 404 and r.json()["code"] == "session_unknown", "an id the server never issued"
+    r = httpx.post(f"http://{host}/v1/tools/add_to_cart", json={"product_id": pid}, headers={"X-Session-Id": sid})
     assert r.status_code == 200 and r.json()["items"] == 1
-    r = httpx.post(f"http://{host}/v1/tools/add_to_cart", json={"product_id": "no-such-product"}, headers={"X-Session-Id": "api-1"})
+    r = httpx.post(f"http://{host}/v1/tools/add_to_cart", json={"product_id": "no-such-product"}, headers={"X-Session-Id": sid})
     assert r.status_code == 422 and "no-such-product" in r.json()["error"]
-    cart = httpx.post(f"http://{host}/v1/tools/view_cart", json={}, headers={"X-Session-Id": "api-1"}).json()
+    cart = httpx.post(f"http://{host}/v1/tools/view_cart", json={}, headers={"X-Session-Id": sid}).json()
     assert [ln["product_id"] for ln in cart["lines"]] == [pid], "the cart persists in the session, an unknown id changed nothing"
     r = httpx.post(f"http://{host}/v1/tools/search_by_photo", json={"image": "/etc/passwd"})
     assert r.status_code == 422
@@ -208,6 +218,38 @@ def test_the_tools_over_mcp_streamable_http(server):
     assert bad_is_error, "a failed tool call is an MCP error result"
 
 
+def test_a_cart_over_mcp_persists_across_calls_on_one_session(server):
+    import anyio
+    from mcp.client.client import Client
+
+    host, rows = server
+    first, second = rows[0]["id"], rows[1]["id"]
+
+    async def shop() -> dict:
+        seen: dict = {}
+        async with Client(f"http://{host}/mcp") as client:
+            sid = (await client.call_tool("open_session", {})).structured_content["session_id"]
+            seen["sid"] = sid
+            no_session = await client.call_tool("add_to_cart", {"product_id": first})
+            seen["no_session"] = (no_session.is_error, json.loads(no_session.content[0].text)["code"])
+            guessed = await client.call_tool("add_to_cart", {"product_id": first, "session_id": "made-up"})
+            seen["guessed"] = json.loads(guessed.content[0].text)["code"]
+        # Each call below is its own MCP connection: nothing carries the cart but the session.
+        for name, args in [("add_to_cart", {"product_id": first}), ("add_to_cart", {"product_id": second, "quantity": 2}),
+                           ("remove_from_cart", {"product_id": first}), ("view_cart", {})]:  # fmt: skip
+            async with Client(f"http://{host}/mcp") as client:
+                result = await client.call_tool(name, {**args, "session_id": sid})
+                assert not result.is_error, result.content
+                seen[name] = result.structured_content
+        return seen
+
+    seen = anyio.run(shop)
+    assert seen["no_session"] == (True, "session_required") and seen["guessed"] == "session_unknown"
+    assert [(ln["product_id"], ln["quantity"]) for ln in seen["view_cart"]["lines"]] == [(second, 2)]
+    over_http = httpx.post(f"http://{host}/v1/tools/view_cart", json={}, headers={"X-Session-Id": seen["sid"]}).json()
+    assert over_http == seen["view_cart"], "the same cart over the tool API"
+
+
 def test_the_tools_over_mcp_stdio(tmp_path, kagl_csv):
     # `shop-assistant mcp` as a subprocess, driven by the official MCP stdio client. Its own
     # small index: the embedded engine opens an index folder from one process at a time.
@@ -231,7 +273,7 @@ def test_the_tools_over_mcp_stdio(tmp_path, kagl_csv):
             return len(tools.tools), [p["category"] for p in found.structured_content["products"]], bad.is_error
 
     n_tools, categories, bad_is_error = anyio.run(session)
-    assert n_tools == 10 and categories == ["Watches"] * 3 and bad_is_error
+    assert n_tools == 11 and categories == ["Watches"] * 3 and bad_is_error
 
 
 def test_a_chinese_conversation_over_the_socket(server):

@@ -6,6 +6,7 @@ GET  /v1/protocol             protocol version and JSON Schemas of every event
 WS   /v1/chat                 the streaming chat protocol (docs/protocol.md)
 POST /v1/chat/stream          the same events as SSE, AI SDK UI message stream format
 GET  /v1/tools, POST /v1/tools/{name}   the tool-call API
+POST /v1/sessions             a new session (cart, conversation) for the tool API and MCP
 /mcp                          the same tools over MCP (streamable HTTP)
 GET  /, /widget.js, /widget.css   the chat widget (page and one-script-tag embed)
 GET  /v1/images/{product_id}  a product's photo
@@ -23,11 +24,12 @@ from fastapi.responses import JSONResponse
 
 from assistant.config import Settings
 from assistant.events import PROTOCOL_VERSION, event_schema
-from assistant.server import chat_ws, sse, tools_api, widget
+from assistant.server import chat_ws, session_access, sse, tools_api, widget
 from assistant.server.mcp_tools import build_mcp_server
 from assistant.server.ops import add_operations, operations
 from assistant.server.protocol import CLIENT_EVENT, SERVER_EVENT
 from assistant.server.services import Services, load_services
+from assistant.server.session_access import gate
 from assistant.server.settings import ServerSettings
 
 
@@ -37,24 +39,26 @@ def create_app(settings: Settings | None = None, services: Callable[[], Services
 
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 
-    mcp_sessions = StreamableHTTPSessionManager(app=build_mcp_server(lambda: app.state.services), stateless=True)
+    server = server or ServerSettings()
+    mcp_sessions = StreamableHTTPSessionManager(app=build_mcp_server(lambda: app.state.services, server), stateless=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = services() if services else load_services(settings or Settings.from_env())
+        gate(app.state.services, server).purge()  # the retention rule: no expired session outlives a restart
         try:
             async with mcp_sessions.run():
                 yield
         finally:
             app.state.services.close()  # in-flight turns finish and save before the store closes
 
-    server = server or ServerSettings()
     app = FastAPI(title="shop-assistant", version=PROTOCOL_VERSION, lifespan=lifespan)
     add_operations(app, server)  # request ids, metrics, CORS, keys and limits around every route; /metrics
     app.add_route("/mcp", StreamableHTTPASGIApp(mcp_sessions), methods=["GET", "POST", "DELETE"], include_in_schema=False)
     app.include_router(chat_ws.router)
     app.include_router(sse.router)
     app.include_router(tools_api.router)
+    app.include_router(session_access.router)
     app.include_router(widget.router)  # the chat page, widget assets, product photos
 
     @app.get("/healthz", tags=["ops"])

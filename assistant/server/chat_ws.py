@@ -1,6 +1,9 @@
 """WebSocket `/v1/chat`: one socket per session, turns streamed as events.
 
-Connect with `?session_id=ID` to resume a session (a new id is made otherwise). One socket
+Connect without a session id for a new session (its id, issued by the server, comes in
+`session.created`), or with `?session_id=ID` to resume one: an id the server never issued,
+another key's, or one that has expired is refused with `session_unknown`, `session_forbidden`
+or `session_expired` and the socket closed (see `session_access`). One socket
 per session at a time: a second one gets `session_busy` and is closed, so two clients can
 never interleave turns of one session. A new message while an answer is streaming cancels
 that answer (`abort`), as does `{"type": "cancel"}`. Every refused input is an `error` event
@@ -12,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -26,6 +28,7 @@ from assistant.server.ops import operations
 from assistant.server.protocol import CLIENT_EVENT, CLIENT_TYPES, Abort, Heartbeat, MessageEvent, Pong, SessionCreated
 from assistant.server.request_ids import bind_session
 from assistant.server.services import Services
+from assistant.server.session_access import SessionRefusal, gate, owner_of
 from assistant.server.turns import stream_turn
 from assistant.server.voice import VoiceChannel
 
@@ -147,7 +150,17 @@ class ChatSocket:
 async def chat(ws: WebSocket, session_id: str | None = None) -> None:
     services: Services = ws.app.state.services
     await ws.accept()
-    sid = session_id or uuid.uuid4().hex
+    loop = asyncio.get_running_loop()
+    sessions, owner = gate(services, operations(ws).settings), owner_of(ws.scope)
+    if session_id is None:
+        sid = (await loop.run_in_executor(services.pool, sessions.issue, owner)).session_id
+    else:
+        admitted = await loop.run_in_executor(services.pool, sessions.admit, session_id, owner)
+        if isinstance(admitted, SessionRefusal):
+            await ws.send_text(to_wire(admitted.event()))
+            await ws.close(admitted.close)
+            return
+        sid = session_id
     bind_session(sid)  # in every log record of this connection
     if sid in services.open_sessions:
         await ws.send_text(to_wire(ErrorEvent(error_text=f"session {sid} is open on another connection", code="session_busy")))
@@ -157,8 +170,7 @@ async def chat(ws: WebSocket, session_id: str | None = None) -> None:
     client = ChatSocket(ws, services, sid)
     beat = asyncio.create_task(client.heartbeat())
     try:
-        resumed = await asyncio.get_running_loop().run_in_executor(services.pool, services.store.load, sid) is not None
-        await client.send(SessionCreated(session_id=sid, protocol_version=PROTOCOL_VERSION, resumed=resumed))
+        await client.send(SessionCreated(session_id=sid, protocol_version=PROTOCOL_VERSION, resumed=session_id is not None))
         while True:
             frame = await ws.receive()
             if frame["type"] == "websocket.disconnect":

@@ -7,7 +7,8 @@ the CLI (`ServerSettings.from_env` plus command-line options) or by a test; the 
 reads it. Environment variables: SHOP_ASSISTANT_HOST, SHOP_ASSISTANT_PORT,
 SHOP_ASSISTANT_API_KEYS (comma-separated), SHOP_ASSISTANT_API_KEY_FILE (one key a line,
 `#` comments), SHOP_ASSISTANT_CORS_ORIGINS (comma-separated), SHOP_ASSISTANT_RATE_LIMIT
-(requests a minute per client; 0: no limit), SHOP_ASSISTANT_RATE_BURST.
+(requests a minute per client; 0: no limit), SHOP_ASSISTANT_RATE_BURST,
+SHOP_ASSISTANT_SESSION_IDLE_S (seconds idle before a session expires).
 
 The exposure rule: a server bound to anything but a loopback address must have API keys,
 unless the operator says `insecure_no_auth` out loud; on loopback keys are optional.
@@ -52,6 +53,7 @@ class ServerSettings(BaseModel):
     cors_origins: list[str] = []  # browser origins allowed to call the HTTP API, e.g. https://shop.example; "*" for any
     max_body_bytes: int = Field(32 * MIB, ge=1)  # HTTP request bodies (SSE turns, tool calls, MCP); over it: 413
     max_frame_bytes: int = Field(32 * MIB, ge=1)  # WebSocket frames; over it: a `frame_too_large` error event
+    session_idle_s: float = Field(7 * 86400.0, gt=0)  # a session unused this long expires (`session_access`)
     shutdown_grace_s: float = Field(20.0, ge=0)  # turns in flight may finish for this long, then end with an error
 
     @field_validator("api_keys")
@@ -97,6 +99,8 @@ class ServerSettings(BaseModel):
         fields["api_keys"] = frozenset(keys)
         if v := env.get("SHOP_ASSISTANT_CORS_ORIGINS"):
             fields["cors_origins"] = [o.strip() for o in v.split(",") if o.strip()]
+        if v := env.get("SHOP_ASSISTANT_SESSION_IDLE_S"):
+            fields["session_idle_s"] = _number(float, "SHOP_ASSISTANT_SESSION_IDLE_S", v)
         limit: dict[str, float] = {}
         if v := env.get("SHOP_ASSISTANT_RATE_LIMIT"):
             limit["per_minute"] = _number(float, "SHOP_ASSISTANT_RATE_LIMIT", v)

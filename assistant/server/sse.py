@@ -5,6 +5,8 @@ the last user message's text and file parts are the turn) and answers with the h
 `x-vercel-ai-ui-message-stream: v1` and `data: <chunk>` lines ending with `data: [DONE]`.
 Chunks carry only the fields the AI SDK's schemas allow: the session id goes out as a
 `data-session` part, an error's code as a `data-error` part before the `error` chunk.
+The chat id is the session id; another key's session is 403 `session_forbidden`, an expired
+one 410 `session_expired` (see `session_access`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.encoders.images import decode_image_data, load_image
@@ -23,6 +25,7 @@ from assistant.errors import AssistantError
 from assistant.server.ops import operations
 from assistant.server.request_ids import bind_session
 from assistant.server.services import Services
+from assistant.server.session_access import SessionRefusal, gate, owner_of
 from assistant.server.turns import stream_turn
 
 router = APIRouter()
@@ -83,12 +86,21 @@ class Refused(BaseModel):
 @router.post(
     "/v1/chat/stream",
     response_class=StreamingResponse,
-    responses={422: {"model": Refused, "description": "The body is invalid, has no user message, or a photo that cannot be read"}},
+    responses={
+        422: {"model": Refused, "description": "The body is invalid, has no user message, or a photo that cannot be read"},
+        403: {"description": "session_forbidden: the chat id is another API key's session"},
+        410: {"description": "session_expired: the session was idle too long and is deleted"},
+    },
 )
 async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
     services: Services = request.app.state.services
     bind_session(body.id)
     text, raw = _turn_input(body)
+    # useChat makes its chat ids on the client: an unknown one starts a session, bound to its caller.
+    sessions = gate(services, operations(request).settings)
+    admitted = await asyncio.get_running_loop().run_in_executor(services.pool, sessions.admit, body.id, owner_of(request.scope), True)
+    if isinstance(admitted, SessionRefusal):
+        return JSONResponse({"detail": admitted.text, "code": admitted.code}, status_code=admitted.status)  # type: ignore[return-value]
     image = None
     if raw is not None:
         try:

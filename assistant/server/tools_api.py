@@ -2,8 +2,11 @@
 
 `GET /v1/tools` lists them (strict OpenAI function-tool schemas); `POST /v1/tools/{name}`
 runs one with JSON arguments and returns its typed result. Cart tools act on the session
-named by the `X-Session-Id` header (a new, unsaved session without it). A failed call is
-HTTP 422 with the `ToolError` body; an unknown tool 404.
+named by the `X-Session-Id` header, one issued by `POST /v1/sessions` (a new, unsaved session
+without the header; an id the server never issued 404 `session_unknown`, another key's 403
+`session_forbidden`, an expired one 410 `session_expired`). The calling agent confirms with
+its shopper before `add_to_cart`, as the chat agent does. A failed call is HTTP 422 with the
+`ToolError` body; an unknown tool 404.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from assistant.server.ops import operations
 from assistant.server.request_ids import bind_session
 from assistant.server.services import Services
-from assistant.sessions import open_session
+from assistant.server.session_access import SessionRefusal, gate, owner_of
+from assistant.sessions import SessionState
 from tools.context import ToolContext
 from tools.registry import TOOLS, ToolError, call_tool, openai_tools
 
@@ -29,7 +34,7 @@ async def list_tools() -> list[dict[str, Any]]:
     return openai_tools()
 
 
-@router.post("/{name}", summary="Run one tool with JSON arguments", responses={404: {}, 422: {}})
+@router.post("/{name}", summary="Run one tool with JSON arguments", responses={403: {}, 404: {}, 410: {}, 422: {}})
 async def run_tool(
     name: str,
     request: Request,
@@ -42,17 +47,23 @@ async def run_tool(
     if x_session_id:
         bind_session(x_session_id)
 
+    sessions, owner = gate(services, operations(request).settings), owner_of(request.scope)
+
     def run() -> Any:
         if not x_session_id:
-            return call_tool(ToolContext(services.retriever, open_session(services.store, None), services.policies), name, arguments)
+            return call_tool(ToolContext(services.retriever, SessionState(), services.policies), name, arguments)
         with services.store.held(x_session_id):  # a turn of this session saving meanwhile would drop the change
-            state = open_session(services.store, x_session_id)
+            state = sessions.admit(x_session_id, owner)
+            if isinstance(state, SessionRefusal):
+                return state
             result = call_tool(ToolContext(services.retriever, state, services.policies), name, arguments)
             if name in CART_TOOLS and not isinstance(result, ToolError):
                 services.store.save(state)
         return result
 
     result = await asyncio.get_running_loop().run_in_executor(services.pool, run)
+    if isinstance(result, SessionRefusal):
+        return JSONResponse({"detail": result.text, "code": result.code}, status_code=result.status)
     if isinstance(result, ToolError):
         return JSONResponse(result.model_dump(mode="json"), status_code=422)
     return result.model_dump(mode="json")

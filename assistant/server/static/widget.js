@@ -50,6 +50,7 @@
     "Working…": "处理中…",
     "No ranking details for this product.": "这件商品没有排序依据。",
     "This conversation is open in another window, so a new one started here.": "这个对话已在另一个窗口打开，这里开始了新的对话。",
+    "Your earlier conversation has ended, so a new one started.": "之前的对话已结束，已为您开始新的对话。",
     "Read answers aloud": "朗读回答",
     "Close the chat": "关闭对话",
     "Your cart": "购物车",
@@ -107,6 +108,8 @@
   const BUSY_RETRIES = 3; // reconnects refused as "session busy" before starting a new session
   const SESSION_BUSY = 4409; // close code: the session is open on another socket
   const UNAUTHORIZED = 4401; // close code: no API key or a wrong one; retrying cannot help
+  // close codes: the stored session is not ours to resume (expired, unknown, another key's)
+  const SESSION_GONE = new Set([4404, 4410, 4403]);
   const AUDIO_LEAD_S = 0.05; // schedule each audio chunk this far ahead so chunks join seamlessly
   const MAX_ATTRIBUTES = 4; // attributes shown on a card
   const OUTBOX_LIMIT = 10; // events kept while reconnecting
@@ -278,7 +281,8 @@
       } catch (_) {
         return; // the server only sends JSON text frames
       }
-      if (ev.type === "error" && ev.code === "session_busy") return; // the close that follows handles it
+      // The close that follows these handles them (a retry, or a new session with a notice).
+      if (ev.type === "error" && ["session_busy", "session_unknown", "session_expired", "session_forbidden"].includes(ev.code)) return;
       if (ev.type === "session.created") {
         this.ready = true;
         this.attempt = 0;
@@ -302,6 +306,13 @@
       if (e.code === UNAUTHORIZED) {
         this.onState("refused", wasReady); // the error event before the close said why
         return;
+      }
+      if (SESSION_GONE.has(e.code) && this.sessionId) {
+        // The stored id cannot be resumed: start a new session now, and say so.
+        this.sessionId = null;
+        removeStorage(SESSION_KEY);
+        this.attempt = 0;
+        this.onNotice(t("Your earlier conversation has ended, so a new one started."));
       }
       if (e.code === SESSION_BUSY) {
         // The server may still hold our previous socket for a moment; after a few tries the
@@ -357,6 +368,14 @@
       return localStorage.getItem(key);
     } catch (_) {
       return null; // storage blocked (privacy settings): the session lasts as long as the page
+    }
+  }
+
+  function removeStorage(key) {
+    try {
+      localStorage.removeItem(key);
+    } catch (_) {
+      /* storage blocked: nothing kept */
     }
   }
 
