@@ -467,8 +467,14 @@ def serve(
     policies: Annotated[Path | None, typer.Option(help="Folder of store policy .md files (default: the example).")] = None,
     api_key_file: Annotated[Path | None, typer.Option(help="File of API keys, one a line (also SHOP_ASSISTANT_API_KEYS).")] = None,
     cors_origin: Annotated[list[str] | None, typer.Option(help="A browser origin allowed to call the API; repeatable.")] = None,
-    rate_limit: Annotated[float | None, typer.Option(help="Requests and turns a minute per key (0: no limit; default 600).")] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option(help="Requests and turns a minute per client address, under its key (0: no limit; default 600).")
+    ] = None,
     rate_burst: Annotated[int | None, typer.Option(help="Requests a key may make at once (default 60).")] = None,
+    trusted_proxy: Annotated[
+        list[str] | None, typer.Option(help="A reverse proxy (address or network) whose X-Forwarded-For names the client; repeatable.")
+    ] = None,
+    key_quota: Annotated[float | None, typer.Option(help="Requests and turns a minute per API key, all its clients together (0: none).")] = None,
     session_idle: Annotated[float | None, typer.Option(help="Seconds idle before a session (cart, history) expires (default 7 days).")] = None,
     insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help="Serve a non-loopback address without API keys.")] = False,
 ) -> None:
@@ -488,6 +494,10 @@ def serve(
         changes["cors_origins"] = cors_origin
     if session_idle is not None:
         changes["session_idle_s"] = session_idle
+    if trusted_proxy:
+        changes["trusted_proxies"] = trusted_proxy
+    if key_quota is not None:
+        changes["key_quota"] = {"per_minute": key_quota, "burst": server.key_quota.burst}
     if rate_limit is not None or rate_burst is not None:
         limit = server.rate_limit
         changes["rate_limit"] = {"per_minute": limit.per_minute if rate_limit is None else rate_limit, "burst": rate_burst or limit.burst}

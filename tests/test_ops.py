@@ -203,6 +203,44 @@ def test_rate_limits_per_key_429_with_retry_after_and_rate_limited_events(backen
 
 
 @model
+def test_behind_a_trusted_proxy_each_shopper_has_a_bucket_and_others_cannot_forge_one(backend, tmp_path):
+    limit = {"per_minute": 1, "burst": 2}
+
+    def spent(srv, forwarded: str, key: str = KEY) -> list[int]:
+        headers = {"x-api-key": key, "x-forwarded-for": forwarded}
+        return [httpx.get(srv.url + "/v1/tools", headers=headers).status_code for _ in range(3)]
+
+    # The test client is the proxy: it connects from loopback and says whom it forwards.
+    trusted = ServerSettings(api_keys={KEY, OTHER_KEY}, rate_limit=limit, trusted_proxies=["127.0.0.1"])
+    with running(services_factory(backend, tmp_path / "s.db"), trusted) as srv:
+        assert spent(srv, "203.0.113.1") == [200, 200, 429]
+        assert spent(srv, "203.0.113.2") == [200, 200, 429], "another shopper behind the proxy: their own bucket"
+        assert spent(srv, "198.51.100.9, 203.0.113.1")[0] == 429, "a client-written left part of the chain is not believed"
+        with connect(f"ws://{srv.host}/v1/chat?api_key={KEY}", additional_headers={"x-forwarded-for": "203.0.113.3"}) as ws:
+            assert recv(ws)["type"] == "session.created", "sockets count by the forwarded address too"
+    # The same headers from a peer that is not a configured proxy: ignored, one bucket.
+    untrusted = ServerSettings(api_keys={KEY}, rate_limit=limit, trusted_proxies=["10.0.0.1"])
+    with running(services_factory(backend, tmp_path / "s2.db"), untrusted) as srv:
+        assert spent(srv, "203.0.113.1") == [200, 200, 429]
+        assert spent(srv, "203.0.113.2") == [429] * 3, "a forged X-Forwarded-For buys no new bucket"
+    # A quota per key, on top: its shoppers together get no more than it.
+    quota = ServerSettings(api_keys={KEY, OTHER_KEY}, rate_limit=limit, key_quota={"per_minute": 1, "burst": 3}, trusted_proxies=["127.0.0.1"])
+    with running(services_factory(backend, tmp_path / "s3.db"), quota) as srv:
+        assert spent(srv, "203.0.113.1")[:2] == [200, 200]
+        r = httpx.get(srv.url + "/v1/tools", headers={"x-api-key": KEY, "x-forwarded-for": "203.0.113.2"})
+        assert r.status_code == 200
+        r = httpx.get(srv.url + "/v1/tools", headers={"x-api-key": KEY, "x-forwarded-for": "203.0.113.4"})
+        assert r.status_code == 429 and r.json()["code"] == "rate_limited", "the key's quota is spent"
+        assert spent(srv, "203.0.113.5", OTHER_KEY)[:2] == [200, 200], "another key's quota is its own"
+
+
+def test_trusted_proxies_are_addresses_or_networks():
+    assert ServerSettings(trusted_proxies=["10.0.0.0/8", " ::1 "]).trusted_proxies == ["10.0.0.0/8", "::1"]
+    with pytest.raises(ConfigError, match="trusted proxy"):
+        ServerSettings.from_env({"SHOP_ASSISTANT_TRUSTED_PROXIES": "10.0.0.1,proxy.example"})
+
+
+@model
 def test_browser_pages_on_other_sites_cannot_open_a_socket_unless_listed(backend, tmp_path):
     # CORS does not cover WebSockets: without this, any site a shopper visits could use a
     # server on their own machine (no keys on loopback).

@@ -16,8 +16,13 @@ Keys come as `Authorization: Bearer KEY` or `X-API-Key: KEY`; on a WebSocket als
 Public, keys or not: health and readiness, the API's description (`/docs`, `/openapi.json`,
 `/v1/protocol`), the widget's page and assets, and product photos (`<img>` tags send no
 headers). CORS preflights pass (browsers send no credentials on them). Rate limits count
-per client: the key when keys are configured, the peer address otherwise; one token per
-request here, one per turn in `Operations.admit_turn`. uvicorn knows frame sizes only as a
+per client: its address (under its key when keys are configured, so one abuser of a public
+widget key drains only their own bucket), plus an optional quota per key for all its
+clients together (`key_quota`); one token per request here, one per turn in
+`Operations.admit_turn`. The address is the peer's, unless the peer is a configured trusted
+proxy (`trusted_proxies`): then it is the right-most address in `X-Forwarded-For` that is
+not itself a trusted proxy. A forwarded header from any other peer is ignored (anyone can
+write one). uvicorn knows frame sizes only as a
 hard cap that ends the connection; below it, this module answers with events. (FastAPI's
 own `max_body_size` is not used: it answers an over-long Content-Length in plain text.)
 """
@@ -26,8 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
@@ -41,11 +47,15 @@ from assistant.events import ErrorEvent, to_wire
 if TYPE_CHECKING:
     from assistant.server.ops import Operations
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/v1/protocol", "/", "/widget.js", "/widget.css"}
 )
 PUBLIC_PREFIXES = ("/v1/images/",)
-CLIENT = "shop_assistant.client"  # scope key: who is asking, for the rate limit on turns further in
+CLIENT = "shop_assistant.client"  # scope key: who is asking (a key's fingerprint, or an address): a session's owner
+BUCKET = "shop_assistant.bucket"  # scope key: the rate-limit bucket (address, under the key), for turns further in
+KEY_ID = "shop_assistant.key"  # scope key: the key's fingerprint, for its quota; absent without keys
 UNAUTHORIZED_CLOSE = 4401  # WebSocket close codes: 4000 + the HTTP status they stand for
 FORBIDDEN_CLOSE = 4403
 RATE_LIMITED_CLOSE = 4429
@@ -138,12 +148,52 @@ def key_matches(key: str, keys: Iterable[str]) -> bool:
     return bool(sum(hmac.compare_digest(given, k.encode()) for k in keys))
 
 
-def client_name(scope: Scope, key: str | None) -> str:
-    """Who counts against a rate limit: a key's fingerprint (never the key), else the peer address."""
-    if key is not None:
-        return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+def key_id(key: str) -> str:
+    """A key's fingerprint, never the key (it goes into logs, buckets, sessions)."""
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def client_address(scope: Scope, proxies: Sequence[IPNetwork] = ()) -> str:
+    """The client's address: the peer's, or behind trusted proxies the right-most forwarded
+    address that is not one of them (the left part of the header is the client's to write)."""
     client = scope.get("client")
-    return f"addr:{client[0] if client else 'unknown'}"
+    peer = client[0] if client else "unknown"
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    forwarded = [a.strip() for name, v in scope["headers"] if name == b"x-forwarded-for" for a in v.decode("latin-1").split(",")]
+    for hop in reversed(forwarded):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a garbled chain: believe only the proxy itself
+        if not _trusted(hop, proxies):
+            return hop
+    return peer
+
+
+def _trusted(address: str, proxies: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def client_name(scope: Scope, key: str | None, proxies: Sequence[IPNetwork] = ()) -> str:
+    """Who is asking: a key's fingerprint, else the client address."""
+    return key_id(key) if key is not None else f"addr:{client_address(scope, proxies)}"
+
+
+def spend(ops: Operations, scope: Scope) -> float:
+    """One token from the client's bucket and, with keys, its key's quota: 0.0 when allowed,
+    else seconds to wait (a refusal by the quota gives the client's token back)."""
+    bucket = scope.get(BUCKET) or f"addr:{client_address(scope, ops.proxies)}"
+    wait = ops.limiter.take(bucket)
+    if wait or (key := scope.get(KEY_ID)) is None:
+        return wait
+    if wait := ops.quota.take(key):
+        ops.limiter.refund(bucket)
+    return wait
 
 
 def _is_preflight(scope: Scope) -> bool:
@@ -213,8 +263,12 @@ class AccessMiddleware:
         key = presented_key(scope) if keys else None
         if keys and (key is None or not key_matches(key, keys)):
             return unauthorized(presented=key is not None)
-        scope[CLIENT] = client = client_name(scope, key)
-        wait = self.ops.limiter.take(client)
+        address = client_address(scope, self.ops.proxies)
+        scope[CLIENT] = client_name(scope, key, self.ops.proxies)
+        scope[BUCKET] = f"{key_id(key)}|addr:{address}" if key is not None else f"addr:{address}"
+        if key is not None:
+            scope[KEY_ID] = key_id(key)
+        wait = spend(self.ops, scope)
         return rate_limited(wait, "connections" if scope["type"] == "websocket" else "requests") if wait else None
 
     @staticmethod

@@ -108,7 +108,9 @@ class Operations:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.limiter = RateLimiter(settings.rate_limit.per_minute, settings.rate_limit.burst)
+        self.limiter = RateLimiter(settings.rate_limit.per_minute, settings.rate_limit.burst)  # per client
+        self.quota = RateLimiter(settings.key_quota.per_minute, settings.key_quota.burst)  # per API key, on top
+        self.proxies = settings.proxy_networks
         self.turns: set[TurnWatch] = set()  # in flight
         self.sockets: dict[Callable[[], Awaitable[None]], None] = {}  # open WebSockets: each one's close-with-1001
         self.draining = False
@@ -122,7 +124,7 @@ class Operations:
         """None when a turn may start on this connection, else the error event that says why not."""
         if self.draining:
             return access.shutting_down().event()
-        wait = self.limiter.take(scope.get(access.CLIENT, access.client_name(scope, None)))
+        wait = access.spend(self, scope)
         return access.rate_limited(wait, "messages").event() if wait else None
 
     async def drain(self, give_up: Callable[[], bool] = lambda: False) -> None:
@@ -255,6 +257,9 @@ def server_config(app: FastAPI, settings: ServerSettings, **overrides: Any) -> u
         "ws_max_size": settings.ws_transport_max_bytes,
         "timeout_graceful_shutdown": int(settings.shutdown_grace_s + INTERRUPT_WAIT_S + 5),
         "log_config": log_config(),
+        # uvicorn would rewrite the peer from X-Forwarded-For sent by 127.0.0.1 on its own;
+        # which forwarded addresses to believe is `trusted_proxies`' rule alone (see `access`).
+        "proxy_headers": False,
         **overrides,
     }
     return uvicorn.Config(app, **options)

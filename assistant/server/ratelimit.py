@@ -1,7 +1,8 @@
 """Rate limits: one token bucket per client, as pure bookkeeping.
 
 Owns the arithmetic (refill, spend, how long to wait); does not own who a client is (the
-access middleware names it: an API key's fingerprint, or an address when keys are off) nor
+access middleware names it: an address, under its API key when keys are on; or a key, for
+its quota) nor
 what a refusal looks like on the wire (HTTP 429, or a `rate_limited` error event).
 Used from the event loop only, so it takes no lock.
 """
@@ -50,6 +51,11 @@ class RateLimiter:
             bucket.tokens -= cost
             return 0.0
         return (cost - bucket.tokens) / self.rate
+
+    def refund(self, client: str, cost: float = 1.0) -> None:
+        """Give back tokens taken for a request another limit then refused."""
+        if (bucket := self._buckets.get(client)) is not None:
+            bucket.tokens = min(self.burst, bucket.tokens + cost)
 
     def _forget_full(self, now: float) -> None:
         full = [c for c, b in self._buckets.items() if b.tokens + (now - b.at) * self.rate >= self.burst]

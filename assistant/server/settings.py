@@ -8,7 +8,10 @@ reads it. Environment variables: SHOP_ASSISTANT_HOST, SHOP_ASSISTANT_PORT,
 SHOP_ASSISTANT_API_KEYS (comma-separated), SHOP_ASSISTANT_API_KEY_FILE (one key a line,
 `#` comments), SHOP_ASSISTANT_CORS_ORIGINS (comma-separated), SHOP_ASSISTANT_RATE_LIMIT
 (requests a minute per client; 0: no limit), SHOP_ASSISTANT_RATE_BURST,
-SHOP_ASSISTANT_SESSION_IDLE_S (seconds idle before a session expires).
+SHOP_ASSISTANT_SESSION_IDLE_S (seconds idle before a session expires),
+SHOP_ASSISTANT_TRUSTED_PROXIES (comma-separated addresses or networks whose X-Forwarded-For
+is believed), SHOP_ASSISTANT_KEY_QUOTA (requests a minute per API key, all its clients
+together; 0: none).
 
 The exposure rule: a server bound to anything but a loopback address must have API keys,
 unless the operator says `insecure_no_auth` out loud; on loopback keys are optional.
@@ -49,7 +52,9 @@ class ServerSettings(BaseModel):
     port: int = Field(8000, ge=0, le=65535)
     api_keys: frozenset[str] = Field(frozenset(), repr=False)  # empty: no keys (loopback only, or insecure_no_auth)
     insecure_no_auth: bool = False  # serve a non-loopback address without keys (an explicit opt-out)
-    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    rate_limit: RateLimit = Field(default_factory=RateLimit)  # per client: a key's shopper (address), or an address
+    key_quota: RateLimit = Field(default_factory=lambda: RateLimit(per_minute=0, burst=600))  # per key, on top; 0: none
+    trusted_proxies: list[str] = []  # reverse proxies (addresses or networks) whose X-Forwarded-For names the client
     cors_origins: list[str] = []  # browser origins allowed to call the HTTP API, e.g. https://shop.example; "*" for any
     max_body_bytes: int = Field(32 * MIB, ge=1)  # HTTP request bodies (SSE turns, tool calls, MCP); over it: 413
     max_frame_bytes: int = Field(32 * MIB, ge=1)  # WebSocket frames; over it: a `frame_too_large` error event
@@ -63,6 +68,20 @@ class ServerSettings(BaseModel):
             if len(key) < MIN_KEY_CHARS or any(c.isspace() for c in key):
                 raise ValueError(f"an API key must be at least {MIN_KEY_CHARS} characters without spaces")
         return keys
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, proxies: list[str]) -> list[str]:
+        for p in proxies:
+            try:
+                ipaddress.ip_network(p.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"a trusted proxy must be an address or network (10.0.0.5, 10.0.0.0/8), not {p!r}") from None
+        return [p.strip() for p in proxies]
+
+    @property
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies]
 
     @property
     def ws_transport_max_bytes(self) -> int:
@@ -107,6 +126,10 @@ class ServerSettings(BaseModel):
         if v := env.get("SHOP_ASSISTANT_RATE_BURST"):
             limit["burst"] = _number(int, "SHOP_ASSISTANT_RATE_BURST", v)
         fields["rate_limit"] = limit
+        if v := env.get("SHOP_ASSISTANT_KEY_QUOTA"):
+            fields["key_quota"] = {"per_minute": _number(float, "SHOP_ASSISTANT_KEY_QUOTA", v), "burst": 600}
+        if v := env.get("SHOP_ASSISTANT_TRUSTED_PROXIES"):
+            fields["trusted_proxies"] = [p.strip() for p in v.split(",") if p.strip()]
         return cls._validated(fields)
 
     def updated(self, changes: Mapping[str, object]) -> ServerSettings:
