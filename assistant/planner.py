@@ -57,6 +57,8 @@ ORDINALS = {
     "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "eighth": 7, "ninth": 8, "tenth": 9,
 }  # fmt: skip
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_NUMBER_WORD = re.compile(r"\b(number|item|product|no\.)\s+(" + "|".join(NUMBER_WORDS) + r")\b", re.I)
 _POLITE = r"([\s,!.]*(thanks|thank you|please))?[\s!.]*$"
 _YES_WORDS = (
     r"(yes|yeah|yep|yup|sure|ok(ay)?|please do|do it|go ahead|go for it|go on|confirm(ed)?|absolutely|definitely|y|alright|all right"
@@ -73,7 +75,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "view_cart",
         re.compile(
-            r"\b(what'?s|what is|show|view|see|check)\b.*\b(cart|basket)\b|^\s*(my )?(cart|basket)\s*\??$"
+            r"\b(what'?s|what is|show|view|see|check|list|display|review|open)\b.*\b(cart|basket)\b|^\s*(my )?(cart|basket)\s*\??$"
             r"|\bwhat (have|did|do) i (got|get|have|added|picked|chosen|chose)\b|\bwhat am i (buying|getting|ordering|purchasing)\b"
             r"|\b(buying|bought|ordered|got|added|picked|chosen) so far\b"
             r"|\b(anything|something|what|how many( things| items)?)\b.*\b(in|inside) (my|the) (cart|basket|bag)\b",
@@ -112,6 +114,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         re.compile(
             r"^\s*(do|does|can|could|will|would|are|is)\s+(you|your|i|we)\b"
             r"(?!.*\b(have|sell|carry|stock|got|get|tell|show|see|compare|contrast|add|put|find|give|describe|recommend|number|"
+            r"switch|change|swap|try|look|search|range|version|versions|"
             r"first|second|third|last|these|those|them|ones)\b)",
             re.I,
         ),
@@ -347,6 +350,9 @@ def plan_turn(
     if detected == "other":
         return Plan("unsupported_language", text=text)
     tables = _ZH if detected == "zh" else _EN
+    if detected == "en":
+        # "number two", "item three": a position written as a word reads as its digit.
+        text = _NUMBER_WORD.sub(lambda m: f"number {NUMBER_WORDS[m.group(2).lower()]}", text)
     if shown and not has_photo:
         text = _name_the_colour(text, tables, shown, focus)
     plan = _plan(

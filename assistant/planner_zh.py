@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _THANKS = r"([，,。！!\s]*(谢谢|谢了|多谢|麻烦了|麻烦你了|吧|啊|呀|哈))*[。！!\s]*$"
 # A confirmation is one or more yes-words ("嗯，加吧", "好的，加上"), a refusal one or more no-words.
 _YES_WORDS = r"(确认|确定|好的|好啊|好吧|好|行|可以的|可以|是的|是|对的|对|嗯嗯|嗯|没问题|加吧|加上|加入|加|要的|要|就这个|买吧|ok|OK)"
-_NO_WORDS = r"(不用了|不用|不要了|不要|不了|算了|取消|别加|先不要|先不用|先不|不需要|不必了|no)"
+_NO_WORDS = r"(不用了|不用|不要了|不要|不加了|先不加|不加|不了|算了|取消|别加|先不要|先不用|先不|不需要|不必了|no)"
 YES = re.compile(rf"^\s*{_YES_WORDS}([，,、\s]*{_YES_WORDS})*" + _THANKS)
 NO = re.compile(rf"^\s*{_NO_WORDS}([，,、\s]*{_NO_WORDS})*" + _THANKS)
 GREETING = re.compile(r"^\s*(你好|您好|嗨|哈喽|哈罗|早上好|下午好|晚上好|谢谢|谢谢你|多谢|再见|拜拜)[啊呀！!。，,\s]*$")
@@ -36,7 +36,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         "view_cart",
         re.compile(
             rf"(看看|查看|看一下|显示|打开|我的).{{0,3}}{_CART}|{_CART}.{{0,4}}(有什么|有啥|有哪些|里面|情况)"
-            rf"|^\s*{_CART}\s*[?？]?$"
+            rf"|{_CART}.{{0,4}}(看看|看一下|瞧瞧|看一看)|^\s*{_CART}\s*[?？]?$"
         ),
     ),
     ("remove_from_cart", re.compile(r"(删除|删掉|删了|移除|去掉|拿掉|拿出来|取出|移出|不要.{0,6}了)")),
@@ -51,7 +51,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         "policy",
         re.compile(
             r"(退货|退款|换货|退换|运费|配送|发货|快递|包邮|邮费|送货|保修|质保|保修期|付款|支付|货到付款"
-            r"|营业时间|几点开门|政策|规定|售后|发票|会员)"
+            r"|到货|送到|几天到|多久到|多久能到|几天能到|营业时间|几点开门|政策|规定|售后|发票|会员)"
         ),
     ),
     (
@@ -69,7 +69,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "dislike",
         re.compile(
-            r"(不喜欢|讨厌|不好看|难看|太丑|丑|不合适|不是我的风格"
+            r"(不(太|怎么|大|是很|是特别)?喜欢|讨厌|不好看|难看|太丑|丑|不合适|不是我的风格"
             r"|太花|太艳|太亮|太俗|太土|太老气|太夸张|太花哨|太素|太正式|太休闲)"
         ),
     ),
@@ -86,6 +86,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         re.compile(
             r"^\s*(再来|再给我|再看|还有|更多|下一页|换一批|继续|多来)(一些|一点|点|几个|几款|些|别的|其他的?)?(吧|吗|呢)?"
             r"[的吗呢吧？?！!。\s]*$|换一批|下一页|更多结果"
+            r"|^\s*再?多(给我|帮我)?(看|来|推荐|找)?(几个|几款|一些|一点|些)[的吗呢吧？?！!。\s]*$"
         ),
     ),
 ]

@@ -34,7 +34,7 @@ from assistant.agent import Agent  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
 from assistant.language.text import HAN, HAN_RUN, normalise  # noqa: E402
-from assistant.language.zh import chinese_bridge  # noqa: E402
+from assistant.language.zh import chinese_bridge, chinese_number  # noqa: E402
 from assistant.llm.backends import load_lead_writer, load_tool_model  # noqa: E402
 from assistant.llm.guard import COMMON_WORDS  # noqa: E402
 from assistant.llm.wording import Lead  # noqa: E402
@@ -154,7 +154,9 @@ def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: li
                     problems.append("the answer's product list differs from the products shown")
     elif re.search(r": 1\. ", text):
         problems.append("the answer lists products although none were shown")
-    problems += ungrounded(text, tool_io, vocabulary)
+    # A position the shopper named ("第十个", "#12") may be said back ("没有第 10 件"): theirs, not a product fact.
+    said = " ".join(re.findall(r"\d+", turn["user"]) + [str(chinese_number(m)) for m in re.findall(r"[一二三四五六七八九十百]+", turn["user"])])
+    problems += ungrounded(text, f"{tool_io} {said}", vocabulary)
     return problems
 
 

@@ -42,6 +42,9 @@ SHOWN = [
         ("#3", "details", ["33"]),
         ("and the last one?", "details", ["33"]),
         ("the first", "details", ["11"]),
+        ("Could you give me the specs for number two?", "details", ["22"]),
+        ("what is item three like", "details", ["33"]),
+        ("Could you list the items in my cart please?", "view_cart", []),
     ],
 )
 def test_intents_and_references(message, intent, ids):
@@ -90,3 +93,8 @@ def test_nothing_shown_yet():
 def test_empty_and_huge_messages_are_typed_errors(bad):
     with pytest.raises(QueryError):
         plan_turn(bad, SHOWN)
+
+
+@pytest.mark.parametrize("message", ["Can you switch to the men's range?", "could you change it to the women's version?", "can you try blue ones?"])
+def test_a_request_to_change_the_products_is_no_store_question(message):
+    assert plan_turn(message, SHOWN, has_previous_search=True).intent != "policy"
