@@ -11,7 +11,6 @@ Usage: python benchmarks/bench_ingest.py [--limit N] [--catalogue PATH]
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import shutil
 import sys
@@ -27,6 +26,7 @@ from assistant.encoders.images import load_image  # noqa: E402
 from assistant.index.edge import EdgeIndex  # noqa: E402
 from assistant.ingest import ingest_catalogue  # noqa: E402
 from assistant.runtime import load_encoders  # noqa: E402
+from benchmarks.common import write_result  # noqa: E402
 
 
 def _rate(n: int, fn) -> float:  # noqa: ANN001
@@ -87,7 +87,7 @@ def main() -> None:
         ratio = f"{v / base:>17.2f}" if k.endswith("_per_s") else ""
         print(f"{k:<24} {v:>10.1f} {ratio}")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=1))
+    write_result(a.out, result)
     print(f"wrote {a.out}")
 
 

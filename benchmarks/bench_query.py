@@ -12,7 +12,6 @@ Usage: python benchmarks/bench_query.py [--index PATH] [--collection NAME] [--re
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -26,7 +25,7 @@ from assistant.encoders.images import load_image  # noqa: E402
 from assistant.evaluation import load_query_set  # noqa: E402
 from assistant.retrieval.search import FUSION_MODES, SearchRequest  # noqa: E402
 from assistant.runtime import build_retriever  # noqa: E402
-from benchmarks.common import add_index_options, settings_from  # noqa: E402
+from benchmarks.common import add_index_options, settings_from, write_result  # noqa: E402
 
 
 def main() -> None:
@@ -81,7 +80,7 @@ def main() -> None:
     print("baseline: bm25 mode for text queries, clip mode for queries with a photo (same run)")
     count = retriever.index.count(s.collection)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"collection": s.collection, "points": count, "model_load_s": load_s, "rows": rows}, indent=1))
+    write_result(a.out, {"collection": s.collection, "points": count, "model_load_s": load_s, "rows": rows})
     print(f"{count} points; models loaded in {load_s:.1f} s; wrote {a.out}")
 
 

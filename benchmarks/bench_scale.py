@@ -13,7 +13,6 @@ Usage: python benchmarks/bench_scale.py --sizes 50000,200000 [--hnsw]
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import shutil
 import sys
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.index.base import Filters, Fusion, IndexPoint, SparseVec, VectorQuery  # noqa: E402
 from assistant.index.edge import EdgeIndex  # noqa: E402
 from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT, VectorDims  # noqa: E402
+from benchmarks.common import write_result  # noqa: E402
 
 COLOURS = ["black", "white", "blue", "red", "grey", "green", "navy blue", "brown", "pink", "silver"]
 TYPES = ["tshirts", "shirts", "casual shoes", "watches", "sports shoes", "kurtas", "tops", "handbags", "heels", "sunglasses"]
@@ -134,7 +134,7 @@ def main() -> None:
             + (f", HNSW build {r['hnsw_build_s']:.0f} s" if "hnsw_build_s" in r else "")
         )
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(rows, indent=1))
+    write_result(a.out, rows)
     print(f"wrote {a.out}")
 
 

@@ -32,6 +32,7 @@ from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import write_result  # noqa: E402
 from benchmarks.serving import serve_process  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -164,7 +165,7 @@ def main() -> None:
     print(f"model notices under load: {loaded['model_notices']}; server healthy after: {healthy}")
     print("server stage means (/metrics): " + ", ".join(f"{k} {v['mean_s'] * 1000:.0f} ms (n={v['n']})" for k, v in stages.items()))
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2))
+    write_result(a.out, result)
     print(f"wrote {a.out}")
 
 

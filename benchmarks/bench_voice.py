@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from websockets.sync.client import connect  # noqa: E402
 
 from assistant.voice.audio import AudioLimits, decode  # noqa: E402
+from benchmarks.common import write_result  # noqa: E402
 from benchmarks.serving import serve_process  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -136,7 +137,7 @@ def main() -> None:
             f"{r['final_transcript_p95_s']:>10.2f}s{(r['first_audio_p50_s'] or 0):>10.2f}s{(r['first_audio_p95_s'] or 0):>10.2f}s"
         )
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"runs": runs}, indent=2))
+    write_result(a.out, {"runs": runs})
     print(f"\nwrote {a.out}")
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import re
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from assistant.retrieval.search import SearchRequest  # noqa: E402
 from assistant.runtime import build_retriever  # noqa: E402
 from assistant.voice.speech import MANDARIN_VOICE, pinyin  # noqa: E402
 from assistant.voice.transcriber import load_transcriber  # noqa: E402
-from benchmarks.common import add_index_options, settings_from  # noqa: E402
+from benchmarks.common import add_index_options, settings_from, write_result  # noqa: E402
 
 
 def speak(text: str, rate: int) -> np.ndarray:
@@ -98,7 +97,7 @@ def main() -> None:
         print(f"{r['rate']:>10} {r['language']:>9} {r['n']:>3} {r['cer']:>6.3f} {r['type_match']:>17.0%} {r['typed_type_match']:>11.0%}"
               f" {r['transcribe_s_p50']:>8.2f} / {r['transcribe_s_p95']:.2f} s")  # fmt: skip
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"rows": rows, "results": results}, ensure_ascii=False, indent=1))
+    write_result(a.out, {"rows": rows, "results": results}, ensure_ascii=False)
     print(f"wrote {a.out}")
 
 

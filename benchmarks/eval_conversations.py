@@ -42,7 +42,7 @@ from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages  # n
 from assistant.retrieval.understanding import Vocabulary, singular  # noqa: E402
 from assistant.runtime import build_retriever, load_encoders  # noqa: E402
 from assistant.sessions import SqliteSessionStore  # noqa: E402
-from benchmarks.common import add_index_options, settings_from  # noqa: E402
+from benchmarks.common import add_index_options, settings_from, write_result  # noqa: E402
 
 
 def _words(text: str) -> str:
@@ -285,7 +285,7 @@ def main() -> None:
             if not res["passed"]:
                 print(f"  FAIL [{r['mode']}] {res['conversation']} turn {res['turn']} {res['user']!r}: {'; '.join(res['problems'])}")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"conversations": len(convs), "runs": runs}, indent=1))
+    write_result(a.out, {"conversations": len(convs), "runs": runs})
     print(f"wrote {a.out}")
 
 

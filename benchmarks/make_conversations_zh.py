@@ -13,7 +13,9 @@ phrasings, written before the set was first run and never tuned on.
 before the first held-out set's misses were worked on.
 `--fourth` writes `kagl-zh-fourth.jsonl`: a third held-out set from a fourth pool, written by
 someone who had not read the planner or the other pools.
-Usage: python benchmarks/make_conversations_zh.py [--held-out | --fresh | --fourth]
+`--fifth` writes `kagl-zh-fifth.jsonl` from a fifth pool written the same way, after the
+fourth set's misses were worked on.
+Usage: python benchmarks/make_conversations_zh.py [--held-out | --fresh | --fourth | --fifth]
 """
 
 from __future__ import annotations
@@ -117,12 +119,41 @@ FOURTH = {
     "像这样的，但是要黑色的": ["找个跟图片里一样的，要黑色", "类似这款的黑色有吗", "照这个样子来个黑的"],
 }
 
+# FIFTH: a fifth pool (`--fifth`), written like the fourth, after the fourth's misses were
+# worked on and before its set was first run.
+FIFTH = {
+    "openings": ["有没有{g}{c}{w}推荐一下", "帮我找款{g}{c}{w}", "想看看{g}{c}{w}", "给我推荐几款{g}{c}{w}吧", "{g}{c}{w}有货吗"],
+    "第二个": ["第二个详细说说", "第2个怎么样？", "说说第二款呗"],
+    "比较前两个": ["前两个有啥区别", "第一个和第二个哪个好", "帮我对比下前两款"],
+    "把第一个加入购物车": ["第一个加购物车", "把第一款放进购物车吧", "第1个帮我加入购物车"],
+    "好的": ["好的，加吧", "可以", "嗯嗯，加上"],
+    "购物车里有什么": ["我购物车里都有啥", "购物车现在有哪些东西？", "购物车里现在有什么呀"],
+    "把它删掉": ["这个删了吧", "把这个从购物车移除", "帮我把它去掉"],
+    "为什么推荐第一个？": ["为啥推荐第一个", "第一款为什么推荐给我？", "怎么推荐第1个呀"],
+    "有类似的吗": ["有差不多的吗", "还有类似款吗？", "有没有跟这个相似的"],
+    "退货政策是什么？": ["退货规则说一下", "退换货政策是怎样的", "你们怎么退货的，政策是啥"],
+    "发货要多久": ["多久能发货", "几天能到啊", "下单后多久发出"],
+    "第九个怎么样": ["第六个怎么样", "第十个呢", "看看第八个"],
+    "再来一些": ["再推荐几个", "还有别的吗", "多给我看几款"],
+    "女款的呢": ["有女款吗", "女士的有吗", "换成女款看看"],
+    "男款的呢": ["有男款吗", "男士的有没有", "男款的看看"],
+    "把第三个放进购物车": ["第三个加购", "第三款加入购物车", "把第3个放购物车里"],
+    "不用了": ["不用，谢谢", "先不加了", "算了，不要"],
+    "看看我的购物车": ["打开我的购物车", "查看购物车", "让我看看购物车"],
+    "我不喜欢第一个": ["第一个不太喜欢", "第一款我不中意", "第1个不行，不喜欢"],
+    "你好": ["您好", "在吗", "哈喽"],
+    "换成{c}的": ["有{c}的吗", "换个{c}的", "我要{c}的"],
+    "明天天气怎么样？": ["明天会下雨吗", "明天天气如何", "明儿天气好不好"],
+    "像这样的，但是要黑色的": ["找个这样的，要黑色", "类似图里的，有黑色吗", "照着图片找，要黑色的"],
+}
+
 
 def main() -> None:
+    fifth = "--fifth" in sys.argv[1:]
     fourth = "--fourth" in sys.argv[1:]
     fresh = "--fresh" in sys.argv[1:]
-    held_out = fourth or fresh or "--held-out" in sys.argv[1:]
-    pool = FOURTH if fourth else FRESH if fresh else HELD_OUT
+    held_out = fifth or fourth or fresh or "--held-out" in sys.argv[1:]
+    pool = FIFTH if fifth else FOURTH if fourth else FRESH if fresh else HELD_OUT
     products = load_catalogue(Path("../shared/data/kagl/products.csv")).products
     rng = random.Random(24)
     combos = Counter((p.category, p.colour, p.gender) for p in products if p.category in WORDS and p.gender in GENDER and p.colour in COLOURS)
@@ -132,7 +163,7 @@ def main() -> None:
     rng.shuffle(photos)
     convs = []
     pick = random.Random(25)
-    chosen = good[72:96] if fourth else good[48:72] if fresh else good[24:48] if held_out else good[:24]
+    chosen = good[96:120] if fifth else good[72:96] if fourth else good[48:72] if fresh else good[24:48] if held_out else good[:24]
     for n, (cat, colour, gender) in enumerate(chosen):
         g, c, w = GENDER[gender], COLOURS[colour], WORDS[cat]
         gender_ok = [gender, "Unisex"]
@@ -192,8 +223,8 @@ def main() -> None:
                 key = "换成{c}的" if t["user"].startswith("换成") and t["user"].endswith("色的") else t["user"]
                 alt = t["user"][2:-1] if key == "换成{c}的" else ""
                 t["user"] = pick.choice(pool[key]).format(c=alt)
-        convs.append({"id": f"{'w' if fourth else 'x' if fresh else 'y' if held_out else 'z'}{n:02d}", "turns": turns})
-    name = "kagl-zh-fourth" if fourth else "kagl-zh-fresh" if fresh else "kagl-zh-test" if held_out else "kagl-zh"
+        convs.append({"id": f"{'v' if fifth else 'w' if fourth else 'x' if fresh else 'y' if held_out else 'z'}{n:02d}", "turns": turns})
+    name = "kagl-zh-fifth" if fifth else "kagl-zh-fourth" if fourth else "kagl-zh-fresh" if fresh else "kagl-zh-test" if held_out else "kagl-zh"
     dest = Path(__file__).parent / "conversations" / f"{name}.jsonl"
     dest.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")
     print(f"wrote {len(convs)} conversations, {sum(len(c['turns']) for c in convs)} turns, to {dest}")

@@ -10,7 +10,6 @@ Usage: python benchmarks/probe_scope.py [--index PATH] [--collection NAME]
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.retrieval.search import WEAK_TEXT_SCORE, SearchRequest  # noqa: E402
 from assistant.runtime import build_retriever  # noqa: E402
-from benchmarks.common import add_index_options, settings_from  # noqa: E402
+from benchmarks.common import add_index_options, settings_from, write_result  # noqa: E402
 
 OFF_TOPIC = [
     "what's the weather like tomorrow", "do you sell cars", "pizza", "tell me a joke",
@@ -45,7 +44,7 @@ def main() -> None:
         cos = f"{r['best_text_cosine']:.3f}" if r["best_text_cosine"] is not None else "-"
         print(f"{r['group']:<15}{r['query']:<36}{cos:>12}{r['keyword']!s:>9}{r['weak']!s:>6}")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({"threshold": WEAK_TEXT_SCORE, "rows": rows}, indent=1))
+    write_result(a.out, {"threshold": WEAK_TEXT_SCORE, "rows": rows})
     print(f"wrote {a.out}")
 
 
