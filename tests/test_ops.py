@@ -234,6 +234,48 @@ def test_behind_a_trusted_proxy_each_shopper_has_a_bucket_and_others_cannot_forg
         assert spent(srv, "203.0.113.5", OTHER_KEY)[:2] == [200, 200], "another key's quota is its own"
 
 
+@model
+def test_shoppers_behind_one_address_get_their_own_buckets_with_shopper_tokens(backend, tmp_path):
+    # Per client 3 at once, nothing refilled during the test; the address's shoppers together: 2 clients' worth.
+    settings = ServerSettings(api_keys={KEY, OTHER_KEY}, rate_limit={"per_minute": 1, "burst": 3}, address_share=2)
+    with running(services_factory(backend, tmp_path / "s.db"), settings) as srv:
+        key = {"x-api-key": KEY}
+        made = [httpx.post(srv.url + "/v1/shopper-token", headers=key) for _ in range(3)]
+        assert [m.status_code for m in made] == [201] * 3 and made[0].json()["expires_in_s"] > 0
+        ann, bob, cat = (m.json()["token"] for m in made)
+        assert httpx.post(srv.url + "/v1/shopper-token", headers=key).status_code == 429, "minting spends the address's own bucket"
+
+        def spent(token: str, n: int) -> list[int]:
+            return [httpx.get(srv.url + "/v1/tools", headers={**key, "x-shopper-token": token}).status_code for _ in range(n)]
+
+        assert spent(ann, 4) == [200, 200, 200, 429], "Ann's own bucket"
+        assert spent(bob, 3) == [200] * 3, "another shopper at the same address is not held back by Ann"
+        assert spent(cat, 1) == [429], "but the address's shoppers together get no more than its shared bucket"
+        # Forged, garbled, or another key's tokens are refused, with a code the widget acts on.
+        for bad, headers in ((ann[:-2] + "xx", key), ("garbage", key), (ann, {"x-api-key": OTHER_KEY})):
+            r = httpx.get(srv.url + "/v1/tools", headers={**headers, "x-shopper-token": bad})
+            assert r.status_code == 401 and r.json()["code"] == "shopper_token_invalid", r.text
+        with connect(f"ws://{srv.host}/v1/chat?api_key={OTHER_KEY}&shopper_token=garbage") as ws:
+            assert recv(ws)["code"] == "shopper_token_invalid" and closed_with(ws) == 4401
+
+
+def test_a_shopper_token_expires_and_names_its_key():
+    from assistant.server.shopper_tokens import ShopperTokenInvalid, ShopperTokens
+
+    now = [1000.0]
+    tokens = ShopperTokens(b"s" * 32, ttl_s=60, clock=lambda: now[0])
+    token = tokens.mint("key:a")
+    assert tokens.read(token, "key:a").id == tokens.read(token, "key:a").id
+    assert tokens.read(tokens.mint("key:a"), "key:a").id != tokens.read(token, "key:a").id, "each token names a new shopper"
+    with pytest.raises(ShopperTokenInvalid, match="another API key"):
+        tokens.read(token, "key:b")
+    with pytest.raises(ShopperTokenInvalid, match="not one this server made"):
+        ShopperTokens(b"t" * 32).read(token, "key:a")
+    now[0] += 61
+    with pytest.raises(ShopperTokenInvalid, match="expired"):
+        tokens.read(token, "key:a")
+
+
 def test_trusted_proxies_are_addresses_or_networks():
     assert ServerSettings(trusted_proxies=["10.0.0.0/8", " ::1 "]).trusted_proxies == ["10.0.0.0/8", "::1"]
     with pytest.raises(ConfigError, match="trusted proxy"):

@@ -43,6 +43,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.events import ErrorEvent, to_wire
+from assistant.server.ratelimit import RateLimiter
+from assistant.server.shopper_tokens import ShopperTokenInvalid
 
 if TYPE_CHECKING:
     from assistant.server.ops import Operations
@@ -56,6 +58,7 @@ PUBLIC_PREFIXES = ("/v1/images/",)
 CLIENT = "shop_assistant.client"  # scope key: who is asking (a key's fingerprint, or an address): a session's owner
 BUCKET = "shop_assistant.bucket"  # scope key: the rate-limit bucket (address, under the key), for turns further in
 KEY_ID = "shop_assistant.key"  # scope key: the key's fingerprint, for its quota; absent without keys
+SHARED = "shop_assistant.shared"  # scope key: the address's shared bucket, when a shopper token named the client
 UNAUTHORIZED_CLOSE = 4401  # WebSocket close codes: 4000 + the HTTP status they stand for
 FORBIDDEN_CLOSE = 4403
 RATE_LIMITED_CLOSE = 4429
@@ -185,15 +188,40 @@ def client_name(scope: Scope, key: str | None, proxies: Sequence[IPNetwork] = ()
 
 
 def spend(ops: Operations, scope: Scope) -> float:
-    """One token from the client's bucket and, with keys, its key's quota: 0.0 when allowed,
-    else seconds to wait (a refusal by the quota gives the client's token back)."""
-    bucket = scope.get(BUCKET) or f"addr:{client_address(scope, ops.proxies)}"
-    wait = ops.limiter.take(bucket)
-    if wait or (key := scope.get(KEY_ID)) is None:
-        return wait
-    if wait := ops.quota.take(key):
-        ops.limiter.refund(bucket)
-    return wait
+    """One token from the client's bucket, its address's shared bucket when a shopper token
+    named the client, and its key's quota: 0.0 when allowed, else seconds to wait (a later
+    refusal gives the earlier tokens back)."""
+    taken: list[tuple[RateLimiter, str]] = []
+    steps = [
+        (ops.limiter, scope.get(BUCKET) or f"addr:{client_address(scope, ops.proxies)}"),
+        (ops.shared, scope.get(SHARED)),
+        (ops.quota, scope.get(KEY_ID)),
+    ]
+    for limiter, name in steps:
+        if name is None:
+            continue
+        if wait := limiter.take(name):
+            for done, was in taken:
+                done.refund(was)
+            return wait
+        taken.append((limiter, name))
+    return 0.0
+
+
+def presented_shopper_token(scope: Scope) -> str | None:
+    """`X-Shopper-Token`, or on a WebSocket `?shopper_token=` (see `shopper_tokens`)."""
+    for name, value in scope["headers"]:
+        if name == b"x-shopper-token" and value.strip():
+            return value.decode("latin-1").strip()
+    if scope["type"] == "websocket":
+        found = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("shopper_token")
+        if found and found[0]:
+            return found[0]
+    return None
+
+
+def shopper_token_invalid(why: str) -> Refusal:
+    return Refusal("shopper_token_invalid", 401, UNAUTHORIZED_CLOSE, f"{why}; fetch a new one (POST /v1/shopper-token)")
 
 
 def _is_preflight(scope: Scope) -> bool:
@@ -265,9 +293,17 @@ class AccessMiddleware:
             return unauthorized(presented=key is not None)
         address = client_address(scope, self.ops.proxies)
         scope[CLIENT] = client_name(scope, key, self.ops.proxies)
-        scope[BUCKET] = f"{key_id(key)}|addr:{address}" if key is not None else f"addr:{address}"
-        if key is not None:
-            scope[KEY_ID] = key_id(key)
+        kid = key_id(key) if key is not None else None
+        under = f"{kid}|" if kid else ""
+        scope[BUCKET] = f"{under}addr:{address}"
+        if kid is not None:
+            scope[KEY_ID] = kid
+        if (token := presented_shopper_token(scope)) is not None:
+            try:
+                shopper = self.ops.shopper_tokens.read(token, kid)
+            except ShopperTokenInvalid as e:
+                return shopper_token_invalid(str(e))
+            scope[BUCKET], scope[SHARED] = f"{under}shopper:{shopper.id}", f"{under}addr:{address}"
         wait = spend(self.ops, scope)
         return rate_limited(wait, "connections" if scope["type"] == "websocket" else "requests") if wait else None
 

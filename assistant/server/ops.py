@@ -37,6 +37,7 @@ from assistant.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from assistant.server.ratelimit import RateLimiter
 from assistant.server.request_ids import RequestIdMiddleware, install_log_context, log_config
 from assistant.server.settings import ServerSettings
+from assistant.server.shopper_tokens import ShopperTokens
 
 INTERRUPT_WAIT_S = 5.0  # after the grace: time for interrupted turns to send their error event
 log = logging.getLogger(__name__)
@@ -110,6 +111,10 @@ class Operations:
         self.metrics = Metrics()
         self.limiter = RateLimiter(settings.rate_limit.per_minute, settings.rate_limit.burst)  # per client
         self.quota = RateLimiter(settings.key_quota.per_minute, settings.key_quota.burst)  # per API key, on top
+        share = settings.address_share  # the shoppers (with tokens) behind one address, together
+        self.shared = RateLimiter(settings.rate_limit.per_minute * share, settings.rate_limit.burst * share)
+        secret = settings.token_secret.get_secret_value().encode() if settings.token_secret else None
+        self.shopper_tokens = ShopperTokens(secret, settings.shopper_token_ttl_s)
         self.proxies = settings.proxy_networks
         self.turns: set[TurnWatch] = set()  # in flight
         self.sockets: dict[Callable[[], Awaitable[None]], None] = {}  # open WebSockets: each one's close-with-1001
@@ -172,7 +177,16 @@ def add_operations(app: FastAPI, settings: ServerSettings) -> Operations:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["authorization", "x-api-key", "content-type", "x-session-id", "x-request-id", "mcp-session-id", "mcp-protocol-version"],
+            allow_headers=[
+                "authorization",
+                "x-api-key",
+                "content-type",
+                "x-session-id",
+                "x-shopper-token",
+                "x-request-id",
+                "mcp-session-id",
+                "mcp-protocol-version",
+            ],  # fmt: skip
             expose_headers=["x-request-id", "retry-after", "x-vercel-ai-ui-message-stream", "mcp-session-id"],
         )
     app.add_middleware(MetricsMiddleware, metrics=ops.metrics, routes=app.router.routes)

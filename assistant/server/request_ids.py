@@ -23,7 +23,7 @@ HEADER = "x-request-id"
 REQUEST_ID: ContextVar[str] = ContextVar("request_id", default="-")
 SESSION_ID: ContextVar[str] = ContextVar("session_id", default="-")
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # a client's id is echoed into logs and headers: nothing else passes
-_KEY_IN_QUERY = re.compile(r"(api_key=)[^&\s\"']+")
+_KEY_IN_QUERY = re.compile(r"((?:api_key|shopper_token)=)[^&\s\"']+")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [rid=%(request_id)s sid=%(session_id)s] %(message)s"
 
 

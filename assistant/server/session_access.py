@@ -36,8 +36,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from assistant.events import ErrorEvent
-from assistant.server.access import CLIENT
+from assistant.server.access import CLIENT, KEY_ID
 from assistant.server.ops import operations
+from assistant.server.shopper_tokens import NewShopperToken
 from assistant.sessions import SessionState, SessionStore
 
 SESSION_ID_BYTES = 24  # 192 random bits: guessing one of a million live ids takes ~2^172 tries
@@ -128,3 +129,9 @@ async def new_session(request: Request) -> NewSession:
     g = gate(request.app.state.services, operations(request).settings)
     state = g.issue(owner_of(request.scope))
     return NewSession(session_id=state.session_id, idle_expiry_s=g.idle_s)
+
+
+@router.post("/v1/shopper-token", status_code=201, summary="A short-lived token naming one shopper, for per-shopper rate limits")
+async def new_shopper_token(request: Request) -> NewShopperToken:
+    tokens = operations(request).shopper_tokens
+    return NewShopperToken(token=tokens.mint(request.scope.get(KEY_ID)), expires_in_s=tokens.ttl_s)

@@ -11,7 +11,8 @@ SHOP_ASSISTANT_API_KEYS (comma-separated), SHOP_ASSISTANT_API_KEY_FILE (one key 
 SHOP_ASSISTANT_SESSION_IDLE_S (seconds idle before a session expires),
 SHOP_ASSISTANT_TRUSTED_PROXIES (comma-separated addresses or networks whose X-Forwarded-For
 is believed), SHOP_ASSISTANT_KEY_QUOTA (requests a minute per API key, all its clients
-together; 0: none).
+together; 0: none), SHOP_ASSISTANT_TOKEN_SECRET (signs shopper tokens; set it alike on
+every replica).
 
 The exposure rule: a server bound to anything but a loopback address must have API keys,
 unless the operator says `insecure_no_auth` out loud; on loopback keys are optional.
@@ -24,7 +25,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from assistant.errors import ConfigError
 
@@ -55,6 +56,9 @@ class ServerSettings(BaseModel):
     rate_limit: RateLimit = Field(default_factory=RateLimit)  # per client: a key's shopper (address), or an address
     key_quota: RateLimit = Field(default_factory=lambda: RateLimit(per_minute=0, burst=600))  # per key, on top; 0: none
     trusted_proxies: list[str] = []  # reverse proxies (addresses or networks) whose X-Forwarded-For names the client
+    address_share: int = Field(10, ge=1)  # shoppers with tokens behind one address get together this many clients' limit
+    shopper_token_ttl_s: float = Field(3600.0, gt=0)
+    token_secret: SecretStr | None = None  # signs shopper tokens; the same on every replica (else made at start)
     cors_origins: list[str] = []  # browser origins allowed to call the HTTP API, e.g. https://shop.example; "*" for any
     max_body_bytes: int = Field(32 * MIB, ge=1)  # HTTP request bodies (SSE turns, tool calls, MCP); over it: 413
     max_frame_bytes: int = Field(32 * MIB, ge=1)  # WebSocket frames; over it: a `frame_too_large` error event
@@ -128,6 +132,8 @@ class ServerSettings(BaseModel):
         fields["rate_limit"] = limit
         if v := env.get("SHOP_ASSISTANT_KEY_QUOTA"):
             fields["key_quota"] = {"per_minute": _number(float, "SHOP_ASSISTANT_KEY_QUOTA", v), "burst": 600}
+        if v := env.get("SHOP_ASSISTANT_TOKEN_SECRET"):
+            fields["token_secret"] = v
         if v := env.get("SHOP_ASSISTANT_TRUSTED_PROXIES"):
             fields["trusted_proxies"] = [p.strip() for p in v.split(",") if p.strip()]
         return cls._validated(fields)

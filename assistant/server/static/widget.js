@@ -232,6 +232,9 @@
       this.outbox = [];
       this.timer = null;
       this.sessionId = readStorage(SESSION_KEY);
+      this.token = null; // names this shopper for the server's rate limits (see currentToken())
+      this.tokenExpiresAt = 0;
+      this.tokenRefused = false; // the server said the token is no longer good: fetch another
       this.lastFrameAt = 0;
       // A link that died without a close (a sleeping laptop, a dropped Wi-Fi) shows as silence.
       setInterval(() => {
@@ -250,12 +253,43 @@
       this.closed(ws, { code: 1006 });
     }
 
-    open() {
+    /**
+     * A shopper token, fetched once and again before it expires: with it the server's rate
+     * limit counts this shopper alone, not everyone behind the same address. A server that
+     * has none (older) or a failed fetch leaves the widget on the address's limit.
+     */
+    async currentToken() {
+      if (this.token && Date.now() < this.tokenExpiresAt) return this.token;
+      this.token = null;
+      try {
+        const r = await fetch(`${SERVER}/v1/shopper-token`, { method: "POST", headers: API_KEY ? { "x-api-key": API_KEY } : {} });
+        if (r.ok) {
+          const body = await r.json();
+          this.token = body.token;
+          this.tokenExpiresAt = Date.now() + Math.max(0, body.expires_in_s - 60) * 1000;
+        }
+      } catch (_) {
+        /* offline or refused: the address's limit applies */
+      }
+      return this.token;
+    }
+
+    async open() {
       clearTimeout(this.timer);
       this.timer = null;
+      if (this.opening) return; // one connect at a time, across the token fetch
+      this.opening = true;
+      let token;
+      try {
+        token = await this.currentToken();
+      } finally {
+        this.opening = false;
+      }
+      if (this.stopped || this.ws) return;
       const params = new URLSearchParams();
       if (this.sessionId) params.set("session_id", this.sessionId);
       if (API_KEY) params.set("api_key", API_KEY); // a browser cannot set headers on a WebSocket
+      if (token) params.set("shopper_token", token);
       const url = params.toString() ? `${WS_URL}?${params}` : WS_URL;
       this.onState(this.attempt === 0 ? "connecting" : "reconnecting");
       let ws;
@@ -281,6 +315,11 @@
       } catch (_) {
         return; // the server only sends JSON text frames
       }
+      if (ev.type === "error" && ev.code === "shopper_token_invalid") {
+        this.token = null; // the close (4401) follows: reconnect with a new token
+        this.tokenRefused = true;
+        return;
+      }
       // The close that follows these handles them (a retry, or a new session with a notice).
       if (ev.type === "error" && ["session_busy", "session_unknown", "session_expired", "session_forbidden"].includes(ev.code)) return;
       if (ev.type === "session.created") {
@@ -303,6 +342,11 @@
       const wasReady = this.ready;
       this.ready = false;
       if (this.stopped) return;
+      if (e.code === UNAUTHORIZED && this.tokenRefused) {
+        this.tokenRefused = false; // the key is good, the token was stale: once more with a new one
+        this.retry();
+        return;
+      }
       if (e.code === UNAUTHORIZED) {
         this.onState("refused", wasReady); // the error event before the close said why
         return;
@@ -1147,7 +1191,12 @@
       if (!this.conn.sessionId) throw new Error("not connected yet");
       const r = await fetch(`${SERVER}/v1/tools/${name}`, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-session-id": this.conn.sessionId, ...(API_KEY ? { "x-api-key": API_KEY } : {}) },
+        headers: {
+          "content-type": "application/json",
+          "x-session-id": this.conn.sessionId,
+          ...(API_KEY ? { "x-api-key": API_KEY } : {}),
+          ...(this.conn.token ? { "x-shopper-token": this.conn.token } : {}),
+        },
         body: JSON.stringify(args),
       });
       const body = await r.json().catch(() => ({}));
