@@ -21,13 +21,13 @@ from assistant.retrieval.understanding import singular
 if TYPE_CHECKING:
     from assistant.planner import Intent, ShownProduct
 
-_THANKS = r"([，,。！!\s]*(谢谢|谢了|多谢|麻烦了|麻烦你了|吧|啊|呀|哈))*[。！!\s]*$"
+_THANKS = r"([，,。！!\s]*(谢谢|谢了|多谢|麻烦了|麻烦你了|吧|啊|呀|哈|了))*[。！!\s]*$"
 # A confirmation is one or more yes-words ("嗯，加吧", "好的，加上"), a refusal one or more no-words.
 _YES_WORDS = r"(确认|确定|好的|好啊|好吧|好|行|可以的|可以|是的|是|对的|对|嗯嗯|嗯|没问题|加吧|加上|加入|加|要的|要|就这个|买吧|ok|OK)"
 _NO_WORDS = r"(不用了|不用|不要了|不要|不加了|先不加|不加|不了|算了|取消|别加|先不要|先不用|先不|不需要|不必了|no)"
 YES = re.compile(rf"^\s*{_YES_WORDS}([，,、\s]*{_YES_WORDS})*" + _THANKS)
 NO = re.compile(rf"^\s*{_NO_WORDS}([，,、\s]*{_NO_WORDS})*" + _THANKS)
-GREETING = re.compile(r"^\s*(你好|您好|嗨|哈喽|哈罗|早上好|下午好|晚上好|谢谢|谢谢你|多谢|再见|拜拜)[啊呀！!。，,\s]*$")
+GREETING = re.compile(r"^\s*(你好|您好|嗨|哈喽|哈罗|早上好|下午好|晚上好|谢谢|谢谢你|多谢|再见|拜拜|在吗|在不在|有人吗)[啊呀吗！!。，,?？\s]*$")
 
 _CART = r"(购物车|购物袋|车里|车中)"
 _CLASSIFIER_WORDS = r"(个|件|款|双|块|条|只|顶|副|套|张|支|瓶|样)"
@@ -43,7 +43,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "add_to_cart",
         re.compile(
-            rf"(加入|加到|放进|放入|添加到|加进).{{0,3}}{_CART}|加购|下单|结账"
+            rf"(加入|加到|放进|放入|放到|添加到|加进|放|加).{{0,3}}{_CART}|加购|下单|结账"
             r"|(我要|我就要|就要|我买|买)(买)?[^，,。]{0,8}?([这那](个|款|双|件|块|条|只|顶|副)|它|第)"
         ),
     ),
@@ -69,7 +69,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "dislike",
         re.compile(
-            r"(不(太|怎么|大|是很|是特别)?喜欢|讨厌|不好看|难看|太丑|丑|不合适|不是我的风格"
+            r"(不(太|怎么|大|是很|是特别)?(喜欢|中意|满意)|讨厌|不好看|难看|太丑|丑|不合适|不是我的风格"
             r"|太花|太艳|太亮|太俗|太土|太老气|太夸张|太花哨|太素|太正式|太休闲)"
         ),
     ),
@@ -84,7 +84,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "more",
         re.compile(
-            r"^\s*(再来|再给我|再看|还有|更多|下一页|换一批|继续|多来)(一些|一点|点|几个|几款|些|别的|其他的?)?(吧|吗|呢)?"
+            r"^\s*(再来|再给我|再看|再推荐|再找|还有|更多|下一页|换一批|继续|多来)(一些|一点|点|几个|几款|些|别的|其他的?)?(吧|吗|呢)?"
             r"[的吗呢吧？?！!。\s]*$|换一批|下一页|更多结果"
             r"|^\s*再?多(给我|帮我)?(看|来|推荐|找)?(几个|几款|一些|一点|些)[的吗呢吧？?！!。\s]*$"
         ),

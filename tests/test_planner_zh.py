@@ -28,6 +28,10 @@ def plan(message, **kw):
         ("几天能到货", "policy", []),
         ("再多给我看几个", "more", []),
         ("第一个不太喜欢", "dislike", ["11"]),
+        ("第一款我不中意", "dislike", ["11"]),
+        ("再推荐几个", "more", []),
+        ("把第3个放购物车里", "add_to_cart", ["33"]),
+        ("在吗", "greeting", []),
         ("介绍一下第三款", "details", ["33"]),
         ("那块手表的详细信息", "details", ["11"]),
         ("比较前两个", "compare", ["11", "22"]),
@@ -95,7 +99,7 @@ def test_confirmations_of_several_yes_words(yes):
     assert plan(yes, pending_confirmation=True).intent == "confirm"
 
 
-@pytest.mark.parametrize("no", ["先不要", "不用，算了", "先不加", "不加了"])
+@pytest.mark.parametrize("no", ["先不要", "不用，算了", "先不加", "不加了", "先不加了"])
 def test_refusals_of_several_no_words(no):
     assert plan(no, pending_confirmation=True).intent == "deny"
 
