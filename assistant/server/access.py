@@ -136,10 +136,16 @@ def presented_key(scope: Scope) -> str | None:
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
-        elif name == b"x-api-key" and value.strip():
+    return _presented(scope, b"x-api-key", "api_key")
+
+
+def _presented(scope: Scope, header: bytes, param: str) -> str | None:
+    """A credential from its header, or on a WebSocket from the query (browsers cannot set headers there)."""
+    for name, value in scope["headers"]:
+        if name == header and value.strip():
             return value.decode("latin-1").strip()
     if scope["type"] == "websocket":
-        found = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("api_key")
+        found = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(param)
         if found and found[0]:
             return found[0]
     return None
@@ -210,14 +216,7 @@ def spend(ops: Operations, scope: Scope) -> float:
 
 def presented_shopper_token(scope: Scope) -> str | None:
     """`X-Shopper-Token`, or on a WebSocket `?shopper_token=` (see `shopper_tokens`)."""
-    for name, value in scope["headers"]:
-        if name == b"x-shopper-token" and value.strip():
-            return value.decode("latin-1").strip()
-    if scope["type"] == "websocket":
-        found = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("shopper_token")
-        if found and found[0]:
-            return found[0]
-    return None
+    return _presented(scope, b"x-shopper-token", "shopper_token")
 
 
 def shopper_token_invalid(why: str) -> Refusal:
