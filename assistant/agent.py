@@ -28,6 +28,7 @@ from langchain_core.language_models import BaseChatModel
 from PIL import Image
 from pydantic import BaseModel, ValidationError
 
+from assistant.compound import split_steps
 from assistant.errors import AssistantError, LLMBusy, LLMUnavailable
 from assistant.events import (
     DataFacets,
@@ -84,6 +85,7 @@ class Answer:
     outcome: Outcome | None = None  # a turn that found nothing to show, and why
     generic_lead: str | None = None  # the text's opening that the model's own sentence replaces
     by_model: bool = False  # a tool-calling model chose the steps and wrote the opening
+    steps: int = 1  # steps of a message that asked for several ("... then compare the first two"); no model opening then
 
 
 Steps = Generator[BaseModel, None, Answer]  # yields events, returns the answer
@@ -161,7 +163,8 @@ class Agent:
                     yield DataNotice(data={"code": e.code, "text": say(plan.language, "model_left_out", error=e.message)})
             if answer is None:
                 ctx = ToolContext(self.retriever, work, self.policies)
-                answer = yield from self._act(plan, ctx, work, image)
+                steps = split_steps(message, self.retriever.vocabulary) if _may_split(plan, image) else None
+                answer = yield from (self._steps(steps, ctx, work) if steps else self._act(plan, ctx, work, image))
         except AssistantError as e:
             language = language or answer_language(message)
             shown_text = say(language, "refused", error=e.text(language)) if e.user_visible else say(language, "internal_error")
@@ -170,7 +173,7 @@ class Agent:
             return
         text = answer.text
         lead = ""
-        if self.writer is not None and plan.language in self.writer.languages and not answer.by_model:
+        if self.writer is not None and plan.language in self.writer.languages and not answer.by_model and answer.steps == 1:
             try:
                 lead = self._lead(message, plan, work, answer, photo=image is not None)
             except LLMUnavailable as e:
@@ -221,6 +224,17 @@ class Agent:
         ctx.calls.append((name, args, result))
         yield ToolOutputAvailable(tool_call_id=call_id, output=result.model_dump(mode="json"))
         return result
+
+    def _steps(self, steps: list[str], ctx: ToolContext, s: SessionState) -> Steps:
+        """Several steps of one message, in order, each planned on what the one before showed."""
+        answers = []
+        for text in steps:
+            shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in s.shown]
+            cart = [ShownProduct(ln.product_id, ln.name) for ln in s.cart]
+            step = plan_turn(text, shown, s.focus, s.last_query is not None, False, False, self.retriever.vocabulary, self.intents, cart)
+            answers.append((yield from self._act(step, ctx, s, None)))
+        outcome = next((a.outcome for a in answers if a.outcome), None)
+        return Answer(" ".join(a.text for a in answers), outcome=outcome, steps=len(answers))
 
     # -- one plan → tool calls and the answer ---------------------------------------------
 
@@ -646,6 +660,16 @@ def _note(plan: Plan, s: SessionState, answer: Answer, photo: bool, with_query: 
         lead = {"search": "showing products: ", "refine": "showing the updated search: ", "more": "showing more of the same search: "}
         return lead[plan.intent] + "; ".join(words)
     return NOTES.get(plan.intent)
+
+
+SPLITTABLE = frozenset({"search", "refine", "details", "compare", "similar", "why", "add_to_cart"})
+
+
+def _may_split(plan: Plan, image: Image.Image | None) -> bool:
+    """Whether the planner may read a message as several steps: not with a photo (its words
+    describe the photo), and not a yes or no, a cart or store question. A problem of the whole
+    ("nothing is shown to compare") may be what the split resolves: its search shows them."""
+    return image is None and plan.intent in SPLITTABLE
 
 
 def _model_may_choose(plan: Plan, image: Image.Image | None) -> bool:

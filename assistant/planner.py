@@ -58,6 +58,9 @@ ORDINALS = {
 }  # fmt: skip
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_TOP_POSITION = re.compile(
+    r"\bthe\s+top\s+(?:(two|three|four|five|[2-5])(?:\s+(?:result|one|item|pick|match|hit)s?)?|(?:result|one|item|pick|match|hit)s?)\b", re.I
+)
 _NUMBER_WORD = re.compile(r"\b(number|item|product|no\.)\s+(" + "|".join(NUMBER_WORDS) + r")\b", re.I)
 _POLITE = r"([\s,!.]*(thanks|thank you|please))?[\s!.]*$"
 _YES_WORDS = (
@@ -353,6 +356,8 @@ def plan_turn(
     if detected == "en":
         # "number two", "item three": a position written as a word reads as its digit.
         text = _NUMBER_WORD.sub(lambda m: f"number {NUMBER_WORDS[m.group(2).lower()]}", text)
+        # "the top result", "the top two": positions, not the catalogue's tops.
+        text = _TOP_POSITION.sub(lambda m: f"the first {m.group(1) or 'one'}", text)
     if shown and not has_photo:
         text = _name_the_colour(text, tables, shown, focus)
     plan = _plan(

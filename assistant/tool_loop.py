@@ -24,10 +24,11 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 
+from assistant.compound import CLAUSE, parse
 from assistant.errors import AssistantError, LLMUnavailable
 from assistant.history import summary_view
 from assistant.planner import Plan, plan_turn
-from assistant.retrieval.understanding import ParsedQuery, Vocabulary, parse_query, singular
+from assistant.retrieval.understanding import ParsedQuery, Vocabulary, singular
 from assistant.sessions import SessionState
 
 Policy = Literal["planner", "model", "guarded"]
@@ -90,14 +91,14 @@ class TurnContext:
 
     def __post_init__(self) -> None:
         if self.parsed is None and self.message.strip():
-            self.parsed = _parse(self.message, self.vocabulary)
+            self.parsed = parse(self.message, self.vocabulary)
 
     def asks_search(self) -> bool:
         """Whether one clause of the message is a product search of its own ("find black
         sandals, then compare the first two"), whatever the planner made of the whole."""
         clauses = [c for c in CLAUSE.split(self.message) if c.strip()]
         return len(clauses) > 1 and any(
-            plan_turn(c, vocabulary=self.vocabulary).intent == "search" and (parsed := _parse(c, self.vocabulary)) is not None
+            plan_turn(c, vocabulary=self.vocabulary).intent == "search" and (parsed := parse(c, self.vocabulary)) is not None
             and bool(parsed.filters.category or parsed.filters.article_type or parsed.filters.colour or parsed.filters.brand)
             for c in clauses
         )  # fmt: skip
@@ -108,14 +109,6 @@ class TurnContext:
 
 
 # Where one request ends and the next begins: "X and Y", "X, then Y", "X plus Y", "X，然后Y".
-CLAUSE = re.compile(r"\s*(?:[,;，；。]|\b(?:and then|then|and also|plus|and)\b|然后|并且|再帮我|还要|和)\s*", re.I)
-
-
-def _parse(text: str, vocabulary: Vocabulary) -> ParsedQuery | None:
-    try:
-        return parse_query(text, vocabulary)
-    except AssistantError:  # an empty or over-long clause says nothing about the call
-        return None
 
 
 def review_call(name: str, arguments: dict[str, Any], t: TurnContext, policy: Policy = "guarded") -> Verdict:
@@ -153,7 +146,7 @@ def _review_search(arguments: dict[str, Any], t: TurnContext) -> Verdict:
     active = t.state.active_filters if t.plan.intent in ("refine", "more") else {}
     # A message that names several values of a field ("a black belt and a brown wallet") may be
     # split over several searches: a call may take part of them, the part its own query names.
-    own = _parse(str(args.get("query") or ""), t.vocabulary) if args.get("query") else None
+    own = parse(str(args.get("query") or ""), t.vocabulary) if args.get("query") else None
     reasons = []
     for f in FILTER_FIELDS:
         proposed = {singular(str(v).lower()) for v in filters.get(f) or []}  # "sandals" is "sandal"

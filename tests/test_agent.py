@@ -652,3 +652,21 @@ def test_likes_and_dislikes_rerank_the_next_searches(world):
     assert query["k"] > len(again), "the search fetched a pool to re-rank, not only a page"
     assert disliked["id"] not in {p["id"] for p in again}, "a disliked product is not shown again"
     assert "Ordered by what you liked and disliked" in text
+
+
+def test_a_message_of_several_steps_runs_each_in_order(world):
+    agent = _agent(world, "steps.db")
+    events, text, shown, tools = run(agent, "st1", "find black sandals for men, then compare the first two")
+    assert tools == ["search_products", "compare_products"], "the search, then the compare of what it showed"
+    assert shown and all(p["category"] == "Sandals" for p in shown)
+    assert f"Comparing {shown[0]['name']} and {shown[1]['name']}" in text
+    events, text, shown, tools = run(agent, "st2", "show me black watches for men and also some blue jeans")
+    lists = [e.data["products"] for e in events if e.type == "data-products"]
+    assert tools == ["search_products", "search_products"] and len(lists) == 2
+    assert {p["category"] for p in lists[0]} == {"Watches"} and {p["category"] for p in lists[1]} == {"Jeans"}
+    assert all(p["gender"] in ("Men", "Unisex") for p in lists[1]), "the gender said once holds for both searches"
+    _, text, _, tools = run(agent, "st3", "找男士手表，然后比较前两个")
+    assert tools == ["search_products", "compare_products"] and "比较" in text
+    # One thing with two colours, or a refinement, stays one step.
+    _, _, _, tools = run(agent, "st4", "black and white sports shoes")
+    assert tools == ["search_products"]

@@ -1,0 +1,80 @@
+"""A message that asks for several steps: "a black belt and a brown wallet for men", "find
+black sandals, then compare the first two", "找女士黑色手表，然后比较前两个".
+
+The planner reads a message as one step; this splits one into the steps it names, in order,
+so the planner alone runs them (a tool-calling model does the same with its own calls, and
+the guard reads the clauses the same way: `tool_loop.TurnContext.asks_search`). A split is
+made only when it is clearly meant: every search step names a product type (so "black and
+white shoes" stays one search), two searches name different types, and the first step is a
+search (a follow-up first refers to what is already shown: one step). A clause that is
+neither ("for men", "to go with them") belongs to the step before it; a gender said once
+("... for men") holds for every search of the message.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.errors import AssistantError
+from assistant.planner import plan_turn
+from assistant.retrieval.understanding import ParsedQuery, Vocabulary, parse_query
+
+# Clause breaks: punctuation, "and (then/also)", "then", "plus"; 然后 / 并且 / 还要 / 和.
+CLAUSE = re.compile(r"\s*(?:[,;，；。]|\b(?:and then|then|and also|plus|and)\b|然后|并且|再帮我|还要|和)\s*", re.I)
+FOLLOW_UPS = frozenset({"details", "compare", "similar", "why", "add_to_cart"})  # steps about what the search just showed
+GENDER_WORDS = {"en": {"men": "for men", "women": "for women", "boys": "for boys", "girls": "for girls"},
+                "zh": {"men": "男士", "women": "女士", "boys": "男童", "girls": "女童"}}  # fmt: skip
+
+
+def parse(text: str, vocabulary: Vocabulary) -> ParsedQuery | None:
+    try:
+        return parse_query(text, vocabulary)
+    except AssistantError:  # an empty or over-long clause says nothing
+        return None
+
+
+def product_type(parsed: ParsedQuery | None) -> frozenset[str]:
+    if parsed is None:
+        return frozenset()
+    return frozenset(parsed.filters.category) | frozenset(parsed.filters.article_type)
+
+
+def split_steps(message: str, vocabulary: Vocabulary | None) -> list[str] | None:
+    """The steps of `message` in order, or None when it is one step."""
+    if vocabulary is None:
+        return None
+    parts = [p for p in CLAUSE.split(message) if p and p.strip()]
+    if len(parts) < 2:
+        return None
+    steps: list[tuple[str, str]] = []  # (search | follow, text)
+    for part in parts:
+        intent = plan_turn(part, vocabulary=vocabulary).intent
+        if intent in FOLLOW_UPS and steps:
+            steps.append(("follow", part))
+        elif intent in ("search", "refine") and product_type(parse(part, vocabulary)):
+            steps.append(("search", part))
+        elif steps:
+            kind, text = steps[-1]
+            steps[-1] = (kind, f"{text} {part}")
+        else:
+            return None  # an opening that is no search ("compare the first two, then ..."): one step
+    searches = [t for k, t in steps if k == "search"]
+    types = [product_type(parse(t, vocabulary)) for t in searches]
+    follows = len(steps) > len(searches)
+    if steps[0][0] != "search" or not (follows or (len(searches) > 1 and len(set(types)) == len(types))):
+        return None
+    return [_with_gender(t, message, vocabulary) if k == "search" else t for k, t in steps]
+
+
+def _with_gender(step: str, message: str, vocabulary: Vocabulary) -> str:
+    """A search step that names no gender takes the one the message names once for all."""
+    own = parse(step, vocabulary)
+    if own is None or own.filters.gender:
+        return step
+    whole = parse(message, vocabulary)
+    said = sorted(g for g in (whole.filters.gender if whole else ()) if g != "unisex")
+    lang = "zh" if re.search(r"[\u4e00-\u9fff]", step) else "en"
+    if len(said) != 1 or said[0] not in GENDER_WORDS[lang]:
+        return step
+    word = GENDER_WORDS[lang][said[0]]
+    return f"{word}{step}" if lang == "zh" else f"{step} {word}"
