@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -105,6 +105,7 @@ class Agent:
         tool_model: BaseChatModel | None = None,
         policy: Policy = "planner",
         history_tokens: int = HISTORY_TOKENS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.retriever = retriever
         self.store = store
@@ -121,6 +122,7 @@ class Agent:
         self._active = 0  # turns running now, in any thread
         self._overlapped_at = -BUSY_WINDOW_S  # when a turn last started while another ran (monotonic s)
         self._active_lock = threading.Lock()
+        self._clock = clock  # for the busy window (a test moves it instead of sleeping)
 
     def turn(self, session_id: str | None, message: str, image: Image.Image | None = None) -> Iterator[BaseModel]:
         """Run one turn, yielding events; the session is saved only when the turn succeeds.
@@ -128,7 +130,7 @@ class Agent:
         with self._active_lock:
             self._active += 1
             if self._active > 1:
-                self._overlapped_at = time.monotonic()
+                self._overlapped_at = self._clock()
         try:
             if session_id is None:
                 yield from self._turn(None, message, image)
@@ -215,7 +217,7 @@ class Agent:
         """Other turns running now, or turns overlapping within the last BUSY_WINDOW_S: shoppers
         are arriving faster than one at a time (turns one after another never count)."""
         with self._active_lock:
-            return self._active > 1 or time.monotonic() - self._overlapped_at < BUSY_WINDOW_S
+            return self._active > 1 or self._clock() - self._overlapped_at < BUSY_WINDOW_S
 
     def _call(self, ctx: ToolContext, name: str, args: dict[str, Any]) -> Generator[BaseModel, None, Any]:
         call_id = uuid.uuid4().hex[:12]

@@ -314,13 +314,12 @@ def test_the_embedded_model_words_a_grounded_opening(world):
 def test_a_busy_embedded_model_leaves_the_answer_to_templates_at_once(world):
     # The in-process model shares the CPU with the turns: a turn that starts while another runs
     # gets the templated answer and an `llm_busy` notice instead of queueing behind the model.
-    import time
-
     from assistant.agent import BUSY_WINDOW_S
 
     retriever, policies, d, _ = world
     writer = _writer(backend="embedded")
-    agent = Agent(retriever, SqliteSessionStore(d / "busy.db"), policies, writer=writer)
+    now = [1000.0]  # the agent's clock, moved by the test: a slow machine cannot stretch the window
+    agent = Agent(retriever, SqliteSessionStore(d / "busy.db"), policies, writer=writer, clock=lambda: now[0])
     other = agent.turn("o1", "black watches")
     next(other)  # another shopper's turn is running
     events, text, products, _ = run(agent, "b1", "black sandals for men")
@@ -329,7 +328,7 @@ def test_a_busy_embedded_model_leaves_the_answer_to_templates_at_once(world):
     assert products and text.startswith("Here is what I found")
     events, _, _, _ = run(agent, "b1", "red tops for women")
     assert [n["code"] for n in _notices(events)] == ["llm_busy"], "the overlap was just now"
-    time.sleep(BUSY_WINDOW_S)
+    now[0] += BUSY_WINDOW_S
     events, _, _, _ = run(agent, "b1", "white sneakers for women")
     assert not _notices(events), "once free, the model words answers again (a shopper's own follow-ups never count)"
 
