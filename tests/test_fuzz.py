@@ -41,7 +41,7 @@ SETTLE_S = 30.0  # time allowed for the server to finish closing connections bef
 ERROR_CODES = {  # docs/protocol.md's tables
     "malformed_json", "unknown_event", "invalid_event", "undeclared_binary", "bad_image", "nothing_to_cancel",
     "session_busy", "session_unknown", "session_forbidden", "session_expired",
-    "query_error", "unauthorized", "rate_limited", "frame_too_large", "server_shutting_down",
+    "query_error", "unauthorized", "shopper_token_invalid", "rate_limited", "frame_too_large", "server_shutting_down",
     "bad_audio", "audio_too_long", "no_speech", "empty_audio_buffer", "voice_unavailable",
 }  # fmt: skip
 
