@@ -28,7 +28,7 @@ from langchain_core.language_models import BaseChatModel
 from PIL import Image
 from pydantic import BaseModel, ValidationError
 
-from assistant.compound import split_steps
+from assistant.compound import split_steps, steps_of, undone
 from assistant.errors import AssistantError, LLMBusy, LLMUnavailable
 from assistant.events import (
     DataFacets,
@@ -231,12 +231,15 @@ class Agent:
         """Several steps of one message, in order, each planned on what the one before showed."""
         answers = []
         for text in steps:
-            shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in s.shown]
-            cart = [ShownProduct(ln.product_id, ln.name) for ln in s.cart]
-            step = plan_turn(text, shown, s.focus, s.last_query is not None, False, False, self.retriever.vocabulary, self.intents, cart)
-            answers.append((yield from self._act(step, ctx, s, None)))
+            answers.append((yield from self._act(self._plan_step(text, s), ctx, s, None)))
         outcome = next((a.outcome for a in answers if a.outcome), None)
         return Answer(" ".join(a.text for a in answers), outcome=outcome, steps=len(answers))
+
+    def _plan_step(self, text: str, s: SessionState) -> Plan:
+        """One step of a message, planned on what the session shows now."""
+        shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in s.shown]
+        cart = [ShownProduct(ln.product_id, ln.name) for ln in s.cart]
+        return plan_turn(text, shown, s.focus, s.last_query is not None, False, False, self.retriever.vocabulary, self.intents, cart)
 
     # -- one plan → tool calls and the answer ---------------------------------------------
 
@@ -357,6 +360,14 @@ class Agent:
                 tell_model(ex, call["id"], results[-1] if results else {"status": answer.text})
                 if s.pending is not None:  # a cart change waits for the shopper's yes: the turn ends here
                     return Answer(answer.text, by_model=True)
+        if self.policy == "guarded" and answers and s.pending is None:
+            # The guard holds the model to the whole request: steps of the message it left
+            # undone ("... and a brown wallet") run as the planner's, in order.
+            for step in undone(steps_of(message, self.retriever.vocabulary) or [], [(n, a) for n, a, _ in ctx.calls]):
+                yield DataToolReview(
+                    data={"tool": step.tool or step.intent, "proposed": {}, "action": "repaired", "reason": f"left undone: {step.text!r}"}
+                )
+                answers.append((yield from self._act(self._plan_step(step.text, s), ctx, s, None)))
         templated = " ".join(a.text for a in answers)
         if not answers and (not reply or plan.intent not in NO_TOOL_INTENTS):
             # A request the tools answer, answered from the model's own knowledge (or not at all).

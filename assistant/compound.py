@@ -14,10 +14,12 @@ neither ("for men", "to go with them") belongs to the step before it; a gender s
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.planner import plan_turn
-from assistant.retrieval.understanding import ParsedQuery, Vocabulary, parse_query
+from assistant.retrieval.understanding import ParsedQuery, Vocabulary, parse_query, singular
 
 # Clause breaks: punctuation, "and (then/also)", "then", "plus"; 然后 / 并且 / 还要 / 和.
 CLAUSE = re.compile(r"\s*(?:[,;，；。]|\b(?:and then|then|and also|plus|and)\b|然后|并且|再帮我|还要|和)\s*", re.I)
@@ -39,18 +41,36 @@ def product_type(parsed: ParsedQuery | None) -> frozenset[str]:
     return frozenset(parsed.filters.category) | frozenset(parsed.filters.article_type)
 
 
+@dataclass(frozen=True)
+class Step:
+    text: str
+    intent: str  # "search", or the follow-up's intent (details, compare, ...)
+    types: frozenset[str] = frozenset()  # a search's product types, lower case and singular ("sandals" = "sandal")
+
+    @property
+    def tool(self) -> str | None:
+        """The tool that does this step (None: one that asks first, like an add)."""
+        return {"search": "search_products", "details": "get_product", "compare": "compare_products", "similar": "similar_products"}.get(self.intent)
+
+
 def split_steps(message: str, vocabulary: Vocabulary | None) -> list[str] | None:
     """The steps of `message` in order, or None when it is one step."""
+    steps = steps_of(message, vocabulary)
+    return [s.text for s in steps] if steps else None
+
+
+def steps_of(message: str, vocabulary: Vocabulary | None) -> list[Step] | None:
+    """The steps of `message` with what each is, or None when it is one step."""
     if vocabulary is None:
         return None
     parts = [p for p in CLAUSE.split(message) if p and p.strip()]
     if len(parts) < 2:
         return None
-    steps: list[tuple[str, str]] = []  # (search | follow, text)
+    steps: list[tuple[str, str]] = []  # (search or a follow-up's intent, text)
     for part in parts:
         intent = plan_turn(part, vocabulary=vocabulary).intent
         if intent in FOLLOW_UPS and steps:
-            steps.append(("follow", part))
+            steps.append((intent, part))
         elif intent in ("search", "refine") and product_type(parse(part, vocabulary)):
             steps.append(("search", part))
         elif steps:
@@ -63,7 +83,31 @@ def split_steps(message: str, vocabulary: Vocabulary | None) -> list[str] | None
     follows = len(steps) > len(searches)
     if steps[0][0] != "search" or not (follows or (len(searches) > 1 and len(set(types)) == len(types))):
         return None
-    return [_with_gender(t, message, vocabulary) if k == "search" else t for k, t in steps]
+    out = []
+    for kind, text in steps:
+        if kind == "search":
+            text = _with_gender(text, message, vocabulary)
+            out.append(Step(text, kind, frozenset(singular(t.lower()) for t in product_type(parse(text, vocabulary)))))
+        else:
+            out.append(Step(text, kind))
+    return out
+
+
+def undone(steps: list[Step], calls: list[tuple[str, dict[str, Any]]]) -> list[Step]:
+    """The steps no call did: a search whose product types no search asked for, a follow-up
+    whose tool did not run (after a search that was done)."""
+    searched = [frozenset(singular(str(v).lower()) for f in ("category", "article_type") for v in (args.get("filters") or {}).get(f) or ())
+                for name, args in calls if name == "search_products"]  # fmt: skip
+    ran = [name for name, _ in calls]
+    left = []
+    for step in steps:
+        if step.intent == "search":
+            done = any(step.types & asked for asked in searched)
+        else:
+            done = step.tool is None or step.tool in ran
+        if not done:
+            left.append(step)
+    return left
 
 
 def _with_gender(step: str, message: str, vocabulary: Vocabulary) -> str:

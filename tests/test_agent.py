@@ -527,6 +527,20 @@ def test_guarded_repairs_a_colour_the_shopper_did_not_ask_for(world):
     assert products and all(p["colour"] == "Black" for p in products)
 
 
+def test_guarded_runs_the_part_of_a_request_the_model_left_undone(world):
+    from tests.scripted_endpoint import ScriptedEndpoint
+
+    # The shopper asks for two things; the model searches for one and replies.
+    with ScriptedEndpoint(_search_then_reply("black", "Here are some sandals.")) as ep:
+        agent = _tool_agent(world, ep, "guarded", "tools-undone.db")
+        events, _, _, tools = run(agent, "t5", "black sandals for men and also some blue jeans")
+    lists = [e.data["products"] for e in events if e.type == "data-products"]
+    assert tools == ["search_products", "search_products"], "the model's search, then the planner's for the rest"
+    assert {p["category"] for p in lists[0]} == {"Sandals"} and {p["category"] for p in lists[1]} == {"Jeans"}
+    reviews = [e.data for e in events if e.type == "data-tool-review"]
+    assert reviews[-1]["action"] == "repaired" and "blue jeans" in reviews[-1]["reason"]
+
+
 def test_an_ungrounded_reply_gives_way_to_the_templated_facts(world):
     from tests.scripted_endpoint import ScriptedEndpoint
 

@@ -43,3 +43,17 @@ def test_several_steps(message, steps):
 )
 def test_one_step(message):
     assert split_steps(message, VOCAB) is None
+
+
+def test_the_steps_no_call_did():
+    from assistant.compound import steps_of, undone
+
+    steps = steps_of("I need a black belt and a brown wallet for men", VOCAB)
+    belt = ("search_products", {"filters": {"category": ["belts"], "colour": ["black"]}})
+    assert [s.text for s in undone(steps, [belt])] == ["a brown wallet for men"]
+    wallet = ("search_products", {"filters": {"category": ["wallets"]}})
+    assert undone(steps, [belt, wallet]) == []
+    then = steps_of("find black sandals for men, then compare the first two", VOCAB)
+    sandals = ("search_products", {"filters": {"category": ["sandals"]}})
+    assert [s.intent for s in undone(then, [sandals])] == ["compare"]
+    assert undone(then, [sandals, ("compare_products", {"product_ids": ["1", "2"]})]) == []
