@@ -103,6 +103,14 @@ class TurnContext:
             for c in clauses
         )  # fmt: skip
 
+    def asks_to_add(self) -> bool:
+        """Whether the message, or one clause of it ("find X and add the first to my cart"), asks
+        to add to the cart: a search alone ("I need a black belt") never does."""
+        if self.plan.intent == "add_to_cart":
+            return True
+        clauses = [c for c in CLAUSE.split(self.message) if c.strip()]
+        return len(clauses) > 1 and any(plan_turn(c, vocabulary=self.vocabulary).intent == "add_to_cart" for c in clauses)
+
     def known_ids(self) -> set[str]:
         s = self.state
         return {c.id for c in s.shown} | {c.id for c in s.seen} | {ln.product_id for ln in s.cart}
@@ -127,7 +135,7 @@ def review_call(name: str, arguments: dict[str, Any], t: TurnContext, policy: Po
         return Verdict("refused", arguments, "that product is not in the cart")
     if policy != "guarded":
         return Verdict("kept", arguments)
-    if name == "add_to_cart" and t.plan.intent not in ("add_to_cart", "search", "refine"):
+    if name == "add_to_cart" and not t.asks_to_add():
         return Verdict("refused", arguments, "the shopper did not ask to add anything to the cart")
     if name == "search_products":
         if t.plan.intent in NOT_A_SEARCH and not t.asks_search():

@@ -57,6 +57,7 @@ def test_a_refinement_keeps_the_session_filters_it_does_not_change():
         ("compare_products", {"product_ids": ["11", "999"]}, "compare the first two", (), "not shown"),
         ("remove_from_cart", {"product_id": "11"}, "remove it from my cart", (), "not in the cart"),
         ("add_to_cart", {"product_id": "11"}, "what is your return policy?", (), "did not ask"),
+        ("add_to_cart", {"product_id": "11"}, "I need black watches and red shoes for men", (), "did not ask"),
         ("search_products", search(category=["watches"]), "what is your return policy?", (), "not a product search"),
         ("search_by_photo", {"image": "x"}, "black watches", (), "unknown tool"),
         ("delete_everything", {}, "black watches", (), "unknown tool"),
@@ -148,3 +149,8 @@ def test_a_call_goes_back_to_the_server_with_text_content(reply):
     assert [c["name"] for c in ai.tool_calls] == ["get_product"]
     sent = _convert_message_to_dict(ex.messages[-1])
     assert isinstance(sent["content"], str) and sent["content"], sent
+
+
+def test_an_add_asked_in_one_clause_of_a_search_may_run():
+    t = context("find black watches for men and add the first one to my cart")
+    assert review_call("add_to_cart", {"product_id": "11"}, t).action == "kept"
