@@ -147,12 +147,7 @@ class Agent:
         yield Start(message_id=uuid.uuid4().hex, session_id=work.session_id)
         language: Language | None = None  # the plan's; an input refused before planning is told by its script
         try:
-            shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in work.shown]
-            cart = [ShownProduct(ln.product_id, ln.name) for ln in work.cart]
-            plan = plan_turn(
-                message, shown, work.focus, work.last_query is not None, work.pending is not None, image is not None,
-                self.retriever.vocabulary, self.intents, cart,
-            )  # fmt: skip
+            plan = self._plan(message, work, pending=work.pending is not None, photo=image is not None)
             language = plan.language
             answer = None
             if self.tool_model is not None and _model_may_choose(plan, image):
@@ -231,15 +226,15 @@ class Agent:
         """Several steps of one message, in order, each planned on what the one before showed."""
         answers = []
         for text in steps:
-            answers.append((yield from self._act(self._plan_step(text, s), ctx, s, None)))
+            answers.append((yield from self._act(self._plan(text, s), ctx, s, None)))
         outcome = next((a.outcome for a in answers if a.outcome), None)
         return Answer(" ".join(a.text for a in answers), outcome=outcome, steps=len(answers))
 
-    def _plan_step(self, text: str, s: SessionState) -> Plan:
-        """One step of a message, planned on what the session shows now."""
+    def _plan(self, text: str, s: SessionState, pending: bool = False, photo: bool = False) -> Plan:
+        """A message, or one step of it, planned on what the session shows now."""
         shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in s.shown]
         cart = [ShownProduct(ln.product_id, ln.name) for ln in s.cart]
-        return plan_turn(text, shown, s.focus, s.last_query is not None, False, False, self.retriever.vocabulary, self.intents, cart)
+        return plan_turn(text, shown, s.focus, s.last_query is not None, pending, photo, self.retriever.vocabulary, self.intents, cart)
 
     # -- one plan → tool calls and the answer ---------------------------------------------
 
@@ -367,7 +362,7 @@ class Agent:
                 yield DataToolReview(
                     data={"tool": step.tool or step.intent, "proposed": {}, "action": "repaired", "reason": f"left undone: {step.text!r}"}
                 )
-                answers.append((yield from self._act(self._plan_step(step.text, s), ctx, s, None)))
+                answers.append((yield from self._act(self._plan(step.text, s), ctx, s, None)))
         templated = " ".join(a.text for a in answers)
         if not answers and (not reply or plan.intent not in NO_TOOL_INTENTS):
             # A request the tools answer, answered from the model's own knowledge (or not at all).

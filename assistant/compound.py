@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.language.text import HAN
 from assistant.planner import plan_turn
 from assistant.retrieval.understanding import ParsedQuery, Vocabulary, parse_query, singular
 
@@ -59,11 +60,16 @@ def split_steps(message: str, vocabulary: Vocabulary | None) -> list[str] | None
     return [s.text for s in steps] if steps else None
 
 
+def clauses(message: str) -> list[str]:
+    """The message's clauses, cut at `CLAUSE`, empty ones left out."""
+    return [p for p in CLAUSE.split(message) if p and p.strip()]
+
+
 def steps_of(message: str, vocabulary: Vocabulary | None) -> list[Step] | None:
     """The steps of `message` with what each is, or None when it is one step."""
     if vocabulary is None:
         return None
-    parts = [p for p in CLAUSE.split(message) if p and p.strip()]
+    parts = clauses(message)
     if len(parts) < 2:
         return None
     steps: list[tuple[str, str]] = []  # (search or a follow-up's intent, text)
@@ -78,16 +84,17 @@ def steps_of(message: str, vocabulary: Vocabulary | None) -> list[Step] | None:
             steps[-1] = (kind, f"{text} {part}")
         else:
             return None  # an opening that is no search ("compare the first two, then ..."): one step
-    searches = [t for k, t in steps if k == "search"]
-    types = [product_type(parse(t, vocabulary)) for t in searches]
-    follows = len(steps) > len(searches)
-    if steps[0][0] != "search" or not (follows or (len(searches) > 1 and len(set(types)) == len(types))):
+    # Each search step read once (a gender added below names no product type).
+    read = [parse(text, vocabulary) if kind == "search" else None for kind, text in steps]
+    types = [product_type(r) for (kind, _), r in zip(steps, read, strict=True) if kind == "search"]
+    follows = len(steps) > len(types)
+    if steps[0][0] != "search" or not (follows or (len(types) > 1 and len(set(types)) == len(types))):
         return None
     out = []
-    for kind, text in steps:
+    for (kind, text), own in zip(steps, read, strict=True):
         if kind == "search":
-            text = _with_gender(text, message, vocabulary)
-            out.append(Step(text, kind, frozenset(singular(t.lower()) for t in product_type(parse(text, vocabulary)))))
+            found = frozenset(singular(t.lower()) for t in product_type(own))
+            out.append(Step(_with_gender(text, own, message, vocabulary), kind, found))
         else:
             out.append(Step(text, kind))
     return out
@@ -110,14 +117,13 @@ def undone(steps: list[Step], calls: list[tuple[str, dict[str, Any]]]) -> list[S
     return left
 
 
-def _with_gender(step: str, message: str, vocabulary: Vocabulary) -> str:
-    """A search step that names no gender takes the one the message names once for all."""
-    own = parse(step, vocabulary)
+def _with_gender(step: str, own: ParsedQuery | None, message: str, vocabulary: Vocabulary) -> str:
+    """A search step (`own`: its reading) that names no gender takes the one the message names once for all."""
     if own is None or own.filters.gender:
         return step
     whole = parse(message, vocabulary)
     said = sorted(g for g in (whole.filters.gender if whole else ()) if g != "unisex")
-    lang = "zh" if re.search(r"[\u4e00-\u9fff]", step) else "en"
+    lang = "zh" if HAN.search(step) else "en"
     if len(said) != 1 or said[0] not in GENDER_WORDS[lang]:
         return step
     word = GENDER_WORDS[lang][said[0]]

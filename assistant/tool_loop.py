@@ -24,7 +24,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 
-from assistant.compound import CLAUSE, parse
+from assistant.compound import clauses, parse
 from assistant.errors import AssistantError, LLMUnavailable
 from assistant.history import summary_view
 from assistant.planner import Plan, plan_turn
@@ -96,11 +96,11 @@ class TurnContext:
     def asks_search(self) -> bool:
         """Whether one clause of the message is a product search of its own ("find black
         sandals, then compare the first two"), whatever the planner made of the whole."""
-        clauses = [c for c in CLAUSE.split(self.message) if c.strip()]
-        return len(clauses) > 1 and any(
+        parts = clauses(self.message)
+        return len(parts) > 1 and any(
             plan_turn(c, vocabulary=self.vocabulary).intent == "search" and (parsed := parse(c, self.vocabulary)) is not None
             and bool(parsed.filters.category or parsed.filters.article_type or parsed.filters.colour or parsed.filters.brand)
-            for c in clauses
+            for c in parts
         )  # fmt: skip
 
     def asks_to_add(self) -> bool:
@@ -108,15 +108,12 @@ class TurnContext:
         to add to the cart: a search alone ("I need a black belt") never does."""
         if self.plan.intent == "add_to_cart":
             return True
-        clauses = [c for c in CLAUSE.split(self.message) if c.strip()]
-        return len(clauses) > 1 and any(plan_turn(c, vocabulary=self.vocabulary).intent == "add_to_cart" for c in clauses)
+        parts = clauses(self.message)
+        return len(parts) > 1 and any(plan_turn(c, vocabulary=self.vocabulary).intent == "add_to_cart" for c in parts)
 
     def known_ids(self) -> set[str]:
         s = self.state
         return {c.id for c in s.shown} | {c.id for c in s.seen} | {ln.product_id for ln in s.cart}
-
-
-# Where one request ends and the next begins: "X and Y", "X, then Y", "X plus Y", "X，然后Y".
 
 
 def review_call(name: str, arguments: dict[str, Any], t: TurnContext, policy: Policy = "guarded") -> Verdict:

@@ -77,14 +77,7 @@ def build_mcp_server(services: Callable[[], Services], settings: ServerSettings 
             sid = arguments.pop("session_id", None)
             if not isinstance(sid, str) or not sid:
                 return SessionRefusal("session_required", 400, 0, f"{params.name} needs a session_id (call {OPEN_SESSION} first)")
-            with s.store.held(sid):  # a chat turn of this session saving meanwhile would drop the change
-                state = sessions.admit(sid, owner)
-                if isinstance(state, SessionRefusal):
-                    return state
-                result = call_tool(ToolContext(s.retriever, state, s.policies), params.name, arguments)
-                if params.name != "view_cart" and not isinstance(result, ToolError):
-                    s.store.save(state)
-            return result
+            return sessions.call(s, sid, owner, params.name, arguments)
 
         result = await anyio.to_thread.run_sync(call)
         if isinstance(result, SessionRefusal):

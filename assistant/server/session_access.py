@@ -40,7 +40,10 @@ from assistant.server.access import CLIENT, KEY_ID
 from assistant.server.ops import operations
 from assistant.server.shopper_tokens import NewShopperToken
 from assistant.sessions import SessionState, SessionStore
+from tools.context import ToolContext
+from tools.registry import ToolError, call_tool
 
+CART_CHANGES = frozenset({"add_to_cart", "remove_from_cart"})  # tools whose result is saved in the session
 SESSION_ID_BYTES = 24  # 192 random bits: guessing one of a million live ids takes ~2^172 tries
 
 
@@ -106,6 +109,19 @@ class SessionGate:
             state.owner = owner  # made before keys were on: the first key to use it keeps it
             self.store.save(state)
         return state
+
+    def call(self, services: Any, session_id: str, owner: str | None, name: str, arguments: dict[str, Any]) -> BaseModel | SessionRefusal:
+        """One tool call on a session, as the tool API and MCP both make it: the session held
+        from load to save (a turn of it saving meanwhile would drop the change), admitted for
+        `owner`, and saved after a cart change that went through."""
+        with self.store.held(session_id):
+            state = self.admit(session_id, owner)
+            if isinstance(state, SessionRefusal):
+                return state
+            result = call_tool(ToolContext(services.retriever, state, services.policies), name, arguments)
+            if name in CART_CHANGES and not isinstance(result, ToolError):
+                self.store.save(state)
+        return result
 
     def purge(self) -> int:
         """Delete every expired session; how many went."""

@@ -26,7 +26,6 @@ from tools.context import ToolContext
 from tools.registry import TOOLS, ToolError, call_tool, openai_tools
 
 router = APIRouter(prefix="/v1/tools", tags=["tools"])
-CART_TOOLS = {"add_to_cart", "remove_from_cart"}
 
 
 @router.get("", summary="List the tools as OpenAI function-tool schemas (strict mode)")
@@ -52,14 +51,7 @@ async def run_tool(
     def run() -> Any:
         if not x_session_id:
             return call_tool(ToolContext(services.retriever, SessionState(), services.policies), name, arguments)
-        with services.store.held(x_session_id):  # a turn of this session saving meanwhile would drop the change
-            state = sessions.admit(x_session_id, owner)
-            if isinstance(state, SessionRefusal):
-                return state
-            result = call_tool(ToolContext(services.retriever, state, services.policies), name, arguments)
-            if name in CART_TOOLS and not isinstance(result, ToolError):
-                services.store.save(state)
-        return result
+        return sessions.call(services, x_session_id, owner, name, arguments)
 
     result = await asyncio.get_running_loop().run_in_executor(services.pool, run)
     if isinstance(result, SessionRefusal):
