@@ -4,7 +4,9 @@
 on), `kagl-paraphrase-fresh.jsonl` (40, a third phrasing pool, held out for one run; its misses
 were then worked on too) and `kagl-paraphrase-latest.jsonl` (40, a fourth pool, written after
 that work and before any run of it: held out; its misses were then worked on) and
-`kagl-paraphrase-fifth.jsonl` (40, a fifth pool written without reading the planner: held out).
+`kagl-paraphrase-fifth.jsonl` (40, a fifth pool written without reading the planner: held out;
+its misses were then worked on) and `kagl-paraphrase-sixth.jsonl` (40, a sixth pool,
+`conversations/pools/sixth.json`, written the same way: held out).
 
 Every follow-up is phrased the way shoppers write, not the way the planner's tables are
 written ("do you have it in blue?", "I'll go with the second one", "get rid of the first item
@@ -179,6 +181,9 @@ FIFTH: dict[str, list[str]] = {
         "Do your products come with a warranty?",
     ],
 }
+# A sixth pool (`conversations/pools/sixth.json`), written the same way and committed before its
+# set was first run: held out.
+SIXTH: dict[str, list[str]] = json.loads((Path(__file__).parent / "conversations" / "pools" / "sixth.json").read_text(encoding="utf-8"))["en"]
 KIND_TURNS = {  # follow-up → what must happen
     "colour": lambda c, cat, col, g: {"tools": ["search_products"], "filters": {"colour": [c.lower()]},
                                        "products": {"category": [cat], "colour": [c]}},
@@ -210,12 +215,13 @@ def build(combos: list[tuple[str, str, str]], counts: Counter, held_out: bool | 
         for kind in SCRIPTS[i % len(SCRIPTS)]:
             if kind == "colour" and alt is None:
                 continue
-            pool = {"fresh": FRESH, "latest": LATEST, "fifth": FIFTH}.get(held_out) if isinstance(held_out, str) else None
+            pool = {"fresh": FRESH, "latest": LATEST, "fifth": FIFTH, "sixth": SIXTH}.get(held_out) if isinstance(held_out, str) else None
             phrase = rng.choice(pool[kind] if pool else POOLS[kind][1 if held_out else 0])
             turn = {"user": phrase.format(c=(alt or "").lower(), g=GENDER[other_g]), **KIND_TURNS[kind](alt, cat, current, other_g)}
             turns.append(turn)
             current = alt if kind == "colour" else current
-        prefix = {"fresh": "f", "latest": "l", "fifth": "v"}.get(held_out, "p") if isinstance(held_out, str) else "p" if held_out else "d"
+        prefixes = {"fresh": "f", "latest": "l", "fifth": "v", "sixth": "s"}
+        prefix = prefixes.get(held_out, "p") if isinstance(held_out, str) else "p" if held_out else "d"
         convs.append({"id": f"{prefix}{i:02d}", "turns": turns})
     return convs
 
@@ -233,6 +239,7 @@ def main() -> None:
         ("kagl-paraphrase-fresh", good[60:100], "fresh", 40),
         ("kagl-paraphrase-latest", good[100:140], "latest", 40),
         ("kagl-paraphrase-fifth", good[140:180], "fifth", 40),
+        ("kagl-paraphrase-sixth", good[180:220], "sixth", 40),
     )
     for name, combos, held_out, n in sets:
         convs = build(combos, counts, held_out, n, rng)

@@ -15,7 +15,9 @@ before the first held-out set's misses were worked on.
 someone who had not read the planner or the other pools.
 `--fifth` writes `kagl-zh-fifth.jsonl` from a fifth pool written the same way, after the
 fourth set's misses were worked on.
-Usage: python benchmarks/make_conversations_zh.py [--held-out | --fresh | --fourth | --fifth]
+`--sixth` writes `kagl-zh-sixth.jsonl` from a sixth pool (`conversations/pools/sixth.json`, six
+phrasings a line), written the same way and committed before the set was first run.
+Usage: python benchmarks/make_conversations_zh.py [--held-out | --fresh | --fourth | --fifth | --sixth]
 """
 
 from __future__ import annotations
@@ -148,12 +150,20 @@ FIFTH = {
 }
 
 
+# flag → (which combinations, conversation id prefix, file name); no flag is the dev set.
+SETS = {"": (slice(0, 24), "z", "kagl-zh"), "--held-out": (slice(24, 48), "y", "kagl-zh-test"), "--fresh": (slice(48, 72), "x", "kagl-zh-fresh"),
+        "--fourth": (slice(72, 96), "w", "kagl-zh-fourth"), "--fifth": (slice(96, 120), "v", "kagl-zh-fifth"),
+        "--sixth": (slice(120, 144), "u", "kagl-zh-sixth")}  # fmt: skip
+
+
 def main() -> None:
-    fifth = "--fifth" in sys.argv[1:]
-    fourth = "--fourth" in sys.argv[1:]
-    fresh = "--fresh" in sys.argv[1:]
-    held_out = fifth or fourth or fresh or "--held-out" in sys.argv[1:]
-    pool = FIFTH if fifth else FOURTH if fourth else FRESH if fresh else HELD_OUT
+    flag = next((a for a in sys.argv[1:] if a in SETS), "")
+    where, prefix, name = SETS[flag]
+    held_out = bool(flag)
+    if flag == "--sixth":
+        pool = json.loads((Path(__file__).parent / "conversations" / "pools" / "sixth.json").read_text(encoding="utf-8"))["zh"]
+    else:
+        pool = {"--fifth": FIFTH, "--fourth": FOURTH, "--fresh": FRESH}.get(flag, HELD_OUT)
     products = load_catalogue(Path("../shared/data/kagl/products.csv")).products
     rng = random.Random(24)
     combos = Counter((p.category, p.colour, p.gender) for p in products if p.category in WORDS and p.gender in GENDER and p.colour in COLOURS)
@@ -163,7 +173,7 @@ def main() -> None:
     rng.shuffle(photos)
     convs = []
     pick = random.Random(25)
-    chosen = good[96:120] if fifth else good[72:96] if fourth else good[48:72] if fresh else good[24:48] if held_out else good[:24]
+    chosen = good[where]
     for n, (cat, colour, gender) in enumerate(chosen):
         g, c, w = GENDER[gender], COLOURS[colour], WORDS[cat]
         gender_ok = [gender, "Unisex"]
@@ -223,8 +233,7 @@ def main() -> None:
                 key = "换成{c}的" if t["user"].startswith("换成") and t["user"].endswith("色的") else t["user"]
                 alt = t["user"][2:-1] if key == "换成{c}的" else ""
                 t["user"] = pick.choice(pool[key]).format(c=alt)
-        convs.append({"id": f"{'v' if fifth else 'w' if fourth else 'x' if fresh else 'y' if held_out else 'z'}{n:02d}", "turns": turns})
-    name = "kagl-zh-fifth" if fifth else "kagl-zh-fourth" if fourth else "kagl-zh-fresh" if fresh else "kagl-zh-test" if held_out else "kagl-zh"
+        convs.append({"id": f"{prefix}{n:02d}", "turns": turns})
     dest = Path(__file__).parent / "conversations" / f"{name}.jsonl"
     dest.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")
     print(f"wrote {len(convs)} conversations, {sum(len(c['turns']) for c in convs)} turns, to {dest}")
