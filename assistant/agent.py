@@ -45,7 +45,7 @@ from assistant.events import (
     ToolOutputAvailable,
 )
 from assistant.history import HISTORY_TOKENS, note_calls, remember
-from assistant.intents import ExemplarIntents
+from assistant.intents import ExemplarIntents, IntentsByLanguage, chinese_intents
 from assistant.language.text import Language, answer_language
 from assistant.language.zh import chinese_bridge
 from assistant.llm.guard import Guard
@@ -118,7 +118,7 @@ class Agent:
         self.tool_model = tool_model if policy != "planner" else None
         self.policy: Policy = policy if tool_model is not None else "planner"
         self.history_tokens = history_tokens  # recent turns and their summary, for a model to read
-        self._intents: ExemplarIntents | None = None
+        self._intents: IntentsByLanguage | None = None
         self._active = 0  # turns running now, in any thread
         self._overlapped_at = -BUSY_WINDOW_S  # when a turn last started while another ran (monotonic s)
         self._active_lock = threading.Lock()
@@ -185,10 +185,11 @@ class Agent:
         yield Finish()
 
     @property
-    def intents(self) -> ExemplarIntents | None:
-        """The exemplar classifier, encoded on first use with the retriever's sentence encoder."""
+    def intents(self) -> IntentsByLanguage | None:
+        """The exemplar classifiers: English with the retriever's sentence encoder, Chinese with
+        the multilingual one; each language's is encoded the first time it is needed."""
         if self.exemplar_intents and self._intents is None:
-            self._intents = ExemplarIntents(self.retriever.text)
+            self._intents = IntentsByLanguage({"en": lambda: ExemplarIntents(self.retriever.text), "zh": chinese_intents})
         return self._intents
 
     def _lead(self, message: str, plan: Plan, s: SessionState, answer: Answer, photo: bool) -> str:

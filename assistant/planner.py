@@ -15,7 +15,7 @@ from typing import Literal
 
 from assistant import planner_zh as zh
 from assistant.errors import QueryError
-from assistant.intents import ExemplarIntents
+from assistant.intents import ExemplarIntents, IntentsByLanguage
 from assistant.language.text import Language, detect_language, normalise
 from assistant.language.zh import chinese_bridge
 from assistant.messages import say
@@ -54,7 +54,7 @@ class Plan:
 
 ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
-    "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "eighth": 7, "ninth": 8, "tenth": 9,
+    "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7, "ninth": 8, "9th": 8, "tenth": 9, "10th": 9,
 }  # fmt: skip
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
@@ -65,13 +65,23 @@ _NUMBER_WORD = re.compile(r"\b(number|item|product|no\.)\s+(" + "|".join(NUMBER_
 _POLITE = r"([\s,!.]*(thanks|thank you|please))?[\s!.]*$"
 _YES_WORDS = (
     r"(yes|yeah|yep|yup|sure|ok(ay)?|please do|do it|go ahead|go for it|go on|confirm(ed)?|absolutely|definitely|y|alright|all right"
-    r"|fine|of course|why not|let'?s do it|great|perfect|correct|right|that'?s right)"
+    r"|fine|of course|why not|let'?s do it|great|perfect|correct|right|that'?s right|sounds (good|great)|that works|works for me|deal)"
 )
 # A yes-word, then at most a few more words ("sure, go ahead", "sure thing", "yes please add
 # it"); a no-word anywhere makes it no answer to the confirmation ("yes, but not that one").
 YES = re.compile(rf"^\s*{_YES_WORDS}\b(?!.*\b(no|not|don'?t|cancel)\b)[\w\s,!.']{{0,24}}$", re.I)
-NO = re.compile(r"^\s*(no|nope|nah|cancel|don'?t|do not|never ?mind|n)\b" + _POLITE, re.I)
-GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|thanks?( you)?|thank you|bye)\b[\s!.,]*$", re.I)
+# Not now is a no too ("maybe later", "I'll think about it"): the cart stays as it is either way.
+NO = re.compile(
+    r"^\s*(no|nope|nah|cancel|don'?t|do not|never ?mind|n|not (now|yet|today)|maybe later|later|hold off|skip it|don'?t (add|do) (it|that)"
+    r"|i'?ll think( about it)?|let me think( about it)?)\b" + _POLITE,
+    re.I,
+)
+GREETING = re.compile(
+    r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|thanks?( you)?|thank you|bye"
+    r"|(are you|is anyone|anyone|anybody|someone) (there|here|around))\b"
+    r"[\s!.,?]*$",
+    re.I,
+)
 
 # (intent, pattern): the first that matches wins, so specific phrasings come first.
 INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
@@ -97,7 +107,8 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
             r"\b(add|put)\b.*\b(cart|basket|bag)\b|\b(buy|purchase|order|i'?ll take)\b"
             r"|\bi'?ll (go with|have|get)\b|^\s*(ok(ay)?,?\s+)?i('ll| will)? ?(choose|pick|go for)\b"
             r"|\b(in|into|to)\s+(my|the)\s+(cart|basket|bag)\b"
-            r"|\badd\s+(it|this|that|them|both|#\d|number\s+\d|the\s+(first|second|third|fourth|fifth|last|\d\w*))\b",
+            r"|\badd\s+(it|this|that|them|both|#\d|number\s+\d|the\s+(first|second|third|fourth|fifth|last|\d\w*))\b"
+            r"|^\s*i want (number |#|item )\d{1,2}\s*[.!]*\s*$",
             re.I,
         ),
     ),
@@ -105,7 +116,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         "policy",
         re.compile(
             r"\b(return|refund|exchange|shipping|delivery|deliver|warranty|guarantee|payment|pay with|policy|policies|"
-            r"store hours|opening hours|cash on delivery|cod)\b",
+            r"store hours|opening hours|cash on delivery|cod|where'?s my order|track(ing)? (my |an |the )?order|order status)\b",
             re.I,
         ),
     ),
@@ -133,7 +144,9 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "why",
         re.compile(
-            r"\b(why|how come|reason|reasons|reasoning)\b|\bwhat (makes|made)\b.*\b(match|fit|pick|choice|result|suitable|right|good)\b", re.I
+            r"\b(why|how come|reason|reasons|reasoning)\b|\bhow (did|do) you (pick|choose|select|find)\b"
+            r"|\bwhat (makes|made)\b.*\b(match|fit|pick|choice|result|suitable|right|good)\b",
+            re.I,
         ),
     ),
     (
@@ -166,13 +179,21 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "dislike",
         re.compile(
-            r"\b(don'?t|do not|doesn'?t)\s+(like|love|want)\b|\b(hate|not my style|not for me|ugly)\b"
+            r"\b(don'?t|do not|doesn'?t)\s+(like|love|want)\b|\b(hate|not my style|not for me|ugly|not a fan|looks? cheap|meh)\b"
             r"|\b(too|way too|a bit too|rather too)\s+(flashy|bright|loud|busy|plain|dull|boring|big|small|long|short|formal|casual|"
-            r"sporty|dark|light|colou?rful|simple|fancy|shiny|old[- ]fashioned|girly|childish)\b|\bnot (really )?(my|to my) (style|taste|thing)\b",
+            r"sporty|dark|light|colou?rful|simple|fancy|shiny|old[- ]fashioned|girly|childish)\b"
+            r"|\b(not|isn'?t|aren'?t) (really )?(my|to my) (style|taste|thing)\b",
             re.I,
         ),
     ),
-    ("like", re.compile(r"\b(i (really )?(like|love)|nice one|looks great|that'?s (nice|great|perfect))\b", re.I)),
+    (
+        "like",
+        re.compile(
+            r"\b(i (really )?(like|love)|really (like|love)|nice one|looks great|that'?s (nice|great|perfect))\b"
+            r"|\b(is|looks) (so |really |pretty |very )?(nice|cute|cool|lovely|gorgeous|beautiful|stylish)\b",
+            re.I,
+        ),
+    ),
     (
         "details",
         re.compile(
@@ -251,6 +272,12 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
             picks.append((mm.start(), idx))
     for mm in re.finditer(r"(?:#|number |no\. ?|item )(\d{1,2})\b", text):
         picks.append((mm.start(), int(mm.group(1)) - 1))
+    # "buy 4", "more info on 5", "something like 2", "5 is so cute": a bare card number
+    # right after a verb or preposition, or opening the message before "is".
+    bare = r"(?:\b(?:buy|get|want|on|like|recommending|about|add|pick|take|choose)\s+|^\s*)(10|[1-9])\b"
+    for mm in re.finditer(bare + r"(?!\s*(?:\$|dollars?|%|items|products|pairs|of|x\b|more|bucks|euros|usd|inr|rs|stars?|sizes?|years?))", text):
+        if mm.group(0).strip() != mm.group(1) or re.match(r"\s*(10|[1-9])\s+(is|isn'?t|looks|was|seems)\b", text):
+            picks.append((mm.start(1), int(mm.group(1)) - 1))
     for mm in re.finditer(r"(?<![#\w.$])([1-9])\s+(?:and|or|vs\.?|&)\s+([1-9])\b(?!\s*(?:\$|dollars?|%|items|products))", text):
         # "how do 1 and 2 stack up?": bare numbers joined like positions are positions.
         picks += [(mm.start(1), int(mm.group(1)) - 1), (mm.start(2), int(mm.group(2)) - 1)]
@@ -333,13 +360,14 @@ def plan_turn(
     pending_confirmation: bool = False,
     has_photo: bool = False,
     vocabulary: Vocabulary | None = None,
-    intents: ExemplarIntents | None = None,
+    intents: ExemplarIntents | IntentsByLanguage | None = None,
     cart: Sequence[ShownProduct] = (),
 ) -> Plan:
     """What the turn is about, in the shopper's language. Raises `QueryError` for an empty or
     over-long message. With the catalogue's `vocabulary`, a message after a search that names
     only attributes ("do you have it in blue?", "换成蓝色的") refines that search; with
-    `intents`, an English message no rule recognises takes its nearest exemplars' intent.
+    `intents`, a message no rule recognises takes its nearest exemplars' intent (a bare
+    `ExemplarIntents` is the English table alone; `IntentsByLanguage` has one per language).
     `cart` is the cart's lines, in order, for "the first item in my cart"."""
     if not message.strip() and not has_photo:
         raise QueryError("the message is empty", zh="消息是空的")
@@ -370,7 +398,7 @@ def plan_turn(
         pending_confirmation,
         has_photo,
         vocabulary,
-        intents if detected == "en" else None,  # the exemplars' sentence encoder reads English
+        intents.for_language(detected) if isinstance(intents, IntentsByLanguage) else intents if detected == "en" else None,
         cart,
     )
     plan.language = detected
@@ -395,6 +423,8 @@ class _Tables:
     goes_with: re.Pattern[str]
     positional: re.Pattern[str]
     pronoun: re.Pattern[str]
+    more_loose: re.Pattern[str] | None = None  # "more" said loosely, read after the refine check
+    cart_word: re.Pattern[str] = re.compile(r"\b(cart|basket)\b", re.I)
 
 
 _EN = _Tables(
@@ -403,7 +433,7 @@ _EN = _Tables(
 )  # fmt: skip
 _ZH = _Tables(
     zh.YES, zh.NO, zh.GREETING, zh.INTENT_PATTERNS, zh.BARE_REFERENCE, zh.REFINE_START, zh.resolve_references_zh,
-    zh.SAME_COLOUR, zh.ASK_OTHERS, zh.IN_CART, zh.ALL_SHOWN, zh.GOES_WITH, zh.POSITIONAL, zh.PRONOUN,
+    zh.SAME_COLOUR, zh.ASK_OTHERS, zh.IN_CART, zh.ALL_SHOWN, zh.GOES_WITH, zh.POSITIONAL, zh.PRONOUN, zh.MORE_LOOSE, zh.CART_WORD,
 )  # fmt: skip
 
 
@@ -431,6 +461,14 @@ def _names_only_attributes(text: str, vocabulary: Vocabulary) -> bool:
         return False
     fields = {m.field for m in parsed.matches}
     return bool(fields or parsed.sort) and "category" not in fields
+
+
+def _drops_a_filter(text: str, t: _Tables, has_previous_search: bool, vocabulary: Vocabulary | None) -> bool:
+    """A removal that names a brand or other attribute and neither the cart nor a product
+    ("去掉耐克", "remove the nike ones"... with no cart word) narrows the last search."""
+    if not has_previous_search or vocabulary is None or t.cart_word.search(text) or t.positional.search(text) or t.pronoun.search(text):
+        return False
+    return _names_only_attributes(text, vocabulary)
 
 
 def _names_a_category(text: str, vocabulary: Vocabulary | None) -> bool:
@@ -468,6 +506,8 @@ def _plan(
     for intent, pattern in t.intents:
         if not pattern.search(text):
             continue
+        if intent == "remove_from_cart" and _drops_a_filter(text, t, has_previous_search, vocabulary):
+            return Plan("refine", text=text)  # "去掉耐克": the search without Nike, not the cart
         return _with_references(intent, text, language, t, shown, focus, cart)
     if shown and t.bare_reference.match(text):
         ids, problem = t.resolve(text, shown, focus)
@@ -478,6 +518,8 @@ def _plan(
         return Plan("search", text=text, goes_with=ids[0] if ids else (focus or shown[0].id))
     if has_previous_search and (t.refine_start.match(text) or (vocabulary is not None and _names_only_attributes(text, vocabulary))):
         return Plan("refine", text=text)
+    if has_previous_search and t.more_loose is not None and t.more_loose.search(text) and not _names_a_category(text, vocabulary):
+        return Plan("more")
     guess = intents.guess(text) if intents is not None else None
     if guess is not None and guess.intent != "search" and (guess.intent != "refine" or has_previous_search):
         if guess.intent in ("refine", "greeting"):

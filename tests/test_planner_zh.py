@@ -120,3 +120,89 @@ def test_english_confirmations_with_trailing_words(message, intent):
 def test_english_add_without_naming_the_cart(message, ids):
     p = plan(message)
     assert (p.intent, p.product_ids) == ("add_to_cart", ids)
+
+
+# Card numbers as shops say them ("3号"), verbs after the card, questions about one card, and
+# praise or dislike said of a card: phrasings written apart from the tables' own examples.
+@pytest.mark.parametrize(
+    ("message", "intent", "ids"),
+    [
+        ("3号详细说说", "details", ["33"]),
+        ("二号怎么样", "details", ["22"]),
+        ("2号包有多大啊", "details", ["22"]),
+        ("第一个鞋跟多高", "details", ["11"]),
+        ("第一个我要了", "add_to_cart", ["11"]),
+        ("要2号那个", "add_to_cart", ["22"]),
+        ("三号帮我加一下", "add_to_cart", ["33"]),
+        ("1和3哪个更适合通勤", "compare", ["11", "33"]),
+        ("2号跟3号材质一样吗", "compare", ["22", "33"]),
+        ("第一款和第三款比比", "compare", ["11", "33"]),
+        ("看看第二个和第三个", "details", ["22", "33"]),
+        ("2号不是我的菜", "dislike", ["22"]),
+        ("第三款一般般吧", "dislike", ["33"]),
+        ("1号绝了", "like", ["11"]),
+        ("第二个有点心动", "like", ["22"]),
+        ("像1号这样的再来几款", "similar", ["11"]),
+        ("和3号一样风格的有吗", "similar", ["33"]),
+        ("干嘛推2号", "why", ["22"]),
+        ("第一个是根据什么推荐的", "why", ["11"]),
+        ("看下购物车", "view_cart", []),
+        ("我都加了啥", "view_cart", []),
+        ("清空购物车", "remove_from_cart", []),
+        ("今天下单明天能到吗", "policy", []),
+        ("买了不合适能退吗", "policy", []),
+        ("怎么查物流", "policy", []),
+        ("还有别的款吗", "more", []),
+        ("再往后翻翻", "more", []),
+        ("就这几个吗", "more", []),
+        ("亲 在吗", "greeting", []),
+        ("谢啦", "greeting", []),
+        ("给我妈买的", "refine", []),
+        ("去掉耐克", "refine", []),
+    ],
+)
+def test_chinese_phrasings_beyond_the_first_tables(message, intent, ids):
+    p = plan(message)
+    assert (p.intent, p.product_ids, p.problem) == (intent, ids, None)
+
+
+def test_a_card_number_that_is_a_size_or_a_date_is_no_card():
+    # "38号" is a shoe size and "5月3号" a date: neither points at a card.
+    assert plan("有38号的吗").product_ids == []
+    assert plan("5月3号能到吗").intent == "policy"
+
+
+def test_more_said_loosely_with_a_product_type_is_a_search():
+    assert plan("还有别的运动鞋吗").intent == "search"
+
+
+@pytest.mark.parametrize("no", ["我再想想", "下次吧", "暂时不用", "还是算了吧", "嗯…先不要", "先这样吧"])
+def test_not_now_is_a_refusal(no):
+    assert plan(no, pending_confirmation=True).intent == "deny"
+
+
+@pytest.mark.parametrize("yes", ["好滴", "嗯呢", "好的呢", "行吧"])
+def test_colloquial_yes(yes):
+    assert plan(yes, pending_confirmation=True).intent == "confirm"
+
+
+@pytest.mark.parametrize(
+    ("message", "intent", "ids"),
+    [
+        ("buy 2", "add_to_cart", ["22"]),
+        ("I want number 3", "add_to_cart", ["33"]),
+        ("3 is so cute!", "like", ["33"]),
+        ("not a fan of #2", "dislike", ["22"]),
+        ("2 isn't my style", "dislike", ["22"]),
+        ("how did you pick the 2nd one", "why", ["22"]),
+        ("are you there?", "greeting", []),
+    ],
+)
+def test_english_phrasings_beyond_the_first_tables(message, intent, ids):
+    p = plan(message)
+    assert (p.intent, p.product_ids, p.problem) == (intent, ids, None)
+
+
+@pytest.mark.parametrize("no", ["not now", "maybe later", "I'll think about it", "don't add it"])
+def test_english_not_now_is_a_refusal(no):
+    assert plan(no, pending_confirmation=True).intent == "deny"

@@ -51,7 +51,7 @@ _PRICE_REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"(?:超过|高于|大于|多于|至少|最低|不低于)\s*[¥$]?\s*{_NUM}{_UNIT}"), r" over \1 "),
 ]
 # "不要耐克", "除了黑色", "不是阿迪的": the next word is excluded (the understanding excludes brands).
-_NEGATION = re.compile(r"(不要|不想要|别要|别|除了|除去|排除|不是|非|不含|不喜欢)")
+_NEGATION = re.compile(r"(不要|不想要|别要|别(?![的人处家款样])|除了|除去|排除|不是|非|不含|不喜欢)")
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _CN_NUMBER = re.compile(r"[零一二两三四五六七八九十百千万]+(?=\s*(?:元|块|以下|以内|以上|到|至))")

@@ -70,7 +70,9 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     )
     # Built now so that the first shopper, in either language, does not wait for them: the
     # intent exemplars' vectors and jieba's dictionary with the lexicon (about a second each).
-    agent.intents  # noqa: B018
+    if (intents := agent.intents) is not None:
+        intents.for_language("en")
+        intents.for_language("zh")
     chinese_bridge()
     return Services(settings, retriever, agent, policies, store, transcriber=load_transcriber(settings.data_dir / "models"), speaker=_speaker())
 
