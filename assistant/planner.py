@@ -107,7 +107,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
             r"\b(add|put)\b.*\b(cart|basket|bag)\b|\b(buy|purchase|order|i'?ll take)\b"
             r"|\bi'?ll (go with|have|get)\b|^\s*(ok(ay)?,?\s+)?i('ll| will)? ?(choose|pick|go for)\b"
             r"|\b(in|into|to)\s+(my|the)\s+(cart|basket|bag)\b"
-            r"|\badd\s+(it|this|that|them|both|#\d|number\s+\d|the\s+(first|second|third|fourth|fifth|last|\d\w*))\b"
+            r"|\badd\s+(it|this|that|them|both|#\d|number\s+\d|item\s+\d|the\s+(first|second|third|fourth|fifth|last|\d\w*))\b"
             r"|^\s*i want (number |#|item )\d{1,2}\s*[.!]*\s*$",
             re.I,
         ),
@@ -154,7 +154,12 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         re.compile(
             r"\b(compare|comparison|contrast|difference|differences|differ|versus|vs\.?)\b|\bside by side\b|\bstack up\b"
             r"|\b(" + "|".join(ORDINALS) + r"|#?\d|number \d)( one)?\s+(or|and|vs\.?|&)\s+(the\s+)?(" + "|".join(ORDINALS) + r"|#?\d|number \d)\b"
-            r"(?=.*\b(which|better|pick|choose|prefer|stack|differ|best)\b)",
+            r"(?=.*\b(which|better|pick|choose|prefer|stack|differ|best)\b)"
+            r"|\b(which|better|pick|choose|prefer)\b.*\b("
+            + "|".join(ORDINALS)
+            + r"|#?\d|number \d)( one)?\s+(or|and|vs\.?|&)\s+(the\s+)?("
+            + "|".join(ORDINALS)
+            + r"|#?\d|number \d)\b",
             re.I,
         ),
     ),
@@ -464,8 +469,8 @@ def _names_only_attributes(text: str, vocabulary: Vocabulary) -> bool:
 
 
 def _drops_a_filter(text: str, t: _Tables, has_previous_search: bool, vocabulary: Vocabulary | None) -> bool:
-    """A removal that names a brand or other attribute and neither the cart nor a product
-    ("去掉耐克", "remove the nike ones"... with no cart word) narrows the last search."""
+    """A removal or a "the same kind" that names a brand or other attribute and neither the
+    cart nor a product ("去掉耐克", "同款有黑色吗") changes the last search."""
     if not has_previous_search or vocabulary is None or t.cart_word.search(text) or t.positional.search(text) or t.pronoun.search(text):
         return False
     return _names_only_attributes(text, vocabulary)
@@ -506,8 +511,9 @@ def _plan(
     for intent, pattern in t.intents:
         if not pattern.search(text):
             continue
-        if intent == "remove_from_cart" and _drops_a_filter(text, t, has_previous_search, vocabulary):
-            return Plan("refine", text=text)  # "去掉耐克": the search without Nike, not the cart
+        if intent in ("remove_from_cart", "similar") and _drops_a_filter(text, t, has_previous_search, vocabulary):
+            # "去掉耐克": the search without Nike, not the cart; "同款有黑色吗": the same search in black.
+            return Plan("refine", text=text)
         return _with_references(intent, text, language, t, shown, focus, cart)
     if shown and t.bare_reference.match(text):
         ids, problem = t.resolve(text, shown, focus)

@@ -116,15 +116,20 @@ def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: li
             problems.append(f"product {p['id']} category path {p.get('category_path')} lacks {want['category_any']}")
     if "each_of" in want and products:
         # Several searches in one turn: each product fits one of the asked specs, each spec is met.
-        def fits(p: dict, spec: dict) -> bool:
-            return p.get("category") == spec["category"] and p.get("colour") == spec["colour"] and p.get("gender") in spec["gender"]
+        def fits(p: dict, spec: dict) -> bool:  # a spec without a colour takes any
+            colour_ok = "colour" not in spec or p.get("colour") == spec["colour"]
+            return p.get("category") == spec["category"] and colour_ok and p.get("gender") in spec["gender"]
 
         for p in products:
             if not any(fits(p, spec) for spec in want["each_of"]):
                 problems.append(f"product {p['id']} ({p.get('category')}, {p.get('colour')}, {p.get('gender')}) fits no asked spec")
         for spec in want["each_of"]:
             if not any(fits(p, spec) for p in products):
-                problems.append(f"nothing shown for {spec['colour']} {spec['category']}")
+                problems.append(f"nothing shown for {spec.get('colour', 'any')} {spec['category']}")
+        if want.get("matching"):  # "a belt and a wallet that match": the groups share a colour
+            groups = [{p.get("colour") for p in products if fits(p, spec)} for spec in want["each_of"]]
+            if not set.intersection(*groups):
+                problems.append(f"the items do not match: colours {[sorted(c for c in g if c) for g in groups]}")
     if "details_of" in turn:
         asked = [e.input.get("product_id") for e in events if e.type == "tool-input-available" and e.tool_name == "get_product"]
         target = products[turn["details_of"]]["id"] if len(products) > turn["details_of"] else None

@@ -207,8 +207,10 @@ def build(combos: list[tuple[str, str, str]], counts: Counter, held_out: bool | 
     convs = []
     for i, (cat, colour, gender) in enumerate(combos[:n]):
         g, w = GENDER[gender], WORDS[cat]
+        # "sandals" are sandals of any kind: the catalogue files sports sandals apart.
+        types = [cat, "Sports Sandals"] if cat == "Sandals" else [cat]
         turns = [{"user": f"I need {colour.lower()} {w} for {g}", "tools": ["search_products"], "filters": {"colour": [colour.lower()]},
-                  "products": {"category": [cat], "colour": [colour], "gender": [gender, "Unisex"]}}]  # fmt: skip
+                  "products": {"category": types, "colour": [colour], "gender": [gender, "Unisex"]}}]  # fmt: skip
         other_g = {"Men": "Women", "Women": "Men"}[gender]
         alt = next((k for k in ("Black", "White", "Blue", "Brown", "Grey") if k != colour and counts[(cat, k, gender)] >= 5), None)
         current = colour  # the colour of the products on screen

@@ -206,3 +206,20 @@ def test_english_phrasings_beyond_the_first_tables(message, intent, ids):
 @pytest.mark.parametrize("no", ["not now", "maybe later", "I'll think about it", "don't add it"])
 def test_english_not_now_is_a_refusal(no):
     assert plan(no, pending_confirmation=True).intent == "deny"
+
+
+def test_the_same_kind_in_a_colour_refines():
+    # "同款有黑色吗": the same search in black, not products similar to one shown.
+    assert plan("同款有黑色吗").intent == "refine"
+
+
+def test_not_what_i_wanted_is_a_dislike():
+    assert (plan("第一款不是我想要的").intent, plan("第一款不是我想要的").product_ids) == ("dislike", ["11"])
+
+
+@pytest.mark.parametrize(
+    ("message", "intent", "ids"), [("Add item 1 please", "add_to_cart", ["11"]), ("which is better, 1st or 2nd", "compare", ["11", "22"])]
+)
+def test_english_add_an_item_and_compare_asked_first(message, intent, ids):
+    p = plan(message)
+    assert (p.intent, p.product_ids) == (intent, ids)
