@@ -157,7 +157,8 @@ def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: li
                 listing = "; ".join(f"{n}. {p['name']}" for n, p in enumerate(e.data["products"], 1))
                 if listing not in text:
                     problems.append("the answer's product list differs from the products shown")
-    elif re.search(r": 1\. ", text):
+    elif re.search(r": 1\. ", text) and "compare_products" not in tools:
+        # A question across the shown lists what a compare returned; names are checked below.
         problems.append("the answer lists products although none were shown")
     # A position the shopper named ("第十个", "#12") may be said back ("没有第 10 件"): theirs, not a product fact.
     said = " ".join(re.findall(r"\d+", turn["user"]) + [str(chinese_number(m)) for m in re.findall(r"[一二三四五六七八九十百]+", turn["user"])])

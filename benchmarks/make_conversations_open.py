@@ -7,7 +7,9 @@ of a product ("something to keep the sun out of my eyes"), a person instead of a
 wife loves red"), an occasion ("a white shirt for a job interview"), a question across the
 shown products that the catalogue cannot answer ("which of these is waterproof?", which must be
 answered without an invented fact), and both of two shown products to the cart. Written before
-the set was first run, and not tuned on: `eval_conversations.py --policies planner,guarded,model`.
+the set was first run, and not tuned on (after that run, the two questions across the shown were
+corrected to expect the step that reads their details, `compare_products`, and an answer that
+says none of them is described so): `eval_conversations.py --policies planner,guarded,model`.
 Checks beyond the others': an `each_of` spec may leave the colour open, and `matching` asks that
 the two searches' products share a colour. Usage: python benchmarks/make_conversations_open.py
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SEARCH = "search_products"
+SEARCH, COMPARE = "search_products", "compare_products"
 MEN, WOMEN = ["Men", "Unisex"], ["Women", "Unisex"]
 
 CONVERSATIONS = [
@@ -26,7 +28,7 @@ CONVERSATIONS = [
          "products": {"each_of": [{"category": "Belts", "gender": MEN}, {"category": "Wallets", "gender": MEN}], "matching": True}}]},
     {"id": "o01", "turns": [
         {"user": "show me watches for men", "tools": [SEARCH], "products": {"category": ["Watches"], "gender": MEN}},
-        {"user": "which of these is waterproof?", "tools": []}]},
+        {"user": "which of these is waterproof?", "tools": [COMPARE], "text_contains": ["None of these"]}]},
     {"id": "o02", "turns": [
         {"user": "I want a white shirt for a job interview, I'm a man", "tools": [SEARCH],
          "products": {"category": ["Shirts"], "colour": ["White"], "gender": MEN}}]},
@@ -49,7 +51,7 @@ CONVERSATIONS = [
         {"user": "我老婆喜欢红色，帮她挑个手提包", "tools": [SEARCH], "products": {"category": ["Handbags"], "colour": ["Red"], "gender": WOMEN}}]},
     {"id": "o09", "turns": [
         {"user": "show me black heels for women", "tools": [SEARCH], "products": {"category": ["Heels"], "colour": ["Black"], "gender": WOMEN}},
-        {"user": "are any of these good for standing all day?", "tools": []}]},
+        {"user": "are any of these good for standing all day?", "tools": [COMPARE], "text_contains": ["None of these"]}]},
 ]  # fmt: skip
 
 
