@@ -42,12 +42,12 @@ _HELLO = (
 GREETING = re.compile(rf"^\s*({_HELLO}[啊呀吗么哈哦亲！!。，,?？~～\s]*)+$", re.I)
 
 _CART = r"(购物车|购物袋|车里|车中)"
+_CLASSIFIER = r"(个|件|款|双|块|条|只|顶|副|套|张|支|瓶|样)"
 # A card's number as shops say it: "3号", "五号" (1 to 10, so "38号" stays a size and "5月3号" a date).
 _HAO = r"(?<![\d一二三四五六七八九十第月])(?:10|[1-9]|十|[一二三四五六七八九])\s*号(?!码|鞋)"
-_POS = rf"(第\s*[一二三四五六七八九十\d]+\s*(个|件|款|双|块|条|只|顶|副|套|张|支|瓶|样)?|{_HAO}|这(个|款|件|双|块|条|只)|那(个|款|件|双|块|条|只)|它)"
+_POS = rf"(第\s*[一二三四五六七八九十\d]+\s*{_CLASSIFIER}?|{_HAO}|这(个|款|件|双|块|条|只)|那(个|款|件|双|块|条|只)|它)"
 # "1和3", "2跟4": two bare card numbers joined, as in "1和3哪个好".
 _PAIR = re.compile(r"(?<![\d.])(10|[1-9])\s*(?:和|跟|与|还是|或|、|,|，|vs|VS)\s*(10|[1-9])(?![\d.]|\s*(块|元|天|个月|年|岁|码|cm|厘米|折))")
-_CLASSIFIER_WORDS = r"(个|件|款|双|块|条|只|顶|副|套|张|支|瓶|样)"
 INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
     (
         "view_cart",
@@ -92,7 +92,7 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         re.compile(r"(比较|对比|比一比|比比|比下|比一下|区别|差别|差在哪|差哪|不同之处|有什么不同|有啥不同|哪个好|哪个更好|选哪个|选哪款|挑哪个)"),
     ),
     # A question across the shown products ("哪个最便宜?"); "哪个好" compares.
-    ("which", re.compile(rf"(哪(一)?{_CLASSIFIER_WORDS}|哪些)(是|比较|最|更|有|能|可以|适合|防水|便宜|贵|.{{0,4}}(更|最|比较))")),
+    ("which", re.compile(rf"(哪(一)?{_CLASSIFIER}|哪些)(是|比较|最|更|有|能|可以|适合|防水|便宜|贵|.{{0,4}}(更|最|比较))")),
     (
         "dislike",
         re.compile(
@@ -148,7 +148,6 @@ MORE_LOOSE = re.compile(
 REFINE_START = re.compile(r"^\s*(换成|换个|换一个|改成|改为|只要|只看|还是要|我?不要|我?不想要|别要|除了|便宜|贵一点|更便宜)")
 CART_WORD = re.compile(_CART)
 
-_CLASSIFIER = r"(个|件|款|双|块|条|只|顶|副|套|张|支|瓶|样)"
 _ORDINAL = re.compile(rf"第\s*([一二三四五六七八九十\d]+)\s*{_CLASSIFIER}?")
 _FIRST_N = re.compile(rf"前\s*([两二三四五2-5])\s*{_CLASSIFIER}?")
 _BOTH = re.compile(rf"(两个都|两款都|两件都|两双都|都要|这两{_CLASSIFIER}|那两{_CLASSIFIER}|两者|它们俩|这俩|那俩)")

@@ -64,3 +64,11 @@ def _read(path: str) -> str:
         return Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def write_conversations(name: str, conversations: list[dict]) -> Path:
+    """A scripted conversation set as `benchmarks/conversations/<name>.jsonl` (UTF-8, one per line), said on stdout."""
+    dest = Path(__file__).parent / "conversations" / f"{name}.jsonl"
+    dest.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in conversations), encoding="utf-8")
+    print(f"wrote {len(conversations)} conversations, {sum(len(c['turns']) for c in conversations)} turns, to {dest}")
+    return dest

@@ -14,8 +14,12 @@ showed). Usage: python benchmarks/make_conversations_multistep.py
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import write_conversations  # noqa: E402
 
 SEARCH, DETAILS, COMPARE = "search_products", "get_product", "compare_products"
 
@@ -55,9 +59,7 @@ CONVERSATIONS = [
 
 
 def main() -> None:
-    out = Path(__file__).parent / "conversations" / "kagl-multistep.jsonl"
-    out.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in CONVERSATIONS), encoding="utf-8")
-    print(f"wrote {len(CONVERSATIONS)} conversations, {sum(len(c['turns']) for c in CONVERSATIONS)} turns, to {out}")
+    write_conversations("kagl-multistep", CONVERSATIONS)
 
 
 if __name__ == "__main__":

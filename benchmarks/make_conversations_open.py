@@ -16,8 +16,12 @@ the two searches' products share a colour. Usage: python benchmarks/make_convers
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import write_conversations  # noqa: E402
 
 SEARCH, COMPARE = "search_products", "compare_products"
 MEN, WOMEN = ["Men", "Unisex"], ["Women", "Unisex"]
@@ -56,9 +60,7 @@ CONVERSATIONS = [
 
 
 def main() -> None:
-    out = Path(__file__).parent / "conversations" / "kagl-open.jsonl"
-    out.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in CONVERSATIONS), encoding="utf-8")
-    print(f"wrote {len(CONVERSATIONS)} conversations, {sum(len(c['turns']) for c in CONVERSATIONS)} turns, to {out}")
+    write_conversations("kagl-open", CONVERSATIONS)
 
 
 if __name__ == "__main__":
