@@ -57,6 +57,7 @@ from assistant.retrieval.search import Retriever
 from assistant.retrieval.understanding import GENDER_EXPANSION, parse_query, singular
 from assistant.sessions import EarlierSearch, PendingAction, SessionState, SessionStore, ShownCard, open_session
 from assistant.tool_loop import Policy, ToolLoopFailed, TurnContext, ask_model, review_call, start_exchange, tell_model
+from assistant.voice.hearing import Doubt
 from tools.context import ToolContext
 from tools.registry import ToolError, call_tool, get_tool
 from tools.types import ProductCard, SearchResult
@@ -111,6 +112,7 @@ class Agent:
         self.store = store
         self.policies = policies
         self.page = page
+        self.broad_result = BROAD_RESULT  # more matches than this: a clarifying question
         self.writer = writer  # None: templated answers only
         self.exemplar_intents = exemplar_intents  # the planner's fallback for phrasings its rules lack
         # A model with the tools bound (`llm.backends.load_tool_model`); with policy "model" or
@@ -124,24 +126,26 @@ class Agent:
         self._active_lock = threading.Lock()
         self._clock = clock  # for the busy window (a test moves it instead of sleeping)
 
-    def turn(self, session_id: str | None, message: str, image: Image.Image | None = None) -> Iterator[BaseModel]:
+    def turn(self, session_id: str | None, message: str, image: Image.Image | None = None, doubt: Doubt | None = None) -> Iterator[BaseModel]:
         """Run one turn, yielding events; the session is saved only when the turn succeeds.
-        The session is held from load to save (run the whole turn in one thread and close it)."""
+        The session is held from load to save (run the whole turn in one thread and close it).
+        `doubt`: a spoken message's unsure word (`assistant.voice.hearing`); a search that names
+        no kind of product then asks back ("did you mean sarees?") instead of searching."""
         with self._active_lock:
             self._active += 1
             if self._active > 1:
                 self._overlapped_at = self._clock()
         try:
             if session_id is None:
-                yield from self._turn(None, message, image)
+                yield from self._turn(None, message, image, doubt)
                 return
             with self.store.held(session_id):
-                yield from self._turn(session_id, message, image)
+                yield from self._turn(session_id, message, image, doubt)
         finally:
             with self._active_lock:
                 self._active -= 1
 
-    def _turn(self, session_id: str | None, message: str, image: Image.Image | None) -> Iterator[BaseModel]:
+    def _turn(self, session_id: str | None, message: str, image: Image.Image | None, doubt: Doubt | None = None) -> Iterator[BaseModel]:
         state = open_session(self.store, session_id)
         work = state.model_copy(deep=True)  # the turn edits a copy: a failure leaves `state` as it was
         yield Start(message_id=uuid.uuid4().hex, session_id=work.session_id)
@@ -149,8 +153,9 @@ class Agent:
         try:
             plan = self._plan(message, work, pending=work.pending is not None, photo=image is not None)
             language = plan.language
-            answer = None
-            if self.tool_model is not None and _model_may_choose(plan, image):
+            ctx = ToolContext(self.retriever, work, self.policies)
+            answer = self._ask_back(plan, work, doubt) if doubt is not None else None
+            if answer is None and self.tool_model is not None and _model_may_choose(plan, image):
                 attempt = work.model_copy(deep=True)  # a failed attempt leaves no trace in the session
                 ctx = ToolContext(self.retriever, attempt, self.policies)
                 try:
@@ -172,7 +177,7 @@ class Agent:
         lead = ""
         if self.writer is not None and plan.language in self.writer.languages and not answer.by_model and answer.steps == 1:
             try:
-                lead = self._lead(message, plan, work, answer, photo=image is not None)
+                lead = self._lead(message, plan, work, answer, ctx, photo=image is not None)
             except LLMUnavailable as e:
                 yield DataNotice(data={"code": e.code, "text": say(plan.language, "model_left_out", error=e.message)})
         if lead:
@@ -192,7 +197,7 @@ class Agent:
             self._intents = IntentsByLanguage({"en": lambda: ExemplarIntents(self.retriever.text), "zh": chinese_intents})
         return self._intents
 
-    def _lead(self, message: str, plan: Plan, s: SessionState, answer: Answer, photo: bool) -> str:
+    def _lead(self, message: str, plan: Plan, s: SessionState, answer: Answer, ctx: ToolContext, photo: bool) -> str:
         """The model's opening sentence if the guard lets it through, else ""."""
         assert self.writer is not None
         text = answer.text
@@ -206,8 +211,27 @@ class Agent:
         # The guard's facts are what the tools did, without the shopper's own words: "say they
         # cost $1" puts "$1" in the query, never in the facts.
         facts = f"{_note(plan, s, answer, photo, with_query=False)} {text}"
-        lead = self.writer.write(message or "(a photo)", note, Guard(facts, self.retriever.vocabulary), plan.language)
+        lead = self.writer.write(message or "(a photo)", note, self._guard(facts, ctx), plan.language)
         return "" if lead.refused else lead.sentence
+
+    def _guard(self, facts: str, ctx: ToolContext) -> Guard:
+        """The grounding guard of this turn: its facts, and what its tool calls showed and dropped."""
+        shown = sum(len(products) for _, _, r in ctx.calls if isinstance(products := getattr(r, "products", None), list))
+        relaxed = [c for _, _, r in ctx.calls if isinstance(r, SearchResult) for c in r.filters_relaxed]
+        return Guard(facts, self.retriever.vocabulary, shown=shown, relaxed=relaxed)
+
+    def _ask_back(self, plan: Plan, s: SessionState, doubt: Doubt) -> Answer | None:
+        """A spoken search whose words name no kind of product and hold a word the recogniser
+        was unsure of: asked about, not searched ("Looting for men" would show noise). With a
+        close catalogue term the question offers it, and a yes searches for it."""
+        if plan.intent != "search" or plan.problem or parse_query(plan.text or "", self.retriever.vocabulary).filters.category:
+            return None
+        lang = plan.language
+        if doubt.term is None or doubt.query is None:
+            return Answer(say(lang, "didnt_catch", heard=doubt.heard))
+        question = say(lang, "did_you_mean", heard=doubt.heard, term=doubt.term)
+        s.pending = PendingAction(tool="search", arguments={"query": doubt.query}, prompt=question)
+        return Answer(question)
 
     def _busy(self) -> bool:
         """Other turns running now, or turns overlapping within the last BUSY_WINDOW_S: shoppers
@@ -274,6 +298,10 @@ class Agent:
             if not plan.product_ids:
                 return Answer(say(lang, "which_to_add"))
             return self._ask_to_add(s, plan.product_ids, lang)
+        if i == "confirm" and s.pending is not None and s.pending.tool == "search":
+            # A yes to "did you mean sarees?": the search, as if the shopper had said it so.
+            action, s.pending = s.pending, None
+            return (yield from self._search(self._plan(str(action.arguments["query"]), s), ctx, s, None))
         if i == "confirm" and s.pending is not None:
             action, s.pending = s.pending, None
             cart, failed = None, []
@@ -288,8 +316,9 @@ class Agent:
             added = say(lang, "added", count=cart.items)
             return Answer(f"{added} {say(lang, 'cart_failed', error='; '.join(failed))}" if failed else added)
         if i == "deny":
+            searching = s.pending is not None and s.pending.tool == "search"
             s.pending = None
-            return Answer(say(lang, "cart_unchanged"))
+            return Answer(say(lang, "say_again" if searching else "cart_unchanged"))
         if i == "view_cart":
             return (yield from self._view_cart(ctx, lang))
         if i == "remove_from_cart":
@@ -370,7 +399,7 @@ class Agent:
             raise ToolLoopFailed("the model answered without calling a tool")
         facts = json.dumps([r.model_dump(mode="json") for _, _, r in ctx.calls], ensure_ascii=False) + " " + templated
         opening = _first_sentences(reply)
-        if opening and Guard(facts, self.retriever.vocabulary).violation(opening) is not None:
+        if opening and self._guard(facts, ctx).violation(opening) is not None:
             if not answers:
                 raise ToolLoopFailed("the model's reply stated what no tool returned")
             opening = ""  # the templated facts stand alone
@@ -559,6 +588,9 @@ class Agent:
             # No Chinese word of the message names anything the catalogue has: the English
             # catalogue's vectors cannot read the rest, so say so instead of showing noise.
             return Answer(say(lang, "out_of_scope", query=plan.text or ""), outcome="out_of_scope")
+        if plan.intent == "refine" and not changes and parsed.sort is not None and not vocab.priced and s.last_query is not None:
+            # "cheaper" on a catalogue without prices: nothing can change, so nothing is re-run.
+            return Answer(say(lang, "no_prices_refine"))
         unchanged = plan.intent == "refine" and not changes and parsed.sort is None and s.last_query is not None
         # A refinement that changes nothing ("something else", "hmm, other ones?") asks for
         # other products of the same search, not the same ones again.
@@ -588,12 +620,14 @@ class Agent:
             lead = say(lang, "found")
         answer = yield from self._show(res, s, lead, lang, generic=plan.intent != "refine")
         answer.text += note
-        if res.products and (res.total_matching or 0) > BROAD_RESULT and not merged.get("brand"):
-            facets = yield from self._call(ctx, "get_facets", {"field": "brand", "filters": merged, "limit": 5})
+        # Too many matches: ask which brand, or, with the brand chosen, which colour.
+        ask = next((f for f in ("brand", "colour") if not merged.get(f)), None)
+        if res.products and (res.total_matching or 0) > self.broad_result and ask is not None:
+            facets = yield from self._call(ctx, "get_facets", {"field": ask, "filters": merged, "limit": 5})
             if not isinstance(facets, ToolError) and len(facets.values) > 1:
                 yield DataFacets(data=facets.model_dump(mode="json"))
                 options = ", ".join(f"{v.value.title()} ({v.count})" for v in facets.values)
-                answer.text += say(lang, "which_brand", total=res.total_matching, options=options)
+                answer.text += say(lang, f"which_{ask}", total=res.total_matching, options=options)
         return answer
 
     def _show(self, res: SearchResult | ToolError, s: SessionState, lead: str, lang: Language, generic: bool = False) -> Steps:

@@ -93,8 +93,10 @@ def ingest(
     recreate: Annotated[bool, typer.Option("--recreate", help="Delete the collection first.")] = False,
     optimize: Annotated[bool, typer.Option(help="Build the HNSW index after ingest.")] = True,
     show_issues: Annotated[int, typer.Option(help="Print up to N row issues.")] = 20,
+    prune: Annotated[bool, typer.Option("--prune", help="Remove indexed products that are no longer in the catalogue.")] = False,
 ) -> None:
-    """Load a catalogue, encode it and upsert it into the index (idempotent, resumable)."""
+    """Load a catalogue, encode it and upsert it into the index (idempotent, resumable; a product
+    whose price or stock alone changed gets its payload replaced, not re-encoded)."""
     from assistant.catalogue.loader import load_catalogue
     from assistant.ingest import ingest_catalogue
     from assistant.runtime import load_encoders, open_index
@@ -106,7 +108,9 @@ def ingest(
     if recreate and index.collection_exists(s.collection):
         index.delete_collection(s.collection)
     enc = load_encoders(s)
-    report = ingest_catalogue(cat, index, s.collection, enc, _model_tag(s), batch_size=batch_size)
+    if prune and limit is not None:
+        raise typer.BadParameter("--prune with --limit would remove every product past the limit", param_hint="--prune")
+    report = ingest_catalogue(cat, index, s.collection, enc, _model_tag(s), batch_size=batch_size, prune=prune)
     if optimize:
         typer.echo("building the vector index (HNSW); this takes a minute on 2 cores...", err=True)
         index.optimize(s.collection)

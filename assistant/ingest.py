@@ -7,6 +7,11 @@ them, so re-running after a crash (or on an unchanged catalogue) encodes only wh
 missing or changed, and never duplicates. The engine's write-ahead log makes every
 finished batch durable.
 
+A second hash covers only what the vectors are made from (`vector_hash`: the texts the
+encoders read, the photo, the models): a product whose price, stock or other payload changed
+but whose vectors would not gets its payload replaced without being encoded again. With
+`prune`, points of products no longer in the catalogue are removed.
+
 A bad image never stops the ingest: the product is indexed by its text, without an
 `image` vector, and the image is reported as an issue.
 """
@@ -42,6 +47,8 @@ class IngestReport:
     rows_rejected: int = 0
     indexed: int = 0
     unchanged: int = 0
+    payload_updated: int = 0  # payload replaced, vectors kept (price, stock...)
+    removed: int = 0  # pruned: no longer in the catalogue
     images_indexed: int = 0
     images_bad: int = 0
     attributes_predicted: int = 0
@@ -52,23 +59,35 @@ class IngestReport:
         rate = (self.indexed / self.seconds) if self.seconds else 0.0
         return (
             f"collection {self.collection!r}: {self.products_read} products read, {self.indexed} indexed "
-            f"({rate:.0f}/s), {self.unchanged} unchanged, {self.images_indexed} photos encoded, "
+            f"({rate:.0f}/s), {self.unchanged} unchanged, {self.payload_updated} payload-only updates, {self.removed} removed, "
+            f"{self.images_indexed} photos encoded, "
             f"{self.images_bad} bad photos (indexed by text), {self.attributes_predicted} missing attributes predicted, "
             f"{self.rows_rejected} rows rejected, "
             f"{self.seconds:.1f} s"
         )
 
 
+def _image_signature(p: Product) -> object:
+    if p.image is None:
+        return None
+    try:
+        st = p.image.stat()
+        return [st.st_size, int(st.st_mtime)]
+    except OSError:
+        return "missing"
+
+
 def content_hash(p: Product, model_tag: str) -> str:
     """Hash of the product's fields, its photo file's size and mtime, and the encoder models."""
-    img_sig = None
-    if p.image is not None:
-        try:
-            st = p.image.stat()
-            img_sig = [st.st_size, int(st.st_mtime)]
-        except OSError:
-            img_sig = "missing"
-    blob = json.dumps([INGEST_VERSION, model_tag, p.model_dump(mode="json"), img_sig], sort_keys=True)
+    blob = json.dumps([INGEST_VERSION, model_tag, p.model_dump(mode="json"), _image_signature(p)], sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()
+
+
+def vector_hash(p: Product, model_tag: str) -> str:
+    """Hash of what the product's vectors (and predicted attributes) are made from: its caption,
+    its searchable text, its photo and the models. Equal hashes: the vectors would not change."""
+    missing = _missing(p)  # what the classifier fills in depends on which fields are empty
+    blob = json.dumps([INGEST_VERSION, model_tag, p.clip_caption(), p.full_text(), p.name, missing, _image_signature(p)], sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()
 
 
@@ -81,8 +100,11 @@ def ingest_catalogue(
     batch_size: int = 64,
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    prune: bool = False,
 ) -> IngestReport:
-    """Encode and upsert every product; returns the report (bad rows/images included)."""
+    """Encode and upsert every product (or only replace the payload of those whose vectors would
+    not change); with `prune`, remove the products no longer in the catalogue. Returns the
+    report (bad rows/images included)."""
     from tqdm import tqdm
 
     t0 = time.time()
@@ -95,18 +117,59 @@ def ingest_catalogue(
         batch = products[start : start + batch_size]
         ids = [point_id(collection_name, p.id) for p in batch]
         hashes = [content_hash(p, model_tag) for p in batch]
-        existing = {h.id: h.payload.get("content_hash") for h in index.retrieve(collection_name, ids)}
-        todo = [(p, pid, h) for p, pid, h in zip(batch, ids, hashes, strict=True) if existing.get(pid) != h]
-        report.unchanged += len(batch) - len(todo)
+        existing = {h.id: h.payload for h in index.retrieve(collection_name, ids)}
+        todo, payloads = [], {}
+        for p, pid, h in zip(batch, ids, hashes, strict=True):
+            old = existing.get(pid)
+            if old is not None and old.get("content_hash") == h:
+                report.unchanged += 1
+            elif old is not None and old.get("vector_hash") == (vh := vector_hash(p, model_tag)):
+                payloads[pid] = _kept_payload(p, old, h, vh)
+            else:
+                todo.append((p, pid, h))
+        if payloads:
+            index.overwrite_payloads(collection_name, payloads)
+            report.payload_updated += len(payloads)
         if todo:
-            report.indexed += _encode_and_upsert(todo, index, collection_name, encoders, report)
+            report.indexed += _encode_and_upsert(todo, index, collection_name, encoders, report, model_tag)
         bar.update(len(batch))
         if on_batch is not None:
             on_batch(b)
     bar.close()
+    if prune:
+        report.removed = _prune(index, collection_name, {point_id(collection_name, p.id) for p in products})
     index.flush(collection_name)
     report.seconds = time.time() - t0
     return report
+
+
+def _kept_payload(p: Product, old: dict[str, object], h: str, vh: str) -> dict[str, object]:
+    """The new payload of a product whose vectors stay: its fields now, with what ingest derived
+    from the vectors' inputs kept (the photo's presence, predicted attributes and their filters)."""
+    derived = {k: old[k] for k in ("has_image", "predicted") if k in old}
+    predicted = old.get("predicted")
+    if isinstance(predicted, dict):
+        for target in predicted:
+            field_key = _PAYLOAD_FIELD.get(target)
+            if field_key and field_key in old:
+                derived[field_key] = old[field_key]
+                if target == "article_type" and "category_key" in old:
+                    derived["category_key"] = old["category_key"]
+    return product_payload(p, {"content_hash": h, "vector_hash": vh, **derived})
+
+
+def _prune(index: ProductIndex, collection_name: str, keep: set[str]) -> int:
+    """Delete the points not in `keep`; how many."""
+    stale: list[str] = []
+    offset: str | None = None
+    while True:
+        hits, offset = index.scroll(collection_name, None, limit=1000, offset=offset)
+        stale += [h.id for h in hits if h.id not in keep]
+        if offset is None:
+            break
+    for start in range(0, len(stale), 1000):
+        index.delete(collection_name, stale[start : start + 1000])
+    return len(stale)
 
 
 def _encode_and_upsert(
@@ -115,6 +178,7 @@ def _encode_and_upsert(
     collection_name: str,
     enc: Encoders,
     report: IngestReport,
+    model_tag: str,
 ) -> int:
     products = [p for p, _, _ in todo]
     captions = enc.clip.encode_text([p.clip_caption() for p in products])
@@ -146,7 +210,7 @@ def _encode_and_upsert(
             vectors[FUSED] = l2_normalise(images[i] + captions[i]).tolist()
         else:
             vectors[FUSED] = captions[i].tolist()
-        payload = product_payload(p, {"content_hash": h, "has_image": i in images, **predicted.get(i, {})})
+        payload = product_payload(p, {"content_hash": h, "vector_hash": vector_hash(p, model_tag), "has_image": i in images, **predicted.get(i, {})})
         points.append(IndexPoint(pid, vectors, payload))
     index.upsert(collection_name, points)
     return len(points)

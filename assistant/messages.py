@@ -50,8 +50,13 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "zh": "本店目录里没有与“{query}”相关的商品。我可以帮您找商品、管理购物车，并解答店铺政策问题。",
     },
     "no_prices": {"en": " This catalogue lists no prices, so I cannot order by price.", "zh": " 本店目录没有价格信息，无法按价格排序。"},
+    "no_prices_refine": {
+        "en": "This catalogue lists no prices, so I cannot show cheaper or pricier ones; the search stays as it was.",
+        "zh": "本店目录没有价格信息，无法挑选更便宜或更贵的商品；搜索保持不变。",
+    },
     "ordered_by_price": {"en": "ordered by price", "zh": "按价格排序"},
     "which_brand": {"en": " {total} products match. Which brand? {options}...", "zh": " 共有 {total} 件商品符合。您想要哪个品牌？{options}……"},
+    "which_colour": {"en": " {total} products match. Which colour? {options}...", "zh": " 共有 {total} 件商品符合。您想要什么颜色？{options}……"},
     "search_failed": {"en": "The search failed: {error}.", "zh": "搜索失败：{error}。"},
     "could_not_search": {"en": "I could not search: {error}.", "zh": "无法搜索：{error}。"},
     # -- one product, comparisons, reasons -----------------------------------------------
@@ -96,6 +101,12 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "removed": {"en": "Removed. Your cart has {count} item{s}.", "zh": "已删除。购物车里还有 {count} 件商品。"},
     "cart_failed": {"en": "I could not do that: {error}.", "zh": "操作失败：{error}。"},
     "remove_failed": {"en": "I could not remove it: {error}.", "zh": "删除失败：{error}。"},
+    "did_you_mean": {"en": 'I\'m not sure I heard "{heard}" right. Did you mean {term}?', "zh": "我不确定是否听清了“{heard}”。您是说 {term} 吗？"},
+    "didnt_catch": {
+        "en": 'I didn\'t catch "{heard}". Could you say what you are looking for again?',
+        "zh": "我没听清“{heard}”。能再说一遍您想找什么吗？",
+    },
+    "say_again": {"en": "OK. Please say again what you are looking for.", "zh": "好的，请再说一遍您想找什么。"},
     "cart_unchanged": {"en": "OK, I left your cart as it was.", "zh": "好的，购物车保持不变。"},
     "cart_empty": {"en": "Your cart is empty.", "zh": "您的购物车是空的。"},
     "cart": {"en": "In your cart: {lines}.", "zh": "购物车里有：{lines}。"},

@@ -56,6 +56,9 @@ ORDINALS = {
     "first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
     "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7, "ninth": 8, "9th": 8, "tenth": 9, "10th": 9,
 }  # fmt: skip
+# Any numbered position ("the 30th one"), so a reference past the shown list is answered
+# with how many were shown, not read as a search for "30th".
+ORDINAL_WORDS = "|".join(ORDINALS) + r"|\d{1,2}(?:st|nd|rd|th)"
 COUNTS = {"two": 2, "three": 3, "four": 4, "five": 5, "2": 2, "3": 3, "4": 4, "5": 5}
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 _TOP_POSITION = re.compile(
@@ -153,12 +156,12 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
         "compare",
         re.compile(
             r"\b(compare|comparison|contrast|difference|differences|differ|versus|vs\.?)\b|\bside by side\b|\bstack up\b"
-            r"|\b(" + "|".join(ORDINALS) + r"|#?\d|number \d)( one)?\s+(or|and|vs\.?|&)\s+(the\s+)?(" + "|".join(ORDINALS) + r"|#?\d|number \d)\b"
+            r"|\b(" + ORDINAL_WORDS + r"|#?\d|number \d)( one)?\s+(or|and|vs\.?|&)\s+(the\s+)?(" + ORDINAL_WORDS + r"|#?\d|number \d)\b"
             r"(?=.*\b(which|better|pick|choose|prefer|stack|differ|best)\b)"
             r"|\b(which|better|pick|choose|prefer)\b.*\b("
-            + "|".join(ORDINALS)
+            + ORDINAL_WORDS
             + r"|#?\d|number \d)( one)?\s+(or|and|vs\.?|&)\s+(the\s+)?("
-            + "|".join(ORDINALS)
+            + ORDINAL_WORDS
             + r"|#?\d|number \d)\b",
             re.I,
         ),
@@ -206,8 +209,8 @@ INTENT_PATTERNS: list[tuple[Intent, re.Pattern[str]]] = [
             r"|^\s*tell me more\b|\b(talk|walk|take) me through\b|\bhow much (is|are|does|do|for)\b|\b(price|cost) of (the|it|this|that|#|number)\b"
             r"|\bwhat('?s| is| are)\s+(the\s+)?(#\d{1,2}|number \d{1,2}|\w+ (one|item))\s+like\b"
             r"|\b(can i|could i|let me|lemme|i'?d like to|i want to)\s+(see|look at|check out|view)\b"
-            r".*\b(one|item|#\d{1,2}|number \d{1,2}|" + "|".join(ORDINALS) + r")\b"
-            r"|\b(show|give)\s+me\s+(the\s+)?(#\d{1,2}|number \d{1,2}|" + "|".join(ORDINALS) + r"|middle|last)\b",
+            r".*\b(one|item|#\d{1,2}|number \d{1,2}|" + ORDINAL_WORDS + r")\b"
+            r"|\b(show|give)\s+me\s+(the\s+)?(#\d{1,2}|number \d{1,2}|" + ORDINAL_WORDS + r"|middle|last)\b",
             re.I,
         ),
     ),
@@ -228,7 +231,7 @@ REFINE_START = re.compile(
 # A message that is only a pointer at a shown product ("the second one", "#3", "that one"):
 # the shopper wants to hear about it.
 BARE_REFERENCE = re.compile(
-    r"^\s*(and\s+|hmm+,?\s+|ok(ay)?,?\s+)?(the\s+|that\s+|this\s+)?(" + "|".join(ORDINALS) + r"|last|middle|#\d{1,2}|number \d{1,2}|one)"
+    r"^\s*(and\s+|hmm+,?\s+|ok(ay)?,?\s+)?(the\s+|that\s+|this\s+)?(" + ORDINAL_WORDS + r"|last|middle|#\d{1,2}|number \d{1,2}|one)"
     r"(\s+one)?(\s+(after|before)\s+(that|this|it))?\s*[.!?]*\s*$|^\s*(and\s+)?(the\s+)?(next|previous)\s+one\s*[.!?]*\s*$",
     re.I,
 )
@@ -251,8 +254,8 @@ GOES_WITH = re.compile(
 # A position among the shown ("the second one", "#3", "the middle one"): a message that points
 # so and asks for nothing the rules know wants to hear about that product.
 POSITIONAL = re.compile(
-    r"\b(" + "|".join(ORDINALS) + r"|middle|last)\s+(one|item)\b|#\d{1,2}\b|\bnumber \d{1,2}\b"
-    r"|\b(the|that|this)\s+(" + "|".join(ORDINALS) + r"|middle|last)\b(?!\s+(two|three|four|five|few))",
+    r"\b(" + ORDINAL_WORDS + r"|middle|last)\s+(one|item)\b|#\d{1,2}\b|\bnumber \d{1,2}\b"
+    r"|\b(the|that|this)\s+(" + ORDINAL_WORDS + r"|middle|last)\b(?!\s+(two|three|four|five|few))",
     re.I,
 )
 # "these", "all of them": every shown product.
@@ -275,6 +278,9 @@ def resolve_references(message: str, shown: Sequence[ShownProduct], focus: str |
     for word, idx in ORDINALS.items():
         for mm in re.finditer(rf"\b{word}\b", text):
             picks.append((mm.start(), idx))
+    for mm in re.finditer(r"\b(\d{1,2})(?:st|nd|rd|th)\b", text):
+        if int(mm.group(1)) > 10:  # 1st to 10th are ORDINALS, found above
+            picks.append((mm.start(), int(mm.group(1)) - 1))
     for mm in re.finditer(r"(?:#|number |no\. ?|item )(\d{1,2})\b", text):
         picks.append((mm.start(), int(mm.group(1)) - 1))
     # "buy 4", "more info on 5", "something like 2", "5 is so cute": a bare card number

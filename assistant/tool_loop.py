@@ -106,10 +106,14 @@ class TurnContext:
     def asks_to_add(self) -> bool:
         """Whether the message, or one clause of it ("find X and add the first to my cart"), asks
         to add to the cart: a search alone ("I need a black belt") never does."""
-        if self.plan.intent == "add_to_cart":
+        return self.asks_for("add_to_cart")
+
+    def asks_for(self, *intents: str) -> bool:
+        """Whether the message, or one clause of it, has one of `intents`."""
+        if self.plan.intent in intents:
             return True
         parts = clauses(self.message)
-        return len(parts) > 1 and any(plan_turn(c, vocabulary=self.vocabulary).intent == "add_to_cart" for c in parts)
+        return len(parts) > 1 and any(plan_turn(c, vocabulary=self.vocabulary).intent in intents for c in parts)
 
     def known_ids(self) -> set[str]:
         s = self.state
@@ -134,6 +138,9 @@ def review_call(name: str, arguments: dict[str, Any], t: TurnContext, policy: Po
         return Verdict("kept", arguments)
     if name == "add_to_cart" and not t.asks_to_add():
         return Verdict("refused", arguments, "the shopper did not ask to add anything to the cart")
+    if name == "view_cart" and not t.asks_for("view_cart", "add_to_cart", "remove_from_cart", "confirm"):
+        # A cart listing in the answer to "black belts" is noise, and shows what nobody asked to see.
+        return Verdict("refused", arguments, "the shopper did not ask about the cart")
     if name == "search_products":
         if t.plan.intent in NOT_A_SEARCH and not t.asks_search():
             return Verdict("refused", arguments, f"the shopper's message is about {t.plan.intent.replace('_', ' ')}, not a product search")

@@ -36,10 +36,9 @@ from assistant.encoders.images import load_image  # noqa: E402
 from assistant.language.text import HAN, HAN_RUN, normalise  # noqa: E402
 from assistant.language.zh import chinese_bridge, chinese_number  # noqa: E402
 from assistant.llm.backends import load_lead_writer, load_tool_model  # noqa: E402
-from assistant.llm.guard import COMMON_WORDS  # noqa: E402
 from assistant.llm.wording import Lead  # noqa: E402
 from assistant.policies import EXAMPLE_POLICIES, PolicyIndex, load_passages  # noqa: E402
-from assistant.retrieval.understanding import Vocabulary, singular  # noqa: E402
+from assistant.retrieval.understanding import ORDINARY_WORDS, Vocabulary, singular  # noqa: E402
 from assistant.runtime import build_retriever, load_encoders  # noqa: E402
 from assistant.sessions import SqliteSessionStore  # noqa: E402
 from benchmarks.common import add_index_options, settings_from, write_result  # noqa: E402
@@ -79,9 +78,48 @@ def ungrounded(text: str, tool_io: str, vocabulary: Vocabulary) -> list[str]:
     terms = vocabulary.colour | vocabulary.gender | vocabulary.category | vocabulary.brand | vocabulary.season | vocabulary.usage
     for t in terms:
         w = _words(t)
-        if w.strip() and t not in COMMON_WORDS and w in said and w not in io:
+        if w.strip() and t not in ORDINARY_WORDS and w in said and w not in io:
             problems.append(f"{t!r} not from a tool")
     return problems
+
+
+# Written apart from the guard's own patterns, so the evaluation does not only re-run the guard.
+_DENIES = re.compile(
+    r"\b(sorry|unfortunately|(don'?t|do not|couldn'?t|could not|can'?t|cannot|unable to) (have|find|show)|no (products|items|results|matches)"
+    r"|nothing (matched|matches|found))\b|没有找到|找不到|没找到|抱歉",
+    re.I,
+)
+_REPORTS_DROP = re.compile(r"\bdropped\b|放宽", re.I)
+_HONEST_DROP = re.compile(r"\b(dropped|no|not|without|couldn'?t|none)\b|放宽|没有|不", re.I)
+
+
+def contradictions(text: str, events: list) -> list[str]:
+    """Sentences of the answer that contradict what the turn did: a denial of results above
+    shown cards, a claim of a filter the search dropped, a policy number the cited passage
+    does not state."""
+    out = []
+    shown = [p for e in events if e.type == "data-products" for p in e.data["products"]]
+    for p in shown:  # product names are the catalogue's ("... I don't Have Enough Black T-shirt"), not the answer's claims
+        text = text.replace(p["name"], "")
+    sentences = [x for x in re.split(r"(?<=[.!?。！？])\s*", text) if x.strip()]
+    if shown:
+        # "Nothing matched every filter, so I dropped: ..." reports a relaxation: honest above its cards.
+        out += [f"denies results above {len(shown)} cards: {x!r}" for x in sentences if _DENIES.search(x) and not _REPORTS_DROP.search(x)]
+    dropped = [
+        v
+        for e in events
+        if e.type == "data-products"
+        for cond in e.data.get("filters_relaxed", [])
+        if " is " in cond and " is not " not in cond
+        for v in cond.split(" is ", 1)[1].split(" or ")
+    ]
+    for v in dropped:
+        out += [f"claims the dropped filter {v!r}: {x!r}" for x in sentences if _words(v) in _words(x) and not _HONEST_DROP.search(x)]
+    cited = " ".join(json.dumps(e.output, ensure_ascii=False) for e in events if e.type == "tool-output-available" and "found" in e.output)
+    if any(e.type == "tool-input-available" and e.tool_name == "answer_policy_question" for e in events):
+        said = set(re.findall(r"\d+", cited))
+        out += [f"policy number {n} not in the cited passage" for n in re.findall(r"\d+", text) if n not in said]
+    return out
 
 
 def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: list[dict], vocabulary: Vocabulary, tool_io: str) -> list[str]:
@@ -163,6 +201,7 @@ def check_turn(turn: dict, events: list, known: dict[str, str], shown_before: li
     # A position the shopper named ("第十个", "#12") may be said back ("没有第 10 件"): theirs, not a product fact.
     said = " ".join(re.findall(r"\d+", turn["user"]) + [str(chinese_number(m)) for m in re.findall(r"[一二三四五六七八九十百]+", turn["user"])])
     problems += ungrounded(text, f"{tool_io} {said}", vocabulary)
+    problems += [f"contradiction: {c}" for c in contradictions(text, events)]
     return problems
 
 
@@ -233,6 +272,7 @@ def run_mode(mode: str, s: Settings, retriever, policies: PolicyIndex, convs: li
         "model_tokens_per_turn": float(np.mean(turn_tokens)) if turn_tokens and any(turn_tokens) else None,
         "turns": len(results),
         "passed": sum(r["passed"] for r in results),
+        "contradictions": sum(p.startswith("contradiction:") for r in results for p in r["problems"]),
         "first_card_ms_p50": float(np.percentile(first_card, 50)),
         "first_card_ms_p95": float(np.percentile(first_card, 95)),
         "first_text_ms_p50": float(np.percentile(first_text, 50)),
@@ -271,12 +311,15 @@ def main() -> None:
         for p in (a.policies.split(",") if m.strip() == "openai" else ["planner"])
     ]
     print(f"{len(convs)} conversations, {runs[0]['turns']} turns")
-    print(f"{'mode':<10}{'passed':>14}{'card p50':>10}{'card p95':>10}{'text p50':>10}{'text p95':>10}{'model said':>12}{'refused':>9}")
+    print(
+        f"{'mode':<10}{'passed':>14}{'card p50':>10}{'card p95':>10}{'text p50':>10}{'text p95':>10}{'model said':>12}{'refused':>9}"
+        f"{'contradict':>11}"
+    )
     for r in runs:
         print(
             f"{r['mode']:<10}{r['passed']:>6}/{r['turns']} {r['passed'] / r['turns']:>5.1%}"
             f"{r['first_card_ms_p50']:>8.0f}ms{r['first_card_ms_p95']:>8.0f}ms{r['first_text_ms_p50']:>8.0f}ms{r['first_text_ms_p95']:>8.0f}ms"
-            f"{r['model_sentences'] - r['model_sentences_refused']:>12}{r['model_sentences_refused']:>9}"
+            f"{r['model_sentences'] - r['model_sentences_refused']:>12}{r['model_sentences_refused']:>9}{r['contradictions']:>11}"
         )
     for r in runs:
         if r["policy"] != "planner":

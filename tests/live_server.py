@@ -67,20 +67,29 @@ def small_backend(work_dir: Path, kagl_csv: Path, per_type: int = 20) -> Iterato
 
 
 @contextmanager
-def serve(backend: Backend, server: ServerSettings | None = None, voice: bool = False) -> Iterator[LiveServer]:
+def serve(backend: Backend, server: ServerSettings | None = None, voice: bool = False, broad_result: int | None = None) -> Iterator[LiveServer]:
     """The app over `backend` (templated answers, no language model), until the block ends;
-    with `voice`, Whisper hears and espeak-ng speaks."""
+    with `voice`, Whisper hears (the catalogue's words) and espeak-ng speaks; `broad_result`:
+    from how many matches the agent asks which brand or colour."""
     b = backend
+
+    def agent(store: SqliteSessionStore) -> Agent:
+        a = Agent(b.retriever, store, b.policies)
+        if broad_result is not None:
+            a.broad_result = broad_result
+        return a
 
     def services() -> Services:
         store = SqliteSessionStore(b.work_dir / f"sessions-{next(_apps)}.db")
         speech = {}
         if voice:
+            from assistant.voice.hearing import CatalogueHearing
             from assistant.voice.speech import Speaker
             from assistant.voice.transcriber import load_transcriber
 
-            speech = {"transcriber": load_transcriber(b.work_dir / "models"), "speaker": Speaker()}
-        return Services(b.settings, b.retriever, Agent(b.retriever, store, b.policies), b.policies, store, **speech)
+            hearing = CatalogueHearing(b.retriever.vocabulary)
+            speech = {"transcriber": load_transcriber(b.work_dir / "models", hearing=hearing), "speaker": Speaker()}
+        return Services(b.settings, b.retriever, agent(store), b.policies, store, **speech)
 
     with running(services, server) as live:
         yield LiveServer(live.host, b.rows)

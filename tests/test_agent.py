@@ -100,6 +100,20 @@ def test_a_reference_past_the_shown_products(world):
     run(agent, "r1", "watches for men")
     _, text, _, tools = run(agent, "r1", "tell me about the third one")
     assert tools == [] and "only 2" in text
+    _, text, _, tools = run(agent, "r1", "the 30th one")
+    assert tools == [] and "only 2" in text, "a numbered position past the list says how many were shown"
+
+
+def test_cheaper_on_a_catalogue_without_prices_says_so(world):
+    agent = _agent(world)
+    _, _, first, _ = run(agent, "c1", "watches for men")
+    before = agent.store.load("c1")
+    assert not agent.retriever.vocabulary.priced
+    for message in ("cheaper", "something more expensive"):
+        _, text, products, tools = run(agent, "c1", message)
+        assert tools == [] and not products and "no prices" in text
+    after = agent.store.load("c1")
+    assert (after.last_query, after.active_filters) == (before.last_query, before.active_filters), "the search stays as it was"
 
 
 def test_bad_input_is_an_error_event_and_the_session_is_untouched(world):
@@ -176,13 +190,6 @@ def test_product_text_is_data_not_instructions(world, tmp_path, kagl_csv):
         assert state.cart == [] and state.pending is None
     finally:
         retriever.index.delete("kagl", [point_id("kagl", "666")])
-
-
-def test_cheaper_on_a_catalogue_without_prices_says_so(world):
-    agent = _agent(world)
-    run(agent, "c1", "black sandals for men")
-    _, text, products, _ = run(agent, "c1", "cheaper")
-    assert products and "no prices" in text
 
 
 def _queries(events):
@@ -685,3 +692,36 @@ def test_a_message_of_several_steps_runs_each_in_order(world):
     # One thing with two colours, or a refinement, stays one step.
     _, _, _, tools = run(agent, "st4", "black and white sports shoes")
     assert tools == ["search_products"]
+
+
+def test_a_spoken_search_on_an_unsure_word_asks_back(world):
+    from assistant.voice.hearing import Doubt
+
+    agent = _agent(world)
+    # "Show me a round man for women": no kind of product named, "round" unsure, close to "handbags".
+    doubt = Doubt("round", "handbags", "Show me a handbags for women.")
+    _, text, products, tools = run_spoken(agent, "v1", "Show me a round man for women.", doubt)
+    assert tools == [] and not products and "Did you mean handbags?" in text
+    _, text, products, tools = run(agent, "v1", "yes")
+    assert tools == ["search_products"] and products and all(p["category"] == "Handbags" for p in products)
+
+    run_spoken(agent, "v2", "Looting for men.", Doubt("Looting", None, None))
+    assert agent.store.load("v2").pending is None
+    _, text, _, tools = run_spoken(agent, "v2", "Looting for men.", Doubt("Looting", None, None))
+    assert tools == [] and "didn't catch" in text
+
+    run_spoken(agent, "v3", "Show me a round man for women.", doubt)
+    _, text, _, tools = run(agent, "v3", "no")
+    assert tools == [] and "say again" in text and agent.store.load("v3").pending is None
+
+    # A kind of product was heard: the search runs, the unsure word is only part of it.
+    _, _, products, tools = run_spoken(agent, "v4", "a radar watch for men", Doubt("radar", None, None))
+    assert tools == ["search_products"] and products
+
+
+def run_spoken(agent, sid, message, doubt):
+    events = list(agent.turn(sid, message, None, doubt))
+    text = "".join(e.delta for e in events if e.type == "text-delta")
+    products = [p for e in events if e.type == "data-products" for p in e.data["products"]]
+    tools = [e.tool_name for e in events if e.type == "tool-input-available"]
+    return events, text, products, tools

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assistant.catalogue.loader import brand_from_title, load_catalogue, parse_price
+from assistant.catalogue.loader import brand_from_title, fill_brands_from_known, load_catalogue, parse_price
 from assistant.catalogue.schema import Product, point_id
 from assistant.errors import CatalogueError, ConfigError
 
@@ -100,6 +100,36 @@ def test_brand_from_title():
     assert brand_from_title("Puma Men Black Shoes") == "Puma"
     assert brand_from_title("United Colors of Benetton Women Red Top") == "United Colors of Benetton"
     assert brand_from_title("Men Black Shoes") is None
+    assert brand_from_title("Nike Men's Lunarswift Shoe") == "Nike"
+    assert brand_from_title("Arrow Woman Sweater") == "Arrow"
+
+
+def test_titles_without_a_gender_word_get_a_brand_the_catalogue_knows():
+    def product(pid: str, name: str) -> Product:
+        return Product(id=pid, name=name, brand=brand_from_title(name))
+
+    products = [
+        product("1", "Nike Men Black Shoe"),
+        product("2", "Nike Women Red Top"),
+        product("3", "Red Tape Men Brown Shoe"),
+        product("4", "Red Tape Men Black Shoe"),
+        product("5", "Fabindia Men Kurta"),  # seen once: not enough to name others
+        product("6", "Nike Lunarswift Shoe"),
+        product("7", "Red Tape Leather Belt"),
+        product("8", "Fabindia Blue Kurta"),
+        product("9", "Black Leather Belt"),
+    ]
+    brands = {p.id: p.brand for p in fill_brands_from_known(products)}
+    assert brands["6"] == "Nike" and brands["7"] == "Red Tape"
+    assert brands["8"] is None and brands["9"] is None
+
+
+def test_kagl_titles_without_gender_words_get_their_brand(kagl_csv):
+    cat = load_catalogue(kagl_csv)
+    named = {p.id: p for p in cat.products}
+    nike_unbranded = [p for p in cat.products if p.name.startswith("Nike ") and not (p.brand or "").startswith("Nike")]
+    assert not nike_unbranded, [p.name for p in nike_unbranded[:5]]
+    assert sum(p.brand is None for p in cat.products) < 0.03 * len(named)
 
 
 def test_point_ids_are_stable_and_distinct():

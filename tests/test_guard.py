@@ -38,7 +38,11 @@ FACTS = "showing products: running shoes; gender: men; colour: black. 1. Nike Me
     ],
 )
 def test_sentences_are_checked_against_the_facts(sentence, problem):
-    why = Guard(FACTS, VOCAB).violation(sentence)
+    assert_verdict(Guard(FACTS, VOCAB).violation(sentence), problem)
+
+
+def assert_verdict(why: str | None, problem: str | None) -> None:
+    """`problem` None: the sentence may be said; else the refusal's reason names it."""
     if problem is None:
         assert why is None, why
     else:
@@ -56,3 +60,58 @@ def test_prompts_load_from_the_prompts_folder():
     msgs = p.messages("x" * 5000, "greeting")
     assert msgs[0].type == "system" and msgs[-1].type == "human"
     assert len(msgs[-1].content) < 400, "a long paste is cut before it reaches the model"
+
+
+POLICY_FACTS = (
+    "store policy: Up to 2 exchanges an order. Orders ship within 1 business day; delivery takes 3 to 5 business days. "
+    "Returns within 30 days. 10% off."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "problem"),
+    [
+        ("Delivery takes 3 to 5 business days.", None),
+        ("Delivery takes 3-5 business days.", None),  # the same range, written otherwise
+        ("It arrives within 5 business days.", None),  # one end of the stated range
+        ("You can return it within 30 days.", None),
+        ("We offer a 30-day return window.", None),
+        ("Shipping takes 2-3 business days.", "2-3 business day"),  # its digits occur in the facts, the range does not
+        ("Delivery takes 3 to 5 days.", "3-5 day"),  # business days are not days
+        ("Returns are accepted within 3 days.", "3 day"),
+        ("You get 5% off.", "5 percent"),
+        ("Delivery takes 1 to 3 weeks.", "week"),
+        ("Delivery takes 1-3.", "range"),  # a bare range claims both ends
+        ("送货需要3到5个工作日。", None),
+        ("送货需要2到3个工作日。", "2-3 business day"),
+        ("30天内可以退货。", None),
+        ("3天内可以退货。", "3 day"),
+    ],
+)
+def test_quantities_must_be_stated_with_their_unit(sentence, problem):
+    assert_verdict(Guard(POLICY_FACTS, VOCAB).violation(sentence), problem)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Sorry, I don't have any shoes that match your criteria.",
+        "Unfortunately I couldn't find black shoes.",
+        "There are no products like that.",
+        "Nothing matched your search.",
+        "抱歉，没有找到符合的商品。",
+    ],
+)
+def test_a_sentence_denying_results_is_refused_when_cards_were_shown(sentence):
+    assert "denies results" in (Guard(FACTS, VOCAB, shown=5).violation(sentence) or "")
+    # With nothing shown, saying so is the truth (other checks may still apply).
+    assert "denies" not in (Guard(FACTS, VOCAB, shown=0).violation(sentence) or "")
+
+
+def test_a_sentence_naming_a_dropped_filter_is_refused():
+    facts = "showing products: handbags; colour: black. Nothing matched every filter, so I dropped: colour is black. 1. Baggit Pink Handbag"
+    guard = Guard(facts, VOCAB, shown=5, relaxed=["colour is black"])
+    assert "dropped" in (guard.violation("Here are some black handbags.") or "")
+    assert guard.violation("Here are some handbags.") is None
+    # "brand is not X" dropped is not a value the cards claim to have.
+    assert Guard(FACTS, VOCAB, shown=5, relaxed=["brand is not nike"]).violation("Here are black shoes for men.") is None

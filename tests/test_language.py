@@ -1,5 +1,7 @@
 """Normalising messages, telling their language, and bridging Chinese words onto the catalogue's."""
 
+import copy
+
 import pytest
 
 from assistant.errors import QueryError
@@ -10,7 +12,7 @@ from assistant.retrieval.understanding import Vocabulary, parse_query
 from tests.test_understanding import VOCAB as EN_VOCAB
 
 # The English tests' catalogue vocabulary, with the article types these Chinese queries name.
-VOCAB = Vocabulary(**{k: set(v) for k, v in EN_VOCAB.__dict__.items()})
+VOCAB = copy.deepcopy(EN_VOCAB)
 VOCAB.category |= {"heels", "dresses", "formal shoes", "socks", "handbags"}
 
 

@@ -84,3 +84,29 @@ def test_words_inside_other_words_do_not_match():
 def test_bad_queries_raise_query_error(bad):
     with pytest.raises(QueryError):
         parse_query(bad, VOCAB)
+
+
+WORDY_BRANDS = Vocabulary(
+    colour={"black", "pink"}, gender={"men", "women"}, category={"handbags", "jeans", "bra"}, brand={"only", "pieces", "strapless", "nike"}
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "brand"),
+    [
+        ("only black ones", []),  # "only" restricts, it names no brand
+        ("Only black ones", []),  # capitalised as the first word of a sentence
+        ("only Black", []),  # the widget's facet chip for a colour
+        ("strapless bra", []),
+        ("a bag with pieces of leather", []),
+        ("only Only", ["only"]),  # the widget's facet chip for the brand
+        ("ONLY jeans", ["only"]),  # the label as it is printed, in a message not shouted
+        ("jeans by only", ["only"]),
+        ("jeans from Only", ["only"]),
+        ("the brand pieces", ["pieces"]),
+        ("Pieces handbags", []),  # at the start a capital says nothing
+        ("black nike jeans", ["nike"]),  # brands that are no English word need no cue
+    ],
+)
+def test_brands_that_are_ordinary_words_need_the_phrasing_to_say_so(query, brand):
+    assert parse_query(query, WORDY_BRANDS).filters.brand == brand

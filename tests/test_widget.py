@@ -129,6 +129,30 @@ def ask(page: Page, text: str) -> None:
     page.locator(".sa-input").press("Enter")
 
 
+def test_a_colour_chip_keeps_the_brand_and_shows_only_that_colour(page: Page, backend: Backend) -> None:
+    # Asked from 4 matches on, so the small index has a brand question and, the brand chosen, a colour one.
+    with serve(backend, broad_result=3) as server:
+        frames = Frames(page)
+        page.goto(f"{server.url}/")
+        ask(page, "something for men")
+        first = wait_for_turn(page, 1)
+        first.locator(".sa-chip").first.click()
+        second = wait_for_turn(page, 2)
+        facets = next(e for e in frames.turns()[1] if e["type"] == "data-facets")["data"]
+        assert facets["field"] == "colour", "the brand chosen, the next question is the colour"
+        expect(second.locator(".sa-facets-question")).to_have_text("Which colour?")
+        chip = second.locator(".sa-chip").first
+        colour = chip.get_attribute("data-value")
+        brand = frames.sent[-1]["text"][len("only ") :].lower()
+        chip.click()
+        third = wait_for_turn(page, 3)
+        assert frames.sent[-1]["text"].lower() == f"only {colour}"
+        shown = next(e for e in frames.turns()[2] if e["type"] == "data-products")["data"]["products"]
+        assert shown and all(p["colour"].lower() == colour for p in shown), [p["colour"] for p in shown]
+        assert all(p["brand"].lower() == brand and p["gender"] in ("Men", "Unisex") for p in shown), "the earlier request stands"
+        expect(third.locator(".sa-card")).to_have_count(len(shown))
+
+
 def test_the_chat_page_streams_cards_refines_searches_by_photo_and_fills_the_cart(page: Page, server: LiveServer) -> None:
     frames = Frames(page)
     page.goto(f"{server.url}/")

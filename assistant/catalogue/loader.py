@@ -20,6 +20,9 @@ from assistant.catalogue.schema import Product
 from assistant.errors import CatalogueError, ConfigError
 
 GENDER_WORDS = ("Men", "Women", "Boys", "Girls", "Unisex", "Kids")
+# The same words as titles also write them ("Nike Men's Lunarswift Shoe", "Arrow Woman Sweater").
+_GENDER_FORMS = frozenset(GENDER_WORDS) | {"Men's", "Mens", "Women's", "Womens", "Woman", "Boy's", "Boys'", "Girl's", "Girls'", "Kid's", "Kids'"}
+_BRAND_MAX_WORDS = 3  # "Red Rose", "Flying Machine", "United Colors of Benetton" is already four
 
 
 @dataclass(frozen=True)
@@ -177,12 +180,36 @@ def _parse_bool(value: Any) -> bool | None:
 
 
 def brand_from_title(title: str) -> str | None:
-    """The words before the first gender word ("Puma Men Black Shoes" → "Puma")."""
+    """The words before the first gender word ("Puma Men Black Shoes" → "Puma", "Nike Men's
+    Lunarswift Shoe" → "Nike")."""
     words = title.split()
     for i, w in enumerate(words):
-        if w in GENDER_WORDS and i > 0:
+        if w in _GENDER_FORMS and i > 0:
             return " ".join(words[:i])
     return None
+
+
+def fill_brands_from_known(products: list[Product]) -> list[Product]:
+    """Brands for titles without a gender word ("Nike Lunarswift Shoe", "FNF Blue Sari"):
+    the longest leading words that other titles of the catalogue name as a brand (seen at
+    least twice, so a one-off parsing accident never spreads). Without this a sixth of the
+    KAGL catalogue had no brand, and "not Nike" still showed those Nike shoes."""
+    counts: dict[str, dict[str, int]] = {}
+    for p in products:
+        if p.brand:
+            spellings = counts.setdefault(p.brand.lower(), {})
+            spellings[p.brand] = spellings.get(p.brand, 0) + 1
+    known = {k: max(v, key=lambda b: v[b]) for k, v in counts.items() if sum(v.values()) >= 2}
+    out = []
+    for p in products:
+        if p.brand is None:
+            words = p.name.split()
+            for n in range(min(_BRAND_MAX_WORDS, len(words) - 1), 0, -1):
+                if (brand := known.get(" ".join(words[:n]).lower())) is not None:
+                    p = p.model_copy(update={"brand": brand})
+                    break
+        out.append(p)
+    return out
 
 
 def _row_to_product(row: Mapping[str, Any], m: ColumnMapping, base_dir: Path) -> Product:
@@ -250,6 +277,8 @@ def load_catalogue(path: Path | str, mapping: str | None = None, limit: int | No
                 continue
             seen.add(product.id)
             cat.products.append(product)
+        if m.brand_from_title:
+            cat.products = fill_brands_from_known(cat.products)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise CatalogueError(f"{path}: cannot read catalogue: {e}") from e
     except Exception as e:  # pyarrow raises its own types for a broken Parquet file

@@ -152,6 +152,9 @@ class ProductIndex(Protocol):
 
     def delete(self, collection_name: str, ids: list[str]) -> None: ...
 
+    def overwrite_payloads(self, collection_name: str, payloads: dict[str, dict[str, Any]]) -> None:
+        """Replace each point's payload (point id → payload), its vectors untouched."""
+
     def flush(self, collection_name: str) -> None:
         """Make every update so far durable on disk."""
 

@@ -202,6 +202,11 @@ class EdgeIndex:
     def delete(self, collection_name: str, ids: list[str]) -> None:
         self._shard(collection_name).update(qe.UpdateOperation.delete_points(list(ids)))
 
+    def overwrite_payloads(self, collection_name: str, payloads: dict[str, dict[str, Any]]) -> None:
+        shard = self._shard(collection_name)
+        for pid, payload in payloads.items():  # one payload per operation: each product's differs
+            shard.update(qe.UpdateOperation.overwrite_payload([pid], payload))
+
     def optimize(self, collection_name: str) -> None:
         shard = self._shard(collection_name)
         shard.flush()

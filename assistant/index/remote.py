@@ -201,6 +201,13 @@ class RemoteIndex:
         self._require(collection_name)
         self._call(self.client.delete, collection_name, points_selector=models.PointIdsList(points=list(ids)), wait=True)
 
+    def overwrite_payloads(self, collection_name: str, payloads: dict[str, dict[str, Any]]) -> None:
+        self._require(collection_name)
+        if not payloads:
+            return
+        ops = [models.OverwritePayloadOperation(overwrite_payload=models.SetPayload(payload=pl, points=[pid])) for pid, pl in payloads.items()]
+        self._call(self.client.batch_update_points, collection_name, update_operations=ops, wait=True)
+
     def optimize(self, collection_name: str) -> None:
         """The server's optimizers index in the background; nothing to force."""
 

@@ -32,6 +32,16 @@ GENDER_WORDS: dict[str, tuple[str, ...]] = {
 GENDER_EXPANSION = {"men": ["men", "unisex"], "women": ["women", "unisex"], "kids": ["boys", "girls"]}
 COLOUR_SYNONYMS = {"gray": "grey", "golden": "gold", "violet": "purple", "offwhite": "off white"}
 SEASON_SYNONYMS = {"autumn": "fall"}
+# Catalogue values that are also ordinary English words (brands "ONLY", "AND", "Pieces",
+# "Denim", "Strapless", usage "Party"). As a brand such a word counts only where the phrasing
+# makes it one (`_said_as_brand`): "only black ones" and the widget's "only <chip>" must not
+# filter on the brand ONLY, nor "strapless bras" on Strapless. The grounding guard does not
+# check them either: saying "only" claims nothing.
+ORDINARY_WORDS = frozenset(
+    "and only id home image music party w na ant cat ice gas eyes hair lips nails skin span ring guess steel york boss diva vogue "
+    "denim pieces strapless basics coolers fortune mineral turtle homme elle".split()
+)
+_BRAND_CUES = frozenset({"brand", "brands", "by", "from", "label", "make"})
 STOPWORDS = frozenset(
     "a an the for to of in on with and or me my i im i'm want need looking look some any show find get buy like "
     "please something that this these those is are be it its by from at as".split()
@@ -69,13 +79,25 @@ class Vocabulary:
     brand: set[str] = field(default_factory=set)
     season: set[str] = field(default_factory=set)
     usage: set[str] = field(default_factory=set)
+    # Whether any product has a price: on a catalogue without ("cheaper" means nothing there)
+    # the assistant says so instead of re-running the search unchanged.
+    priced: bool = True
+    # Products per value (any field), for what ranks values by how common they are.
+    counts: dict[str, int] = field(default_factory=dict)
+    # The narrowest category level ("sports shoes", not "footwear"): what a shopper names.
+    article_type: set[str] = field(default_factory=set)
 
     @classmethod
     def from_index(cls, index: ProductIndex, collection_name: str) -> Vocabulary:
         """Read the values from the index's facets (payload indexes make this cheap)."""
 
+        counts: dict[str, int] = {}
+
         def values(key: str, min_count: int = 1) -> set[str]:
-            return {str(h.value) for h in index.facet(collection_name, key, limit=10_000) if h.count >= min_count}
+            hits = [h for h in index.facet(collection_name, key, limit=10_000) if h.count >= min_count]
+            for h in hits:
+                counts[str(h.value)] = counts.get(str(h.value), 0) + h.count
+            return {str(h.value) for h in hits}
 
         return cls(
             colour=values("colour_key"),
@@ -85,6 +107,9 @@ class Vocabulary:
             brand=values("brand_key", min_count=2),
             season=values("season_key"),
             usage=values("usage_key"),
+            priced=index.count(collection_name, Filters(price_min=0.0)) > 0,
+            counts=counts,
+            article_type={str(h.value) for h in index.facet(collection_name, "article_type_key", limit=10_000)},
         )
 
 
@@ -197,6 +222,20 @@ def _from_source(m: Match, bridged: Bridged) -> Match:
     return Match(source, m.field, m.value) if source else m
 
 
+def _said_as_brand(text: str, tokens: list[str], i: int, n: int) -> bool:
+    """Whether an ordinary word at tokens[i:i+n] is meant as the brand: cued ("by Only",
+    "the brand Pieces", "Only brand jeans"), in capitals in a message that is not shouted
+    ("ONLY jeans"), or capitalised after the first word ("jeans from Only", "only Only")."""
+    if (i > 0 and tokens[i - 1] in _BRAND_CUES) or (i + n < len(tokens) and tokens[i + n] in _BRAND_CUES - {"by", "from"}):
+        return True
+    phrase = " ".join(tokens[i : i + n])
+    for m in re.finditer(rf"(?<![A-Za-z]){re.escape(phrase)}(?![A-Za-z])", text, re.I):
+        said = m.group(0)
+        if (said.isupper() and not text.isupper()) or (said[0].isupper() and m.start() > 0):
+            return True
+    return False
+
+
 def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
     filters = Filters()
     matches: list[Match] = []
@@ -243,6 +282,8 @@ def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
                 continue
             field_name, value = hit
             phrase = " ".join(tokens[i : i + n])
+            if field_name == "brand" and value in ORDINARY_WORDS and not _said_as_brand(text, tokens, i, n):
+                continue
             if negate_next and field_name == "brand":
                 filters.exclude_brand.append(value)
                 excluded_spans.append((i, i + n))

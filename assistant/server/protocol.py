@@ -139,12 +139,20 @@ class TranscriptDelta(BaseModel):
     transcript: str
 
 
+class HeardAs(BaseModel):
+    heard: str  # as transcribed ("spots shoes")
+    term: str  # the catalogue term it was taken for ("sports shoes")
+    alternatives: list[str]
+
+
 class TranscriptCompleted(BaseModel):
     type: Literal["conversation.item.input_audio_transcription.completed"] = "conversation.item.input_audio_transcription.completed"
     item_id: str
     transcript: str  # as spoken
     language: str
-    query: str  # what the turn runs on: the transcript, or its English translation
+    query: str  # what the turn runs on: the transcript (corrected against the catalogue), or its English translation
+    # Words taken for the catalogue terms they sound like, with the next closest terms.
+    corrections: list[HeardAs] = Field(default_factory=list)
 
 
 class AudioDelta(BaseModel):

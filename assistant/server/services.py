@@ -51,6 +51,7 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     from assistant.llm.backends import load_lead_writer, load_tool_model
     from assistant.policies import EXAMPLE_POLICIES, load_passages
     from assistant.runtime import build_retriever, load_encoders
+    from assistant.voice.hearing import CatalogueHearing
     from assistant.voice.transcriber import load_transcriber
 
     enc = load_encoders(settings)
@@ -74,7 +75,8 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
         intents.for_language("en")
         intents.for_language("zh")
     chinese_bridge()
-    return Services(settings, retriever, agent, policies, store, transcriber=load_transcriber(settings.data_dir / "models"), speaker=_speaker())
+    transcriber = load_transcriber(settings.data_dir / "models", hearing=CatalogueHearing(retriever.vocabulary))
+    return Services(settings, retriever, agent, policies, store, transcriber=transcriber, speaker=_speaker())
 
 
 def _speaker() -> Speaker | None:

@@ -27,6 +27,7 @@ from assistant.events import ErrorEvent, Finish
 
 if TYPE_CHECKING:
     from assistant.server.ops import TurnWatch
+    from assistant.voice.hearing import Doubt
 
 _DONE = object()
 _INTERRUPT = object()  # the drain's signal: end the turn now
@@ -34,7 +35,13 @@ log = logging.getLogger(__name__)
 
 
 async def stream_turn(
-    agent: Agent, pool: Executor, session_id: str, text: str, image: Image.Image | None, watch: TurnWatch | None = None
+    agent: Agent,
+    pool: Executor,
+    session_id: str,
+    text: str,
+    image: Image.Image | None,
+    watch: TurnWatch | None = None,
+    doubt: Doubt | None = None,
 ) -> AsyncIterator[BaseModel]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
@@ -44,7 +51,7 @@ async def stream_turn(
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def work() -> None:
-        events = agent.turn(session_id, text, image)
+        events = agent.turn(session_id, text, image, doubt)
         try:
             for event in events:
                 if stop.is_set():

@@ -37,6 +37,7 @@ from assistant.server.protocol import (
     AudioCommitted,
     AudioDelta,
     AudioDone,
+    HeardAs,
     SessionUpdated,
     SessionUpdateEvent,
     SpeechStarted,
@@ -190,13 +191,19 @@ class VoiceChannel:
             return
         self.client.observe_stage("transcribe", time.perf_counter() - started)
         await self.client.send(
-            TranscriptCompleted(item_id=u.item_id, transcript=transcript.text, language=transcript.language, query=transcript.query)
+            TranscriptCompleted(
+                item_id=u.item_id,
+                transcript=transcript.text,
+                language=transcript.language,
+                query=transcript.query,
+                corrections=[HeardAs(heard=c.heard, term=c.term, alternatives=list(c.alternatives)) for c in transcript.corrections],
+            )
         )
         speak = self.output_audio and services.speaker is not None
         voice = _AnswerVoice(self, u.item_id, started) if speak else None
         try:
             watch = operations(self.client.ws).turn_watch("voice")
-            turn = stream_turn(services.agent, services.pool, self.client.session_id, transcript.query, None, watch)
+            turn = stream_turn(services.agent, services.pool, self.client.session_id, transcript.query, None, watch, transcript.doubt)
             async with contextlib.aclosing(turn) as events:  # closed now, not by the garbage collector, if a send fails
                 async for event in events:
                     await self.client.send(event)

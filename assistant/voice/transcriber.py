@@ -21,9 +21,11 @@ from assistant.errors import ModelError, NoSpeech
 from assistant.language.text import normalise
 from assistant.language.zh import homophones
 from assistant.voice.audio import SAMPLE_RATE
+from assistant.voice.hearing import CatalogueHearing, Correction, Doubt, HeardWord
 
 # Words a shopper says that a general speech model mishears in robotic or accented speech;
-# the prompt biases Whisper's decoder towards them (it is context, not a constraint).
+# the prompt biases Whisper's decoder towards them (it is context, not a constraint). With a
+# catalogue (`CatalogueHearing`) the prompt is the catalogue's own terms instead.
 DEFAULT_PROMPT = (
     "Shopper: show me men's t-shirts, women's kurtas, jeans, sneakers, handbags, heels, sandals, "
     "watches, earrings, track pants, jerseys, lipstick, night suits. Add it to my cart."
@@ -35,6 +37,7 @@ DEFAULT_PROMPT = (
 # as the transcript ("加入购物车。") or looped ("鞋、鞋、鞋…") on espeak-ng's Mandarin.
 MANDARIN_PROMPT = "以下是普通话的句子。"
 MAX_TOKENS = 96  # about 60 words
+WINDOW_S = 30.0  # Whisper's input window
 
 
 @dataclass(frozen=True)
@@ -43,30 +46,59 @@ class Transcript:
     language: str  # ISO 639-1 code Whisper detected or was told
     query: str  # the English text the turn runs on (the text itself for English)
     audio_seconds: float
+    words: tuple[HeardWord, ...] = ()  # as Whisper heard them, with its word probabilities
+    corrections: tuple[Correction, ...] = ()  # words taken for the catalogue terms they sound like
+    doubtful: tuple[str, ...] = ()  # unsure words that sound like no catalogue term
+    doubt: Doubt | None = None  # the first of them, with the term it may have been
 
 
 class Transcriber:
     """One loaded Whisper model; thread-safe (CTranslate2 queues concurrent calls)."""
 
-    def __init__(self, model_dir: Path, threads: int = 2, prompt: str | None = DEFAULT_PROMPT, min_speech_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        threads: int = 2,
+        prompt: str | None = DEFAULT_PROMPT,
+        min_speech_s: float = 0.25,
+        hearing: CatalogueHearing | None = None,
+    ) -> None:
         try:
             from faster_whisper import WhisperModel
         except ImportError as e:  # pragma: no cover - a broken install
             raise ModelError(f"speech recognition needs faster-whisper: {e}") from None
         self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.hearing = hearing
         self.prompt = prompt
         self.min_speech_s = min_speech_s
         self._vad_lock = threading.Lock()  # Silero's ONNX session is shared; one caller at a time
 
-    def speech_seconds(self, samples: np.ndarray) -> float:
-        """Seconds of speech Silero VAD finds (0.0 for silence or noise)."""
+    def speech_spans(self, samples: np.ndarray) -> list[tuple[float, float]]:
+        """(start, end) seconds of each stretch of speech Silero VAD finds."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         with self._vad_lock:
             spans = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=300, speech_pad_ms=100))
-        return sum(s["end"] - s["start"] for s in spans) / SAMPLE_RATE
+        return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in spans]
 
-    def _run(self, samples: np.ndarray, language: str | None, task: str, on_text: Callable[[str], None] | None) -> tuple[str, str]:
+    def speech_seconds(self, samples: np.ndarray) -> float:
+        """Seconds of speech Silero VAD finds (0.0 for silence or noise)."""
+        return sum(end - start for start, end in self.speech_spans(samples))
+
+    def _run(
+        self,
+        samples: np.ndarray,
+        language: str | None,
+        task: str,
+        on_text: Callable[[str], None] | None,
+        words: list[HeardWord] | None = None,
+    ) -> tuple[str, str]:
+        """The text and the language; `words` (when given) receives each word with its probability.
+
+        Without timestamps Whisper reads each 30-second window whole, in one segment. With word
+        timings it resumes after the last word it placed, inside the window it has just read, and
+        on what is left it invents a segment ("you", "Thank you.", "That's it."): reading stops
+        at the second segment of a window."""
         segments, info = self.model.transcribe(
             samples,
             language=language,
@@ -79,10 +111,20 @@ class Transcriber:
             temperature=0.0,
             max_new_tokens=MAX_TOKENS,
             initial_prompt=self._prompt(language) if task == "transcribe" else None,
+            word_timestamps=words is not None,
         )
         parts: list[str] = []
+        windows_read: set[int] = set()
         for seg in segments:  # a generator: each segment is decoded when asked for
+            window = int(seg.start // WINDOW_S)
+            if window in windows_read:
+                # Not read, and nothing after it decoded: an utterance is at most 30 s
+                # (`AudioLimits`), one window, and decoding the invention would double the time.
+                break
+            windows_read.add(window)
             parts.append(seg.text.strip())
+            if words is not None:
+                words.extend(HeardWord(w.word, float(w.probability)) for w in seg.words or [])
             if on_text is not None:
                 on_text(" ".join(parts))
         return " ".join(p for p in parts if p), info.language
@@ -103,7 +145,8 @@ class Transcriber:
     def transcribe(self, samples: np.ndarray, language: str | None = None, on_text: Callable[[str], None] | None = None) -> Transcript:
         """The final transcript; `language=None` detects it. Raises NoSpeech for silence or noise."""
         seconds = samples.size / SAMPLE_RATE
-        if self.speech_seconds(samples) < self.min_speech_s:
+        spans = self.speech_spans(samples)
+        if sum(end - start for start, end in spans) < self.min_speech_s:
             raise NoSpeech(
                 "no speech was heard in the audio (silence or noise); please try again", zh="音频里没有听到说话声（静音或噪音），请再试一次"
             )
@@ -111,6 +154,13 @@ class Transcriber:
         if not text:
             raise NoSpeech("the speech could not be made out; please try again", zh="没有听清您说的话，请再试一次")
         query = text
+        if lang == "en" and self.hearing is not None and not self.hearing.all_known(text):
+            # Word probabilities cost a second pass (Whisper's word alignment: about 0.5 s here),
+            # so only a transcript with a word the catalogue does not know is read again with them.
+            heard: list[HeardWord] = []
+            text, _ = self._run(samples, "en", "transcribe", None, heard)
+            hearing = self.hearing.correct(heard)
+            return Transcript(text, lang, hearing.text, seconds, tuple(heard), hearing.corrections, hearing.doubtful, hearing.doubt)
         if lang == "zh":
             # The turn runs on the Chinese itself, with catalogue words written as they sound.
             query, _ = homophones().mend(normalise(text))
@@ -119,7 +169,9 @@ class Transcriber:
         return Transcript(text=text, language=lang, query=query or text, audio_seconds=seconds)
 
 
-def load_transcriber(models_dir: Path, threads: int = 2) -> Transcriber:
+def load_transcriber(models_dir: Path, threads: int = 2, hearing: CatalogueHearing | None = None) -> Transcriber:
+    """The packaged Whisper; with `hearing`, English transcripts are corrected against the catalogue."""
     from assistant.voice.checkpoint import packaged_whisper
 
-    return Transcriber(packaged_whisper(models_dir), threads=threads)
+    prompt = hearing.prompt() if hearing is not None else DEFAULT_PROMPT
+    return Transcriber(packaged_whisper(models_dir), threads=threads, prompt=prompt, hearing=hearing)

@@ -1,0 +1,83 @@
+"""Hearing the catalogue's words: transcripts corrected against the catalogue's vocabulary.
+
+Word probabilities are given as Whisper reports them; espeak-ng (Debian) gives the phonemes."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.retrieval.understanding import Vocabulary
+from assistant.voice.hearing import CatalogueHearing, HeardWord
+
+TYPES = {"sarees", "sports shoes", "casual shoes", "shirts", "tshirts", "handbags", "kurtas", "kurtis", "belts", "heels", "jeans",
+         "sweatshirts", "backpacks", "deodorant", "duffel bag", "rain jacket", "jackets", "clutches", "earrings", "lipstick"}  # fmt: skip
+VOCAB = Vocabulary(
+    colour={"black", "brown", "red", "navy blue", "steel"},
+    gender={"men", "women"},
+    category=TYPES | {"footwear", "apparel", "bags"},
+    article_type=TYPES,
+    brand={"nike", "woodland", "levis"},
+    usage={"casual", "sports", "formal"},
+    counts={"tshirts": 500, "shirts": 400, "sarees": 40, "nike": 90, "woodland": 30, "levis": 20},
+)
+
+
+@pytest.fixture(scope="module")
+def hearing() -> CatalogueHearing:
+    return CatalogueHearing(VOCAB)
+
+
+def heard(text: str, unsure: set[str]) -> list[HeardWord]:
+    """Whisper's words, the ones in `unsure` at a low probability."""
+    return [HeardWord(" " + w, 0.2 if w.strip(",.").lower() in unsure else 0.95) for w in text.split()]
+
+
+@pytest.mark.parametrize(
+    ("transcript", "unsure", "expected"),
+    [
+        ("spots shoes for men", {"spots"}, "sports shoes for men"),
+        ("The odorant for women.", {"odorant"}, "The deodorant for women."),
+        ("A black, back, back for school.", {"back"}, "A black, backpacks for school."),
+        ("A race wet shirt for men.", {"wet"}, "A race sweatshirts for men."),
+        ("A double bag for the gym.", {"double"}, "A duffel bag for the gym."),
+        ("Blown leather belt.", {"blown"}, "brown leather belt."),
+        ("Randlip, stick.", {"randlip", "stick"}, "lipstick."),
+        # Left as heard: words Whisper was sure of, words of the request's frame, brands and usages,
+        # and an unsure word beside a product word that does not sound like a longer term.
+        ("spots shoes for men", set(), "spots shoes for men"),
+        ("tell me about the second one", {"tell"}, "tell me about the second one"),
+        ("Brown leather belt.", {"leather"}, "Brown leather belt."),
+        ("A wooden sweater for winter.", {"wooden"}, "A wooden sweater for winter."),
+        ("A random jacket for women.", {"random"}, "A random jacket for women."),
+        ("white sneakers under $50", {"sneakers"}, "white sneakers under $50"),
+    ],
+)
+def test_unsure_words_are_heard_as_the_catalogue_terms_they_sound_like(hearing, transcript, unsure, expected):
+    assert hearing.correct(heard(transcript, unsure)).text == expected
+
+
+def test_a_correction_keeps_what_was_heard_and_the_alternatives(hearing):
+    h = hearing.correct(heard("spots shoes for men", {"spots"}))
+    (c,) = h.corrections
+    assert (c.heard, c.term) == ("spots shoes", "sports shoes")
+    assert c.alternatives and "sports shoes" not in c.alternatives and 0 < c.score <= 1
+
+
+def test_an_unsure_word_close_to_no_term_is_a_doubt_with_a_suggestion(hearing):
+    h = hearing.correct(heard("Show me a cherry for women.", {"cherry"}))
+    assert h.text == "Show me a cherry for women." and h.doubtful == ("cherry",)
+    assert h.doubt is not None and h.doubt.heard == "cherry"
+    assert h.doubt.term == "sarees" and h.doubt.query == "Show me a sarees for women."
+    far = hearing.correct(heard("Looting for men.", {"looting"}))
+    assert far.doubt is not None and far.doubt.heard == "Looting"
+
+
+def test_the_prompt_is_the_catalogues_most_frequent_kinds(hearing):
+    prompt = hearing.prompt()
+    assert prompt.startswith("Shopper: show me tshirts, shirts, sarees")
+    assert "apparel" not in prompt and "nike" not in prompt, "article types only, not broad categories or brands"
+
+
+def test_a_transcript_of_known_words_needs_no_second_look(hearing):
+    assert hearing.all_known("Sports shoes for men.") and hearing.all_known("Show me black handbags, please")
+    assert not hearing.all_known("Show me a cherry for women.")
