@@ -138,9 +138,12 @@ def main() -> None:
         if "asked_back" in r:
             ask = f"   {r['searched_right']:.0%} / {r['asked_back']:.0%} ({r['asked_back_suggestion_right']:.0%}) / {r['searched_wrong']:.0%}"
         print(f"{r['voice']:<16}{r['setup']:<30}{r['wer']:>7.3f}{r['type_match']:>19.0%}{p50:>16}{ask}")
-    out = a.out or HERE / "results" / f"hearing-{a.set}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_result(out, {"set": a.set, "voices": a.voices, "rows": rows, "results": results}, ensure_ascii=False)
+    save(a.out or HERE / "results" / f"hearing-{a.set}.json", {"set": a.set, "voices": a.voices, "rows": rows, "results": results})
+
+
+def save(out: Path, body: dict) -> None:
+    """The run's JSON (with its provenance), and where it went."""
+    write_result(out, body, ensure_ascii=False)
     print(f"wrote {out}")
 
 

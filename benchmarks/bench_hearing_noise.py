@@ -32,8 +32,8 @@ from assistant.voice.audio import SAMPLE_RATE  # noqa: E402
 from assistant.voice.checkpoint import packaged_whisper  # noqa: E402
 from assistant.voice.hearing import CatalogueHearing  # noqa: E402
 from assistant.voice.transcriber import Transcriber  # noqa: E402
-from benchmarks.bench_hearing import HERE, load_set, speak  # noqa: E402
-from benchmarks.common import add_index_options, settings_from, write_result  # noqa: E402
+from benchmarks.bench_hearing import HERE, load_set, save, speak  # noqa: E402
+from benchmarks.common import add_index_options, settings_from  # noqa: E402
 
 
 def _at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
@@ -123,10 +123,7 @@ def main() -> None:
     print(f"{'condition':<20}{'right cards':>13}{'asked back':>12}{'no speech':>11}{'wrong cards':>13}{'p50':>8}")
     for r in rows:
         print(f"{r['condition']:<20}{r['right']:>13.0%}{r['asked']:>12.0%}{r['no_speech']:>11.0%}{r['wrong']:>13.0%}{r['transcribe_s_p50']:>7.2f}s")
-    out = a.out or HERE / "results" / f"hearing-noise-{a.set}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_result(out, {"set": a.set, "voice": a.voice, "rows": rows, "results": results}, ensure_ascii=False)
-    print(f"wrote {out}")
+    save(a.out or HERE / "results" / f"hearing-noise-{a.set}.json", {"set": a.set, "voice": a.voice, "rows": rows, "results": results})
 
 
 if __name__ == "__main__":
