@@ -81,3 +81,12 @@ def test_the_prompt_is_the_catalogues_most_frequent_kinds(hearing):
 def test_a_transcript_of_known_words_needs_no_second_look(hearing):
     assert hearing.all_known("Sports shoes for men.") and hearing.all_known("Show me black handbags, please")
     assert not hearing.all_known("Show me a cherry for women.")
+
+
+def test_a_failing_espeak_is_a_typed_error(hearing):
+    from assistant.errors import ModelError
+
+    broken = CatalogueHearing(VOCAB)
+    broken.espeak = "false"  # a real binary that fails: the transcriber then keeps the transcript as heard
+    with pytest.raises(ModelError, match="espeak"):
+        broken.correct(heard("spots shoes for men", {"spots"}))

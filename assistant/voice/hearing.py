@@ -108,11 +108,11 @@ def phonemes(texts: Sequence[str], binary: str = "espeak-ng") -> list[tuple[str,
     clean = [" ".join(re.findall(r"[a-z]+", t.lower())) or "x" for t in texts]
     try:
         out = subprocess.run([binary, "-q", "-x", "--sep= "], input="\n".join(clean) + "\n", capture_output=True, text=True, timeout=30, check=True)
+        lines = [ln for ln in out.stdout.splitlines() if ln.strip()]
+        if len(lines) != len(clean):  # espeak-ng split or joined a line: read each on its own
+            return [_one(t, binary) for t in clean]
     except (OSError, subprocess.SubprocessError) as e:
         raise ModelError(f"hearing catalogue words needs {binary} (Debian package espeak-ng): {type(e).__name__}") from None
-    lines = [ln for ln in out.stdout.splitlines() if ln.strip()]
-    if len(lines) != len(clean):  # espeak-ng split or joined a line: read each on its own
-        return [_one(t, binary) for t in clean]
     return [_split(ln) for ln in lines]
 
 
@@ -137,15 +137,16 @@ def _letters(text: str) -> str:
 class CatalogueHearing:
     """The catalogue's terms, ready to be heard; built once from the index's vocabulary."""
 
-    def __init__(self, vocabulary: Vocabulary) -> None:
+    def __init__(self, vocabulary: Vocabulary, espeak: str = "espeak-ng") -> None:
         # Targets: what a shopper names and a recogniser mishears, the article types and colours.
         # Brands, usages and seasons are heard as they are ("seal" is not the brand Steel, "form"
         # not the usage Formal): on the dev set every brand substitution was a wrong one.
         kinds = vocabulary.article_type or vocabulary.category
         self.terms = sorted(t for t in kinds | vocabulary.colour if t and _letters(t))
         forms = [(t, f) for t in self.terms for f in {t, singular(t)}]
-        self._espeak = shutil.which("espeak-ng") is not None  # else Metaphone keys: coarser, but no binary
-        sounds = phonemes([f for _, f in forms]) if self._espeak else [tuple(_key(f)) for _, f in forms]
+        self.espeak = espeak
+        self._espeak = shutil.which(espeak) is not None  # else Metaphone keys: coarser, but no binary
+        sounds = phonemes([f for _, f in forms], espeak) if self._espeak else [tuple(_key(f)) for _, f in forms]
         self._forms = [(t, f, _letters(f), snd) for (t, f), snd in zip(forms, sounds, strict=True)]
         brands = {b for b in vocabulary.brand if b not in ORDINARY_WORDS and vocabulary.counts.get(b, 0) >= 5}
         known = vocabulary.category | vocabulary.colour | vocabulary.usage | vocabulary.season | vocabulary.gender | brands
@@ -159,7 +160,7 @@ class CatalogueHearing:
 
     def closest(self, heard: str, n: int = 3) -> list[tuple[str, float]]:
         """The catalogue terms closest to `heard` by sound and spelling, best first (0-1)."""
-        return self._closest(heard, (phonemes([heard])[0] if self._espeak else tuple(_key(heard))), n)
+        return self._closest(heard, (phonemes([heard], self.espeak)[0] if self._espeak else tuple(_key(heard))), n)
 
     def _closest(self, heard: str, sound: tuple[str, ...], n: int) -> list[tuple[str, float]]:
         letters = _letters(heard)
@@ -204,7 +205,7 @@ class CatalogueHearing:
                 if len(span) < n or not span[-1] or (n > 1 and span[-1] in _FRAME_WORDS - {"man", "men"}):
                     break
                 spans.append(" ".join(span))
-            sounds = phonemes(spans) if self._espeak else [tuple(_key(x)) for x in spans]
+            sounds = phonemes(spans, self.espeak) if self._espeak else [tuple(_key(x)) for x in spans]
             best: tuple[float, int, list[tuple[str, float]]] | None = None
             for n, (span_text, sound) in enumerate(zip(spans, sounds, strict=True), 1):
                 found = self._closest(span_text, sound, 3)

@@ -10,6 +10,7 @@ before Whisper runs: Whisper given no speech invents text ("Thank you."), VAD do
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ DEFAULT_PROMPT = (
     "watches, earrings, track pants, jerseys, lipstick, night suits. Add it to my cart."
 )
 
+
+log = logging.getLogger(__name__)
 
 # Declared Mandarin gets only a sentence in Simplified characters (Whisper otherwise often
 # writes Traditional): a list of shop words, tried like the English prompt, was echoed back
@@ -159,7 +162,11 @@ class Transcriber:
             # so only a transcript with a word the catalogue does not know is read again with them.
             heard: list[HeardWord] = []
             text, _ = self._run(samples, "en", "transcribe", None, heard)
-            hearing = self.hearing.correct(heard)
+            try:
+                hearing = self.hearing.correct(heard)
+            except ModelError as e:  # espeak-ng failed: the transcript as heard is still an answer
+                log.warning("transcript not corrected against the catalogue: %s", e.message)
+                return Transcript(text, lang, text, seconds, tuple(heard))
             return Transcript(text, lang, hearing.text, seconds, tuple(heard), hearing.corrections, hearing.doubtful, hearing.doubt)
         if lang == "zh":
             # The turn runs on the Chinese itself, with catalogue words written as they sound.
