@@ -57,7 +57,7 @@ from assistant.retrieval.search import Retriever
 from assistant.retrieval.understanding import GENDER_EXPANSION, parse_query, singular
 from assistant.sessions import EarlierSearch, PendingAction, SessionState, SessionStore, ShownCard, open_session
 from assistant.tool_loop import Policy, ToolLoopFailed, TurnContext, ask_model, review_call, start_exchange, tell_model
-from assistant.voice.hearing import Doubt
+from assistant.voice.hearing import Doubt, asks_back
 from tools.context import ToolContext
 from tools.registry import ToolError, call_tool, get_tool
 from tools.types import ProductCard, SearchResult
@@ -224,7 +224,7 @@ class Agent:
         """A spoken search whose words name no kind of product and hold a word the recogniser
         was unsure of: asked about, not searched ("Looting for men" would show noise). With a
         close catalogue term the question offers it, and a yes searches for it."""
-        if plan.intent != "search" or plan.problem or parse_query(plan.text or "", self.retriever.vocabulary).filters.category:
+        if plan.intent != "search" or plan.problem or not asks_back(doubt, plan.text or "", self.retriever.vocabulary):
             return None
         lang = plan.language
         if doubt.term is None or doubt.query is None:

@@ -123,15 +123,17 @@ def ingest_catalogue(
             old = existing.get(pid)
             if old is not None and old.get("content_hash") == h:
                 report.unchanged += 1
-            elif old is not None and old.get("vector_hash") == (vh := vector_hash(p, model_tag)):
+                continue
+            vh = vector_hash(p, model_tag)
+            if old is not None and old.get("vector_hash") == vh:
                 payloads[pid] = _kept_payload(p, old, h, vh)
             else:
-                todo.append((p, pid, h))
+                todo.append((p, pid, h, vh))
         if payloads:
             index.overwrite_payloads(collection_name, payloads)
             report.payload_updated += len(payloads)
         if todo:
-            report.indexed += _encode_and_upsert(todo, index, collection_name, encoders, report, model_tag)
+            report.indexed += _encode_and_upsert(todo, index, collection_name, encoders, report)
         bar.update(len(batch))
         if on_batch is not None:
             on_batch(b)
@@ -173,14 +175,14 @@ def _prune(index: ProductIndex, collection_name: str, keep: set[str]) -> int:
 
 
 def _encode_and_upsert(
-    todo: list[tuple[Product, str, str]],
+    todo: list[tuple[Product, str, str, str]],
     index: ProductIndex,
     collection_name: str,
     enc: Encoders,
     report: IngestReport,
-    model_tag: str,
 ) -> int:
-    products = [p for p, _, _ in todo]
+    """Encode and upsert (product, point id, content hash, vector hash) rows; how many."""
+    products = [p for p, _, _, _ in todo]
     captions = enc.clip.encode_text([p.clip_caption() for p in products])
     texts = enc.text.encode_text([p.full_text() for p in products])
     sparse = enc.sparse.encode_documents([p.full_text() for p in products])
@@ -201,7 +203,7 @@ def _encode_and_upsert(
     report.images_indexed += len(images)
     predicted = _predict_missing(products, images, enc, report)
     points = []
-    for i, (p, pid, h) in enumerate(todo):
+    for i, (p, pid, h, vh) in enumerate(todo):
         vectors: dict[str, Vector] = {CLIP_TEXT: captions[i].tolist(), TEXT: texts[i].tolist()}
         if sparse[i].indices:
             vectors[BM25] = sparse[i]
@@ -210,7 +212,7 @@ def _encode_and_upsert(
             vectors[FUSED] = l2_normalise(images[i] + captions[i]).tolist()
         else:
             vectors[FUSED] = captions[i].tolist()
-        payload = product_payload(p, {"content_hash": h, "vector_hash": vector_hash(p, model_tag), "has_image": i in images, **predicted.get(i, {})})
+        payload = product_payload(p, {"content_hash": h, "vector_hash": vh, "has_image": i in images, **predicted.get(i, {})})
         points.append(IndexPoint(pid, vectors, payload))
     index.upsert(collection_name, points)
     return len(points)

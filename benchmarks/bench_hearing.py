@@ -30,12 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.retrieval.search import SearchRequest  # noqa: E402
-from assistant.retrieval.understanding import parse_query  # noqa: E402
+from assistant.retrieval.search import Retriever, SearchRequest  # noqa: E402
 from assistant.runtime import build_retriever  # noqa: E402
 from assistant.voice.audio import SAMPLE_RATE, AudioLimits, decode  # noqa: E402
 from assistant.voice.checkpoint import packaged_whisper  # noqa: E402
-from assistant.voice.hearing import CatalogueHearing  # noqa: E402
+from assistant.voice.hearing import CatalogueHearing, asks_back  # noqa: E402
 from assistant.voice.transcriber import DEFAULT_PROMPT, Transcriber  # noqa: E402
 from benchmarks.common import add_index_options, settings_from, write_result  # noqa: E402
 
@@ -52,6 +51,12 @@ def speak(text: str, voice: str, rate: int) -> np.ndarray:
 def words(text: str) -> str:
     text = text.lower().replace("-", " ")
     return " ".join(re.sub(r"[^\w$' ]", " ", text).split())
+
+
+def cards_of_type(retriever: Retriever, text: str, article_type: str) -> bool:
+    """Whether the top 5 cards of `text` are mostly (3 of 5) of the asked article type."""
+    hits = retriever.search(SearchRequest(text=text, k=5)).hits if text.strip() else []
+    return sum(h.product.category == article_type for h in hits) >= 3
 
 
 def load_set(path: Path) -> list[tuple[str, str]]:
@@ -78,10 +83,7 @@ def main() -> None:
     queries = load_set(HERE / "voice" / f"spoken_en-{a.set}.tsv")[: a.limit]
 
     def type_ok(text: str, article_type: str) -> bool:
-        if not text.strip():
-            return False
-        hits = retriever.search(SearchRequest(text=text, k=5)).hits
-        return sum(h.product.category == article_type for h in hits) >= 3
+        return cards_of_type(retriever, text, article_type)
 
     typed = sum(type_ok(q, t) for q, t in queries) / len(queries)
     setups = [f"{p} prompt{', corrected' if c else ''}" for p in prompts for c in (False, True)]
@@ -101,7 +103,7 @@ def main() -> None:
                     row["heard"][setup] = text
                     row["type_ok"][setup] = type_ok(text, t)
                 # As the agent decides (`Agent._ask_back`): an unsure word in a search naming no kind of product is asked about.
-                asks = tr.doubt is not None and not parse_query(tr.query, retriever.vocabulary).filters.category
+                asks = asks_back(tr.doubt, tr.query, retriever.vocabulary)
                 row.setdefault("asked", {})[name] = asks
                 row.setdefault("suggestion_ok", {})[name] = bool(asks and tr.doubt and tr.doubt.query and type_ok(tr.doubt.query, t))
                 row["corrections"][name] = [c.__dict__ for c in tr.corrections]

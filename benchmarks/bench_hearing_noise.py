@@ -25,14 +25,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.errors import NoSpeech  # noqa: E402
-from assistant.retrieval.search import SearchRequest  # noqa: E402
-from assistant.retrieval.understanding import parse_query  # noqa: E402
 from assistant.runtime import build_retriever  # noqa: E402
 from assistant.voice.audio import SAMPLE_RATE  # noqa: E402
 from assistant.voice.checkpoint import packaged_whisper  # noqa: E402
-from assistant.voice.hearing import CatalogueHearing  # noqa: E402
+from assistant.voice.hearing import CatalogueHearing, asks_back  # noqa: E402
 from assistant.voice.transcriber import Transcriber  # noqa: E402
-from benchmarks.bench_hearing import HERE, load_set, save, speak  # noqa: E402
+from benchmarks.bench_hearing import HERE, cards_of_type, load_set, save, speak  # noqa: E402
 from benchmarks.common import add_index_options, settings_from  # noqa: E402
 
 
@@ -94,10 +92,6 @@ def main() -> None:
     voice, rate = a.voice.rsplit(":", 1)
     clean = [speak(q, voice, int(rate)) for q, _ in queries]
 
-    def type_ok(text: str, article_type: str) -> bool:
-        hits = retriever.search(SearchRequest(text=text, k=5)).hits if text.strip() else []
-        return sum(h.product.category == article_type for h in hits) >= 3
-
     rows, results = [], []
     for name, spoil in conditions(np.random.default_rng(11)).items():
         counts = {"right": 0, "asked": 0, "no_speech": 0, "wrong": 0}
@@ -110,10 +104,10 @@ def main() -> None:
                 outcome, heard = "no_speech", ""
             else:
                 heard = tr.query
-                if tr.doubt is not None and not parse_query(tr.query, retriever.vocabulary).filters.category:
+                if asks_back(tr.doubt, tr.query, retriever.vocabulary):
                     outcome = "asked"
                 else:
-                    outcome = "right" if type_ok(tr.query, t) else "wrong"
+                    outcome = "right" if cards_of_type(retriever, tr.query, t) else "wrong"
             secs.append(time.perf_counter() - t0)
             counts[outcome] += 1
             results.append({"condition": name, "query": q, "article_type": t, "heard": heard, "outcome": outcome})

@@ -30,7 +30,7 @@ import jellyfish
 from rapidfuzz.distance import Levenshtein
 
 from assistant.errors import ModelError
-from assistant.retrieval.understanding import ORDINARY_WORDS, STOPWORDS, Vocabulary, singular
+from assistant.retrieval.understanding import ORDINARY_WORDS, STOPWORDS, Vocabulary, parse_query, singular
 
 UNSURE = 0.55  # a word below this probability is open to correction
 MIN_SCORE = 0.64  # how close (0-1, sound and spelling together) a term must be to replace it
@@ -124,6 +124,13 @@ def _split(line: str) -> tuple[str, ...]:
 def _one(text: str, binary: str) -> tuple[str, ...]:
     out = subprocess.run([binary, "-q", "-x", "--sep= "], input=text + "\n", capture_output=True, text=True, timeout=10, check=True)
     return _split(out.stdout)
+
+
+def asks_back(doubt: Doubt | None, query: str, vocabulary: Vocabulary) -> bool:
+    """Whether a spoken search is asked about rather than run: it holds an unsure word and
+    names no kind of product ("Looting for men" would show noise). The agent's rule
+    (`Agent._ask_back`), and the voice benchmarks' count of it."""
+    return doubt is not None and not parse_query(query, vocabulary).filters.category
 
 
 def _key(text: str) -> str:

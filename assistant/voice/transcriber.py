@@ -76,17 +76,13 @@ class Transcriber:
         self.min_speech_s = min_speech_s
         self._vad_lock = threading.Lock()  # Silero's ONNX session is shared; one caller at a time
 
-    def speech_spans(self, samples: np.ndarray) -> list[tuple[float, float]]:
-        """(start, end) seconds of each stretch of speech Silero VAD finds."""
+    def speech_seconds(self, samples: np.ndarray) -> float:
+        """Seconds of speech Silero VAD finds (0.0 for silence or noise)."""
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         with self._vad_lock:
             spans = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=300, speech_pad_ms=100))
-        return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in spans]
-
-    def speech_seconds(self, samples: np.ndarray) -> float:
-        """Seconds of speech Silero VAD finds (0.0 for silence or noise)."""
-        return sum(end - start for start, end in self.speech_spans(samples))
+        return sum(s["end"] - s["start"] for s in spans) / SAMPLE_RATE
 
     def _run(
         self,
@@ -148,8 +144,7 @@ class Transcriber:
     def transcribe(self, samples: np.ndarray, language: str | None = None, on_text: Callable[[str], None] | None = None) -> Transcript:
         """The final transcript; `language=None` detects it. Raises NoSpeech for silence or noise."""
         seconds = samples.size / SAMPLE_RATE
-        spans = self.speech_spans(samples)
-        if sum(end - start for start, end in spans) < self.min_speech_s:
+        if self.speech_seconds(samples) < self.min_speech_s:
             raise NoSpeech(
                 "no speech was heard in the audio (silence or noise); please try again", zh="音频里没有听到说话声（静音或噪音），请再试一次"
             )
