@@ -101,6 +101,8 @@ def ingest(
     from assistant.ingest import ingest_catalogue
     from assistant.runtime import load_encoders, open_index
 
+    if prune and limit is not None:  # refused before anything is read or opened
+        raise typer.BadParameter("--prune with --limit would remove every product past the limit", param_hint="--prune")
     s = state.settings
     cat = load_catalogue(catalogue, mapping=mapping, limit=limit)
     typer.echo(f"read {len(cat.products)} products from {catalogue} (mapping {cat.mapping}); {len(cat.issues)} rows rejected", err=True)
@@ -108,8 +110,6 @@ def ingest(
     if recreate and index.collection_exists(s.collection):
         index.delete_collection(s.collection)
     enc = load_encoders(s)
-    if prune and limit is not None:
-        raise typer.BadParameter("--prune with --limit would remove every product past the limit", param_hint="--prune")
     report = ingest_catalogue(cat, index, s.collection, enc, _model_tag(s), batch_size=batch_size, prune=prune)
     if optimize:
         typer.echo("building the vector index (HNSW); this takes a minute on 2 cores...", err=True)

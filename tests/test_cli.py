@@ -33,3 +33,9 @@ def test_help_lists_the_subcommands():
 def test_unknown_benchmark_names_the_choices():
     r = _run("bench", "nope")
     assert r.returncode == 2 and "ingest" in r.stderr and "scale" in r.stderr
+
+
+def test_prune_with_a_limit_is_refused_before_the_index_is_touched(tmp_path, kagl_csv):
+    r = _run("--index", str(tmp_path / "index"), "ingest", str(kagl_csv), "--limit", "5", "--prune")
+    assert r.returncode == 2 and "--prune" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "index").exists(), "nothing was opened, created or removed"
