@@ -313,8 +313,8 @@ class Agent:
                     cart = result
             if cart is None:
                 return Answer(say(lang, "cart_failed", error=failed[0]))
-            added = say(lang, "added", count=cart.items)
-            return Answer(f"{added} {say(lang, 'cart_failed', error='; '.join(failed))}" if failed else added)
+            done = say(lang, "removed" if action.tool == "remove_from_cart" else "added", count=cart.items)
+            return Answer(f"{done} {say(lang, 'cart_failed', error='; '.join(failed))}" if failed else done)
         if i == "deny":
             searching = s.pending is not None and s.pending.tool == "search"
             s.pending = None
@@ -326,7 +326,7 @@ class Agent:
             ids = [p for p in plan.product_ids if p in in_cart] or [ln.product_id for ln in s.cart[-1:]]
             if not ids:
                 return Answer(say(lang, "cart_empty"))
-            return (yield from self._remove(ctx, ids[0], lang))
+            return self._ask_to_remove(s, ids, lang)
         if i == "policy":
             question = plan.text or ""
             if lang == "zh":  # the policy documents are English: ask in the words they use
@@ -430,7 +430,7 @@ class Agent:
         if name == "add_to_cart":
             return self._ask_to_add(s, [str(args["product_id"])], lang)
         if name == "remove_from_cart":
-            return (yield from self._remove(ctx, str(args["product_id"]), lang))
+            return self._ask_to_remove(s, [str(args["product_id"])], lang)
         question = str(args.get("question") or "")
         if lang == "zh":
             question = chinese_bridge().to_english(question).text or question
@@ -465,6 +465,15 @@ class Agent:
         s.focus = product_ids[-1]
         return Answer(say(lang, "confirm_add", name=name))
 
+    def _ask_to_remove(self, s: SessionState, product_ids: list[str], lang: Language) -> Answer:
+        """No cart change yet, as for an add: "remove it" names the line to go, the next turn's
+        yes removes it (a misheard "remove" over the phone must not empty a cart)."""
+        names = {ln.product_id: ln.name for ln in s.cart}
+        name = join_names(lang, [names.get(p) or self._name(s, p) for p in product_ids])
+        calls = [{"product_id": p} for p in product_ids]
+        s.pending = PendingAction(tool="remove_from_cart", arguments=calls[0], more=calls[1:], prompt=say(lang, "pending_remove", name=name))
+        return Answer(say(lang, "confirm_remove", name=name))
+
     def _view_cart(self, ctx: ToolContext, lang: Language) -> Steps:
         cart = yield from self._call(ctx, "view_cart", {})
         if isinstance(cart, ToolError):
@@ -473,12 +482,6 @@ class Agent:
             return Answer(say(lang, "cart_empty"))
         lines = SEPARATOR[lang].join(say(lang, "cart_line", quantity=ln.quantity, name=ln.name, id=ln.product_id) for ln in cart.lines)
         return Answer(say(lang, "cart", lines=lines))
-
-    def _remove(self, ctx: ToolContext, product_id: str, lang: Language) -> Steps:
-        cart = yield from self._call(ctx, "remove_from_cart", {"product_id": product_id})
-        if isinstance(cart, ToolError):
-            return Answer(say(lang, "remove_failed", error=cart.error))
-        return Answer(say(lang, "removed", count=cart.items))
 
     def _policy(self, ctx: ToolContext, question: str, lang: Language) -> Steps:
         ans = yield from self._call(ctx, "answer_policy_question", {"question": question})

@@ -98,9 +98,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "confirm_add": {"en": "Shall I add {name} to your cart? (yes / no)", "zh": "要把 {name} 加入购物车吗？（好的 / 不用了）"},
     "pending_add": {"en": "Add {name}?", "zh": "加入 {name}？"},
     "added": {"en": "Added. Your cart has {count} item{s}.", "zh": "已加入。购物车里有 {count} 件商品。"},
+    "confirm_remove": {"en": "Shall I remove {name} from your cart? (yes / no)", "zh": "要把 {name} 从购物车里删掉吗？（好的 / 不用了）"},
+    "pending_remove": {"en": "Remove {name}?", "zh": "删掉 {name}？"},
     "removed": {"en": "Removed. Your cart has {count} item{s}.", "zh": "已删除。购物车里还有 {count} 件商品。"},
     "cart_failed": {"en": "I could not do that: {error}.", "zh": "操作失败：{error}。"},
-    "remove_failed": {"en": "I could not remove it: {error}.", "zh": "删除失败：{error}。"},
     "did_you_mean": {"en": 'I\'m not sure I heard "{heard}" right. Did you mean {term}?', "zh": "我不确定是否听清了“{heard}”。您是说 {term} 吗？"},
     "didnt_catch": {
         "en": 'I didn\'t catch "{heard}". Could you say what you are looking for again?',

@@ -125,7 +125,8 @@ def review_call(name: str, arguments: dict[str, Any], t: TurnContext, policy: Po
     set, a product the shopper never saw, or a cart line that is not there is refused. In the
     `guarded` policy also, against the planner's reading of the message: a search whose
     filters contradict the shopper's words is repaired to them, a search when the shopper
-    asked about something else and an add the shopper did not ask for are refused."""
+    asked about something else, and an add or a removal the shopper did not ask for, are
+    refused."""
     if name not in MODEL_TOOLS:
         return Verdict("refused", arguments, f"unknown tool {name!r}; tools: {', '.join(MODEL_TOOLS)}")
     ids = [arguments["product_id"]] if isinstance(arguments.get("product_id"), str) else list(arguments.get("product_ids") or [])
@@ -138,6 +139,8 @@ def review_call(name: str, arguments: dict[str, Any], t: TurnContext, policy: Po
         return Verdict("kept", arguments)
     if name == "add_to_cart" and not t.asks_to_add():
         return Verdict("refused", arguments, "the shopper did not ask to add anything to the cart")
+    if name == "remove_from_cart" and not t.asks_for("remove_from_cart"):
+        return Verdict("refused", arguments, "the shopper did not ask to remove anything from the cart")
     if name == "view_cart" and not t.asks_for("view_cart", "add_to_cart", "remove_from_cart", "confirm"):
         # A cart listing in the answer to "black belts" is noise, and shows what nobody asked to see.
         return Verdict("refused", arguments, "the shopper did not ask about the cart")

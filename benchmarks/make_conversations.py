@@ -71,7 +71,8 @@ def main() -> None:
                 {"user": "add the first one to my cart", "tools": [], "text_contains": ["Shall I add"]},
                 {"user": "yes", "tools": ["add_to_cart"], "text_contains": ["1 item"]},
                 {"user": "what's in my cart?", "tools": ["view_cart"], "mentions_shown": 0},
-                {"user": "remove it", "tools": ["remove_from_cart"], "text_contains": ["0 items"]},
+                {"user": "remove it", "tools": [], "text_contains": ["Shall I remove"]},
+                {"user": "yes", "tools": ["remove_from_cart"], "text_contains": ["0 items"]},
             ]
         elif kind == 2:
             turns += [

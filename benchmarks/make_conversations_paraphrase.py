@@ -193,13 +193,14 @@ KIND_TURNS = {  # follow-up → what must happen
     "add": lambda c, cat, col, g: {"tools": [], "text_contains": ["Shall I add"]},
     "yes": lambda c, cat, col, g: {"tools": ["add_to_cart"], "text_contains": ["1 item"]},
     "view": lambda c, cat, col, g: {"tools": ["view_cart"], "mentions_shown": 0},
-    "remove": lambda c, cat, col, g: {"tools": ["remove_from_cart"], "text_contains": ["0 items"]},
+    "remove": lambda c, cat, col, g: {"tools": [], "text_contains": ["Shall I remove"]},
+    "yes_remove": lambda c, cat, col, g: {"tools": ["remove_from_cart"], "text_contains": ["0 items"]},
     "more": lambda c, cat, col, g: {"tools": ["search_products"], "products": {"category": [cat], "colour": [col]}, "new_products": True},
     "similar": lambda c, cat, col, g: {"tools": ["similar_products"], "products": {"category_any": [cat]}},
     "why": lambda c, cat, col, g: {"tools": [], "text_contains": ["found by"]},
     "policy": lambda c, cat, col, g: {"tools": ["answer_policy_question"], "text_contains": ["Source"]},
 }  # fmt: skip
-SCRIPTS = [["colour", "details"], ["add", "yes", "view", "remove"], ["gender", "compare"], ["more", "similar"], ["why", "policy"],
+SCRIPTS = [["colour", "details"], ["add", "yes", "view", "remove", "yes_remove"], ["gender", "compare"], ["more", "similar"], ["why", "policy"],
            ["details", "add", "yes"], ["colour", "more"], ["compare", "why"]]  # fmt: skip
 
 
@@ -218,7 +219,9 @@ def build(combos: list[tuple[str, str, str]], counts: Counter, held_out: bool | 
             if kind == "colour" and alt is None:
                 continue
             pool = {"fresh": FRESH, "latest": LATEST, "fifth": FIFTH, "sixth": SIXTH}.get(held_out) if isinstance(held_out, str) else None
-            phrase = rng.choice(pool[kind] if pool else POOLS[kind][1 if held_out else 0])
+            # A plain "yes" to the removal question: drawn from no pool, so the sets' other
+            # phrasings stay the ones first drawn.
+            phrase = "yes" if kind == "yes_remove" else rng.choice(pool[kind] if pool else POOLS[kind][1 if held_out else 0])
             turn = {"user": phrase.format(c=(alt or "").lower(), g=GENDER[other_g]), **KIND_TURNS[kind](alt, cat, current, other_g)}
             turns.append(turn)
             current = alt if kind == "colour" else current

@@ -194,7 +194,8 @@ def main() -> None:
             turns += [{"user": "把第一个加入购物车", "tools": [], "text_contains": ["加入购物车吗"]},
                       {"user": "好的", "tools": ["add_to_cart"], "text_contains": ["1 件"]},
                       {"user": "购物车里有什么", "tools": ["view_cart"], "mentions_shown": 0},
-                      {"user": "把它删掉", "tools": ["remove_from_cart"], "text_contains": ["0 件"]}]  # fmt: skip
+                      {"user": "把它删掉", "tools": [], "text_contains": ["从购物车里删掉吗"]},
+                      {"user": "好的", "tools": ["remove_from_cart"], "text_contains": ["0 件"], "said_as_is": True}]  # fmt: skip
         elif kind == 2:
             turns += [{"user": "为什么推荐第一个？", "tools": [], "text_contains": ["found by"]},
                       {"user": "有类似的吗", "tools": ["similar_products"], "products": {"category_any": [cat]}}]  # fmt: skip
@@ -230,9 +231,13 @@ def main() -> None:
                           "tools": ["search_by_photo"], "products": {"colour_share": {"Black": 0.6}}})  # fmt: skip
         if held_out:
             for t in turns[1:]:
+                if t.pop("said_as_is", False):  # the yes to a removal: drawn from no pool, so the other phrasings stay as first drawn
+                    continue
                 key = "换成{c}的" if t["user"].startswith("换成") and t["user"].endswith("色的") else t["user"]
                 alt = t["user"][2:-1] if key == "换成{c}的" else ""
                 t["user"] = pick.choice(pool[key]).format(c=alt)
+        for t in turns:
+            t.pop("said_as_is", None)
         convs.append({"id": f"{prefix}{n:02d}", "turns": turns})
     dest = Path(__file__).parent / "conversations" / f"{name}.jsonl"
     dest.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs), encoding="utf-8")

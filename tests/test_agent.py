@@ -81,8 +81,24 @@ def test_a_scripted_conversation(world):
     assert tools == ["add_to_cart"] and "1 item" in text
     _, text, _, _ = run(agent, "s1", "what's in my cart?")
     assert products[0]["name"] in text
-    _, text, _, _ = run(agent, "s1", "remove it")
-    assert "0 items" in text
+    _, text, _, tools = run(agent, "s1", "remove it")
+    assert tools == [] and "Shall I remove" in text and products[0]["name"] in text, "a removal is asked about first"
+    assert [ln.product_id for ln in agent.store.load("s1").cart] == [products[0]["id"]], "nothing left the cart yet"
+    _, text, _, tools = run(agent, "s1", "yes")
+    assert tools == ["remove_from_cart"] and "0 items" in text
+    assert agent.store.load("s1").cart == []
+
+
+def test_a_removal_the_shopper_says_no_to_leaves_the_cart(world):
+    agent = _agent(world)
+    _, _, products, _ = run(agent, "n1", "watches for men")
+    run(agent, "n1", "add the first one to my cart")
+    run(agent, "n1", "yes")
+    _, text, _, tools = run(agent, "n1", "take it out of my cart")
+    assert tools == [] and "Shall I remove" in text
+    _, text, _, tools = run(agent, "n1", "no")
+    assert tools == [] and "left your cart as it was" in text
+    assert [ln.product_id for ln in agent.store.load("n1").cart] == [products[0]["id"]]
 
 
 def test_policy_answers_cite_the_document_and_never_invent(world):

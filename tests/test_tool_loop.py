@@ -59,6 +59,8 @@ def test_a_refinement_keeps_the_session_filters_it_does_not_change():
         ("add_to_cart", {"product_id": "11"}, "what is your return policy?", (), "did not ask"),
         ("add_to_cart", {"product_id": "11"}, "I need black watches and red shoes for men", (), "did not ask"),
         ("search_products", search(category=["watches"]), "what is your return policy?", (), "not a product search"),
+        ("remove_from_cart", {"product_id": "11"}, "black belts for men", ("11",), "did not ask to remove"),
+        ("remove_from_cart", {"product_id": "11"}, "compare the first two", ("11",), "did not ask to remove"),
         ("view_cart", {}, "black belts for men", (), "did not ask about the cart"),
         ("view_cart", {}, "compare the first two", (), "did not ask about the cart"),
         ("search_by_photo", {"image": "x"}, "black watches", (), "unknown tool"),
@@ -73,6 +75,11 @@ def test_calls_the_shopper_did_not_ask_for_are_refused(tool, arguments, message,
 @pytest.mark.parametrize("message", ["what's in my cart?", "show me my basket", "find black belts and show me my cart"])
 def test_a_cart_view_the_shopper_asked_for_is_kept(message):
     assert review_call("view_cart", {}, context(message)).action == "kept"
+
+
+@pytest.mark.parametrize("message", ["remove it from my cart", "take that out of my basket", "把它从购物车删了"])
+def test_a_removal_the_shopper_asked_for_is_kept(message):
+    assert review_call("remove_from_cart", {"product_id": "11"}, context(message, cart=("11",))).action == "kept"
 
 
 def test_the_model_policy_checks_only_ids_and_tools():
