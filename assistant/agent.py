@@ -29,7 +29,7 @@ from PIL import Image
 from pydantic import BaseModel, ValidationError
 
 from assistant.compound import split_steps, steps_of, undone
-from assistant.errors import AssistantError, LLMBusy, LLMUnavailable
+from assistant.errors import AssistantError, LLMBusy, LLMUnavailable, SessionStoreUnavailable
 from assistant.events import (
     DataFacets,
     DataNotice,
@@ -141,6 +141,11 @@ class Agent:
                 return
             with self.store.held(session_id):
                 yield from self._turn(session_id, message, image, doubt)
+        except SessionStoreUnavailable as e:
+            # The sessions database went away (or restarts) before the turn saved: nothing of
+            # it was kept, so the shopper may simply send it again.
+            yield ErrorEvent(error_text=e.text(answer_language(message)), code=e.code, retryable=True)
+            yield Finish()
         finally:
             with self._active_lock:
                 self._active -= 1

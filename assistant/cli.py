@@ -34,6 +34,9 @@ def main_options(
     index: Annotated[Path | None, typer.Option("--index", help="Embedded index folder (default: the user data dir).")] = None,
     qdrant_url: Annotated[str | None, typer.Option("--qdrant-url", help="Use a Qdrant server at this URL instead.")] = None,
     collection: Annotated[str | None, typer.Option("--collection", help="Catalogue (collection) name.")] = None,
+    sessions: Annotated[
+        str | None, typer.Option("--sessions", help="Sessions store: postgresql://... for server replicas (default: SQLite in the data dir).")
+    ] = None,
     clip_model: Annotated[str | None, typer.Option("--clip-model", help="open_clip model name or local-dir:PATH.")] = None,
     clip_pretrained: Annotated[str | None, typer.Option("--clip-pretrained", help="CLIP checkpoint file.")] = None,
     llm: Annotated[str | None, typer.Option("--llm", help="Who words answers: embedded (default), openai or none.")] = None,
@@ -51,6 +54,8 @@ def main_options(
         s.index.qdrant_url = qdrant_url
     if collection is not None:
         s.collection = collection
+    if sessions is not None:
+        s.sessions = sessions
     if clip_model is not None:
         s.clip.model = clip_model
     if clip_pretrained is not None:

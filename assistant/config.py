@@ -74,6 +74,9 @@ class Settings(BaseModel):
     threads: int = 2  # torch intra-op threads for encoding
     data_dir: Path = Field(default_factory=default_data_dir)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    # Where sessions (history, cart) live: None → SQLite in data_dir (one machine);
+    # postgresql://... → PostgreSQL, shared by server replicas (`assistant.sessions.open_store`).
+    sessions: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +96,8 @@ class Settings(BaseModel):
             s.clip.pretrained = v
         if v := env.get("SHOP_ASSISTANT_THREADS"):
             s.threads = int(v)
+        if v := env.get("SHOP_ASSISTANT_SESSIONS"):
+            s.sessions = v
         if v := env.get("SHOP_ASSISTANT_LLM"):
             if v not in LLM_BACKENDS:
                 raise ConfigError(f"SHOP_ASSISTANT_LLM is {v!r}; choose one of {', '.join(LLM_BACKENDS)}")

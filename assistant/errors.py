@@ -7,6 +7,7 @@
     ├── QueryError                 a query is empty, too long, or contradictory
     ├── ModelError                 a model file is missing or cannot be loaded
     ├── LLMUnavailable             the language model failed or timed out; the turn falls back
+    ├── SessionStoreUnavailable    the sessions database cannot be reached; retryable, nothing changed
     └── IndexError_                the index cannot answer
         ├── CollectionNotFound     the named collection does not exist
         └── IndexUnavailable       the engine (server) cannot be reached; retryable
@@ -90,6 +91,16 @@ class LLMBusy(LLMUnavailable):
     CPU from them, is left out: this answer comes from templates (its products are on screen)."""
 
     code = "llm_busy"
+
+
+class SessionStoreUnavailable(AssistantError):
+    """The sessions database (PostgreSQL) cannot be reached or dropped the connection mid-turn.
+
+    The turn's changes were not saved (its transaction rolled back), so retrying is safe: the
+    session is as it was before the turn."""
+
+    retryable = True
+    code = "sessions_unavailable"
 
 
 class IndexError_(AssistantError):  # noqa: N801 - trailing underscore avoids the builtin

@@ -121,6 +121,29 @@ class SessionStore(Protocol):
         session never overwrite each other's changes."""
         ...
 
+    def close(self) -> None: ...
+
+
+SESSION_STORE_SCHEMES = ("sqlite", "postgresql")
+
+
+def open_store(url: str | None, data_dir: Path) -> SessionStore:
+    """The store a `--sessions` URL names: none → SQLite in `data_dir/sessions.db` (one
+    machine), `sqlite:///PATH` → that SQLite file (four slashes for an absolute path), `postgresql://...` (or `postgres://`) →
+    PostgreSQL, shared by server replicas (`assistant.sessions_pg`)."""
+    from assistant.errors import ConfigError
+
+    if url is None:
+        return SqliteSessionStore(data_dir / "sessions.db")
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "sqlite" and url.removeprefix("sqlite:///"):
+        return SqliteSessionStore(Path(url.removeprefix("sqlite:///")))  # SQLAlchemy's form: sqlite:////abs/path, sqlite:///rel/path
+    if scheme in ("postgresql", "postgres"):
+        from assistant.sessions_pg import PostgresSessionStore
+
+        return PostgresSessionStore(url)
+    raise ConfigError(f"sessions store {url!r}: give a URL starting {', '.join(s + '://' for s in SESSION_STORE_SCHEMES)}")
+
 
 def open_session(store: SessionStore, session_id: str | None) -> SessionState:
     """The stored session `session_id`, or a new one under that id (a new id when None)."""

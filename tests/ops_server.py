@@ -34,7 +34,7 @@ from assistant.server.app import create_app
 from assistant.server.ops import DrainingServer, Operations, server_config
 from assistant.server.services import Services
 from assistant.server.settings import ServerSettings
-from assistant.sessions import SqliteSessionStore
+from assistant.sessions import SqliteSessionStore, open_store
 from tests.kagl_subset import write_subset
 
 START_TIMEOUT_S = 60.0
@@ -67,11 +67,12 @@ def shared_backend(work_dir: Path, kagl_csv: Path, per_type: int = 5) -> Backend
     return _backend
 
 
-def services_factory(backend: Backend, db: Path, writer: LeadWriter | None = None) -> Callable[[], Services]:
-    """Services over `backend` with their own session store at `db` (each app closes its own)."""
+def services_factory(backend: Backend, db: Path | str, writer: LeadWriter | None = None) -> Callable[[], Services]:
+    """Services over `backend` with their own session store (each app closes its own): SQLite
+    at the path `db`, or the store a URL names (postgresql://...: replicas sharing sessions)."""
 
     def services() -> Services:
-        store = SqliteSessionStore(db)
+        store = open_store(db, backend.work_dir) if isinstance(db, str) else SqliteSessionStore(db)
         agent = Agent(backend.retriever, store, backend.policies, writer=writer)
         return Services(Settings(data_dir=backend.work_dir), backend.retriever, agent, backend.policies, store)
 

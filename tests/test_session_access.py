@@ -1,6 +1,6 @@
 """Sessions a shopper owns: issued by the server, bound to the key that made them, ended when
-idle. The rules on a real store, then over a real server with two API keys (WebSocket, SSE,
-the tool API)."""
+idle. The rules on both real stores (SQLite and PostgreSQL), then over a real server with two
+API keys (WebSocket, SSE, the tool API)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 
 from assistant.server.session_access import SessionGate, SessionRefusal
 from assistant.server.settings import ServerSettings
-from assistant.sessions import CartLine, SqliteSessionStore
+from assistant.sessions import CartLine
 from tests.ops_server import running, services_factory, shared_backend
 
 KEY = "test-key-0123456789abcdef"
@@ -32,8 +32,8 @@ class Clock:
         return self.now
 
 
-def test_ten_thousand_guessed_ids_find_no_session(tmp_path):
-    store = SqliteSessionStore(tmp_path / "s.db")
+def test_ten_thousand_guessed_ids_find_no_session(open_store):
+    store = open_store()
     gate = SessionGate(store, idle_s=3600)
     issued = [gate.issue(A).session_id for _ in range(200)]
     assert len(set(issued)) == 200 and all(len(s) == 32 for s in issued)
@@ -44,8 +44,8 @@ def test_ten_thousand_guessed_ids_find_no_session(tmp_path):
     assert not isinstance(gate.admit(issued[7], A), SessionRefusal)
 
 
-def test_another_keys_session_is_refused_and_left_unchanged(tmp_path):
-    store = SqliteSessionStore(tmp_path / "s.db")
+def test_another_keys_session_is_refused_and_left_unchanged(open_store):
+    store = open_store()
     gate = SessionGate(store, idle_s=3600)
     state = gate.issue(A)
     state.cart.append(CartLine(product_id="11", name="Titan Watch"))
@@ -57,8 +57,8 @@ def test_another_keys_session_is_refused_and_left_unchanged(tmp_path):
     assert again is not None and again.owner == A and [ln.product_id for ln in again.cart] == ["11"]
 
 
-def test_idle_sessions_expire_are_deleted_and_purged(tmp_path):
-    store, clock = SqliteSessionStore(tmp_path / "s.db"), Clock()
+def test_idle_sessions_expire_are_deleted_and_purged(open_store):
+    store, clock = open_store(), Clock()
     gate = SessionGate(store, idle_s=60, clock=clock)
     fresh, stale, other = gate.issue(A), gate.issue(A), gate.issue(B)  # saved now, by the wall clock
     clock.now += 61
@@ -70,8 +70,8 @@ def test_idle_sessions_expire_are_deleted_and_purged(tmp_path):
     assert gate.purge() == 2 and store.load(fresh.session_id) is None and store.load(other.session_id) is None
 
 
-def test_a_session_made_without_keys_is_kept_by_the_first_key(tmp_path):
-    store = SqliteSessionStore(tmp_path / "s.db")
+def test_a_session_made_without_keys_is_kept_by_the_first_key(open_store):
+    store = open_store()
     gate = SessionGate(store, idle_s=3600)
     sid = gate.issue(None).session_id
     assert gate.admit(sid, None).owner is None

@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from assistant.config import Settings
+from assistant.errors import SessionStoreUnavailable
 from assistant.events import PROTOCOL_VERSION, event_schema
 from assistant.server import chat_ws, session_access, sse, tools_api, widget
 from assistant.server.mcp_tools import build_mcp_server
@@ -60,6 +61,11 @@ def create_app(settings: Settings | None = None, services: Callable[[], Services
     app.include_router(tools_api.router)
     app.include_router(session_access.router)
     app.include_router(widget.router)  # the chat page, widget assets, product photos
+
+    @app.exception_handler(SessionStoreUnavailable)
+    async def sessions_unavailable(request: Request, exc: SessionStoreUnavailable) -> JSONResponse:
+        # The tool API and session routes: the sessions database is down; nothing was changed.
+        return JSONResponse({"detail": exc.message, "code": exc.code, "retryable": True}, status_code=503, headers={"Retry-After": "5"})
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -21,7 +21,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
 
 from assistant.encoders.images import decode_image_data, load_image
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, SessionStoreUnavailable
 from assistant.events import PROTOCOL_VERSION, ErrorEvent, to_wire
 from assistant.language.text import answer_language
 from assistant.server.ops import operations
@@ -34,6 +34,7 @@ from assistant.server.voice import VoiceChannel
 
 HEARTBEAT_S = 15.0
 SESSION_BUSY = 4409  # close code: the session is open on another socket
+TRY_AGAIN_LATER = 1013  # close code (RFC 6455 registry): a service the server needs is down for now
 
 router = APIRouter()
 
@@ -152,15 +153,20 @@ async def chat(ws: WebSocket, session_id: str | None = None) -> None:
     await ws.accept()
     loop = asyncio.get_running_loop()
     sessions, owner = gate(services, operations(ws).settings), owner_of(ws.scope)
-    if session_id is None:
-        sid = (await loop.run_in_executor(services.pool, sessions.issue, owner)).session_id
-    else:
-        admitted = await loop.run_in_executor(services.pool, sessions.admit, session_id, owner)
-        if isinstance(admitted, SessionRefusal):
-            await ws.send_text(to_wire(admitted.event()))
-            await ws.close(admitted.close)
-            return
-        sid = session_id
+    try:
+        if session_id is None:
+            sid = (await loop.run_in_executor(services.pool, sessions.issue, owner)).session_id
+        else:
+            admitted = await loop.run_in_executor(services.pool, sessions.admit, session_id, owner)
+            if isinstance(admitted, SessionRefusal):
+                await ws.send_text(to_wire(admitted.event()))
+                await ws.close(admitted.close)
+                return
+            sid = session_id
+    except SessionStoreUnavailable as e:  # the sessions database is down: say so, and when to retry
+        await ws.send_text(to_wire(ErrorEvent(error_text=e.message, code=e.code, retryable=True)))
+        await ws.close(TRY_AGAIN_LATER)
+        return
     bind_session(sid)  # in every log record of this connection
     if sid in services.open_sessions:
         await ws.send_text(to_wire(ErrorEvent(error_text=f"session {sid} is open on another connection", code="session_busy")))

@@ -11,7 +11,7 @@ from assistant.agent import Agent
 from assistant.config import Settings
 from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
-from assistant.sessions import SqliteSessionStore
+from assistant.sessions import SessionStore, open_store
 from assistant.voice.audio import AudioLimits
 from assistant.voice.speech import Speaker
 from assistant.voice.transcriber import Transcriber
@@ -25,7 +25,7 @@ class Services:
     retriever: Retriever
     agent: Agent
     policies: PolicyIndex
-    store: SqliteSessionStore
+    store: SessionStore
     transcriber: Transcriber | None = None  # None: voice input is refused (`voice_unavailable`)
     speaker: Speaker | None = None  # None: voice turns are answered in text only
     audio_limits: AudioLimits = field(default_factory=AudioLimits)
@@ -58,7 +58,7 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     retriever = build_retriever(settings, encoders=enc)
     retriever.require_collection()
     policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), enc.text)
-    store = SqliteSessionStore(settings.data_dir / "sessions.db")
+    store = open_store(settings.sessions, settings.data_dir)
     tool_model, policy = load_tool_model(settings)
     agent = Agent(
         retriever,
