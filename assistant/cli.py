@@ -510,11 +510,13 @@ def serve(
     if rate_limit is not None or rate_burst is not None:
         limit = server.rate_limit
         changes["rate_limit"] = {"per_minute": limit.per_minute if rate_limit is None else rate_limit, "burst": rate_burst or limit.burst}
+    s = state.settings
+    if s.sessions and s.sessions.split("://", 1)[0] in ("postgresql", "postgres"):
+        changes["shared_state"] = s.sessions  # replicas on one sessions database share limits and open sockets too
     server = server.updated(changes)
     server.check_exposure()  # before loading any model: a refused exposure fails in a second
     if not server.api_keys and not server.loopback:
         typer.echo(f"warning: serving {server.host} without API keys (--insecure-no-auth)", err=True)
-    s = state.settings
     app_ = create_app(services=lambda: load_services(s, policies), server=server)
     DrainingServer(server_config(app_, server), app_.state.ops).run()
 

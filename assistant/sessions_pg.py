@@ -49,6 +49,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX sessions_updated_at ON sessions (updated_at);
     """,
+    # 2: what replicas share besides sessions (`assistant.server.shared_state`): token buckets,
+    # times in seconds since the epoch by the database's clock; one row per open chat socket.
+    """
+    CREATE TABLE rate_buckets (
+        name TEXT NOT NULL,  -- which limit: client, shared, quota
+        client TEXT NOT NULL,
+        tokens DOUBLE PRECISION NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        full_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (name, client)
+    );
+    CREATE INDEX rate_buckets_full_at ON rate_buckets (full_at);
+    CREATE TABLE open_sockets (
+        session_id TEXT PRIMARY KEY,
+        replica TEXT NOT NULL,
+        lease_until DOUBLE PRECISION NOT NULL
+    );
+    """,
 )
 
 POOL_MAX = 32  # connections a process opens at most: turns in flight hold one each
@@ -138,24 +156,9 @@ class PostgresSessionStore:
     # -- schema ---------------------------------------------------------------------------
 
     def migrate(self) -> int:
-        """Apply the migrations this database lacks, under a lock so that replicas starting
-        together apply each once; the schema version after. A database from a newer release
-        is refused rather than written with an older idea of its tables."""
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (MIGRATION_LOCK,))
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
-            version = int(row[0]) if row else 0
-            if version > len(MIGRATIONS):
-                raise ConfigError(
-                    f"the sessions database is at schema version {version}, newer than this release knows ({len(MIGRATIONS)}): "
-                    "run the newer release, or give a new database with --sessions"
-                )
-            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                conn.execute(sql)  # type: ignore[arg-type] - our own constant SQL, no parameters
-                conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (number,))
-                log.info("sessions database: applied migration %d", number)
-            return len(MIGRATIONS)
+        """Bring the schema up to date (`migrate_connection`); the version after."""
+        with self._pool.connection() as conn:
+            return migrate_connection(conn)
 
     def schema_version(self) -> int:
         with self._connection(None) as conn:
@@ -187,6 +190,38 @@ class PostgresSessionStore:
                 "the conversation store cannot be reached just now; please try again",
                 zh="暂时无法连接会话存储，请稍后再试。",
             ) from e
+
+
+def migrate_connection(conn: psycopg.Connection[Any]) -> int:
+    """Apply the migrations this database lacks, under a lock so that replicas starting
+    together apply each once; the schema version after. A database from a newer release is
+    refused rather than written with an older idea of its tables."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (MIGRATION_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise ConfigError(
+                f"the sessions database is at schema version {version}, newer than this release knows ({len(MIGRATIONS)}): "
+                "run the newer release, or give a new database with --sessions"
+            )
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute(sql)  # type: ignore[arg-type] - our own constant SQL, no parameters
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (number,))
+            log.info("sessions database: applied migration %d", number)
+    return len(MIGRATIONS)
+
+
+def migrate_database(url: str) -> int:
+    """`migrate_connection` on a connection of its own (the shared limits, at server start)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_S)) as conn:
+            return migrate_connection(conn)
+    except psycopg.OperationalError as e:
+        raise SessionStoreUnavailable(f"the sessions database at {_redacted(url)} cannot be reached: {e}") from e
 
 
 def _unlock(conn: psycopg.Connection[Any], session_id: str) -> None:

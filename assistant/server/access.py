@@ -42,12 +42,13 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.errors import SessionStoreUnavailable
 from assistant.events import ErrorEvent, to_wire
-from assistant.server.ratelimit import RateLimiter
 from assistant.server.shopper_tokens import ShopperTokenInvalid
 
 if TYPE_CHECKING:
     from assistant.server.ops import Operations
+    from assistant.server.shared_state import Buckets
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -115,6 +116,10 @@ def socket_origin_refused(scope: Scope, allowed: Iterable[str]) -> str | None:
 
 def rate_limited(wait_s: float, what: str = "requests") -> Refusal:
     return Refusal("rate_limited", 429, RATE_LIMITED_CLOSE, f"too many {what}; try again in {math.ceil(wait_s)} s", wait_s)
+
+
+TRY_AGAIN_LATER_CLOSE = 1013  # WebSocket close code (RFC 6455 registry): a service the server needs is down for now
+SHARED_DOWN_RETRY_S = 5.0  # Retry-After while the shared limits' database is unreachable
 
 
 def too_large(limit: int) -> Refusal:
@@ -193,11 +198,11 @@ def client_name(scope: Scope, key: str | None, proxies: Sequence[IPNetwork] = ()
     return key_id(key) if key is not None else f"addr:{client_address(scope, proxies)}"
 
 
-def spend(ops: Operations, scope: Scope) -> float:
+async def spend(ops: Operations, scope: Scope) -> float:
     """One token from the client's bucket, its address's shared bucket when a shopper token
     named the client, and its key's quota: 0.0 when allowed, else seconds to wait (a later
     refusal gives the earlier tokens back)."""
-    taken: list[tuple[RateLimiter, str]] = []
+    taken: list[tuple[Buckets, str]] = []
     steps = [
         (ops.limiter, scope.get(BUCKET) or f"addr:{client_address(scope, ops.proxies)}"),
         (ops.shared, scope.get(SHARED)),
@@ -206,9 +211,9 @@ def spend(ops: Operations, scope: Scope) -> float:
     for limiter, name in steps:
         if name is None:
             continue
-        if wait := limiter.take(name):
+        if wait := await limiter.take(name):
             for done, was in taken:
-                done.refund(was)
+                await done.refund(was)
             return wait
         taken.append((limiter, name))
     return 0.0
@@ -272,7 +277,7 @@ class AccessMiddleware:
         if scope["type"] not in ("http", "websocket") or is_public(scope["path"]) or _is_preflight(scope):
             await self.app(scope, receive, send)
             return
-        refusal = self.admit(scope)
+        refusal = await self.admit(scope)
         if refusal is not None:
             await (self._refuse_http if scope["type"] == "http" else self._refuse_websocket)(refusal, scope, receive, send)
         elif scope["type"] == "websocket":
@@ -280,7 +285,7 @@ class AccessMiddleware:
         else:
             await self.app(scope, receive, send)
 
-    def admit(self, scope: Scope) -> Refusal | None:
+    async def admit(self, scope: Scope) -> Refusal | None:
         """Draining, then the key, then the rate limit (a wrong key never spends a valid key's tokens)."""
         if self.ops.draining:
             return shutting_down()
@@ -303,7 +308,10 @@ class AccessMiddleware:
             except ShopperTokenInvalid as e:
                 return shopper_token_invalid(str(e))
             scope[BUCKET], scope[SHARED] = f"{under}shopper:{shopper.id}", f"{under}addr:{address}"
-        wait = spend(self.ops, scope)
+        try:
+            wait = await spend(self.ops, scope)
+        except SessionStoreUnavailable as e:  # replicas' shared limits are in the sessions database
+            return Refusal(e.code, 503, TRY_AGAIN_LATER_CLOSE, e.message, SHARED_DOWN_RETRY_S)
         return rate_limited(wait, "connections" if scope["type"] == "websocket" else "requests") if wait else None
 
     @staticmethod

@@ -47,11 +47,13 @@ def create_app(settings: Settings | None = None, services: Callable[[], Services
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = services() if services else load_services(settings or Settings.from_env())
         gate(app.state.services, server).purge()  # the retention rule: no expired session outlives a restart
+        await app.state.ops.start()  # limits shared with other replicas, when configured
         try:
             async with mcp_sessions.run():
                 yield
         finally:
             app.state.services.close()  # in-flight turns finish and save before the store closes
+            await app.state.ops.close()
 
     app = FastAPI(title="shop-assistant", version=PROTOCOL_VERSION, lifespan=lifespan)
     add_operations(app, server)  # request ids, metrics, CORS, keys and limits around every route; /metrics

@@ -24,6 +24,7 @@ from assistant.encoders.images import decode_image_data, load_image
 from assistant.errors import AssistantError, SessionStoreUnavailable
 from assistant.events import PROTOCOL_VERSION, ErrorEvent, to_wire
 from assistant.language.text import answer_language
+from assistant.server.access import TRY_AGAIN_LATER_CLOSE
 from assistant.server.ops import operations
 from assistant.server.protocol import CLIENT_EVENT, CLIENT_TYPES, Abort, Heartbeat, MessageEvent, Pong, SessionCreated
 from assistant.server.request_ids import bind_session
@@ -34,7 +35,6 @@ from assistant.server.voice import VoiceChannel
 
 HEARTBEAT_S = 15.0
 SESSION_BUSY = 4409  # close code: the session is open on another socket
-TRY_AGAIN_LATER = 1013  # close code (RFC 6455 registry): a service the server needs is down for now
 
 router = APIRouter()
 
@@ -83,7 +83,7 @@ class ChatSocket:
                     await self.send(event)
 
     async def start_turn(self, msg: MessageEvent, image_bytes: bytes | None) -> None:
-        if (refusal := operations(self.ws).admit_turn(self.ws.scope)) is not None:
+        if (refusal := await operations(self.ws).admit_turn(self.ws.scope)) is not None:
             await self.send(refusal)  # rate_limited or server_shutting_down; the socket stays open
             return
         image = None
@@ -165,14 +165,20 @@ async def chat(ws: WebSocket, session_id: str | None = None) -> None:
             sid = session_id
     except SessionStoreUnavailable as e:  # the sessions database is down: say so, and when to retry
         await ws.send_text(to_wire(ErrorEvent(error_text=e.message, code=e.code, retryable=True)))
-        await ws.close(TRY_AGAIN_LATER)
+        await ws.close(TRY_AGAIN_LATER_CLOSE)
         return
     bind_session(sid)  # in every log record of this connection
-    if sid in services.open_sessions:
+    leases = operations(ws).leases  # this process's, or every replica's (`shared_state`)
+    try:
+        claimed = await leases.claim(sid)
+    except SessionStoreUnavailable as e:
+        await ws.send_text(to_wire(ErrorEvent(error_text=e.message, code=e.code, retryable=True)))
+        await ws.close(TRY_AGAIN_LATER_CLOSE)
+        return
+    if not claimed:
         await ws.send_text(to_wire(ErrorEvent(error_text=f"session {sid} is open on another connection", code="session_busy")))
         await ws.close(SESSION_BUSY)
         return
-    services.open_sessions.add(sid)
     client = ChatSocket(ws, services, sid)
     beat = asyncio.create_task(client.heartbeat())
     try:
@@ -193,4 +199,5 @@ async def chat(ws: WebSocket, session_id: str | None = None) -> None:
             client.turn.cancel()  # the client is gone: stop its answer; the worker finishes its step
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await client.turn
-        services.open_sessions.discard(sid)
+        with contextlib.suppress(SessionStoreUnavailable):  # a lease not let go expires by itself
+            await leases.release(sid)

@@ -31,12 +31,13 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from assistant.errors import SessionStoreUnavailable
 from assistant.events import ErrorEvent, Finish
 from assistant.server import access
 from assistant.server.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
-from assistant.server.ratelimit import RateLimiter
 from assistant.server.request_ids import RequestIdMiddleware, install_log_context, log_config
 from assistant.server.settings import ServerSettings
+from assistant.server.shared_state import Buckets, LocalBuckets, LocalLeases, SharedState, SocketLeases
 from assistant.server.shopper_tokens import ShopperTokens
 
 INTERRUPT_WAIT_S = 5.0  # after the grace: time for interrupted turns to send their error event
@@ -109,10 +110,16 @@ class Operations:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.limiter = RateLimiter(settings.rate_limit.per_minute, settings.rate_limit.burst)  # per client
-        self.quota = RateLimiter(settings.key_quota.per_minute, settings.key_quota.burst)  # per API key, on top
-        share = settings.address_share  # the shoppers (with tokens) behind one address, together
-        self.shared = RateLimiter(settings.rate_limit.per_minute * share, settings.rate_limit.burst * share)
+        # Limits and the one-socket-per-session rule: in this process, or in PostgreSQL when
+        # replicas share them (`shared_state`; the pool opens in `start`, on the server's loop).
+        self.shared_state = SharedState(settings.shared_state) if settings.shared_state else None
+        buckets = self.shared_state.buckets if self.shared_state else lambda _name, per_minute, burst: LocalBuckets(per_minute, burst)
+        limit, quota, share = settings.rate_limit, settings.key_quota, settings.address_share
+        self.limiter: Buckets = buckets("client", limit.per_minute, limit.burst)  # per client
+        self.quota: Buckets = buckets("quota", quota.per_minute, quota.burst)  # per API key, on top
+        # the shoppers (with tokens) behind one address, together
+        self.shared: Buckets = buckets("shared", limit.per_minute * share, limit.burst * share)
+        self.leases: SocketLeases = self.shared_state.leases if self.shared_state else LocalLeases()
         secret = settings.token_secret.get_secret_value().encode() if settings.token_secret else None
         self.shopper_tokens = ShopperTokens(secret, settings.shopper_token_ttl_s)
         self.proxies = settings.proxy_networks
@@ -125,11 +132,23 @@ class Operations:
         """A watch to pass to `stream_turn`; channel is ws, sse or voice."""
         return TurnWatch(self, channel)
 
-    def admit_turn(self, scope: Scope) -> ErrorEvent | None:
+    async def start(self) -> None:
+        """Open what the app shares with other replicas, if anything (on the server's loop)."""
+        if self.shared_state is not None:
+            await self.shared_state.start()
+
+    async def close(self) -> None:
+        if self.shared_state is not None:
+            await self.shared_state.close()
+
+    async def admit_turn(self, scope: Scope) -> ErrorEvent | None:
         """None when a turn may start on this connection, else the error event that says why not."""
         if self.draining:
             return access.shutting_down().event()
-        wait = access.spend(self, scope)
+        try:
+            wait = await access.spend(self, scope)
+        except SessionStoreUnavailable as e:
+            return ErrorEvent(error_text=e.message, code=e.code, retryable=True)
         return access.rate_limited(wait, "messages").event() if wait else None
 
     async def drain(self, give_up: Callable[[], bool] = lambda: False) -> None:

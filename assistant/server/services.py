@@ -31,7 +31,6 @@ class Services:
     audio_limits: AudioLimits = field(default_factory=AudioLimits)
     # CPU-bound work (encoders, the LLM, the index) runs here, never on the event loop.
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="turn"))
-    open_sessions: set[str] = field(default_factory=set)  # sessions with a socket in this process
 
     def ready(self) -> tuple[bool, str]:
         """Models loaded and the index answering."""

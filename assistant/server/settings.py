@@ -64,6 +64,9 @@ class ServerSettings(BaseModel):
     max_frame_bytes: int = Field(32 * MIB, ge=1)  # WebSocket frames; over it: a `frame_too_large` error event
     session_idle_s: float = Field(7 * 86400.0, gt=0)  # a session unused this long expires (`session_access`)
     shutdown_grace_s: float = Field(20.0, ge=0)  # turns in flight may finish for this long, then end with an error
+    # A postgresql:// URL: rate-limit buckets and the one-socket-per-session rule shared by every
+    # replica using it (`shared_state`); `serve` sets it to the sessions database. None: in process.
+    shared_state: str | None = Field(None, repr=False)
 
     @field_validator("api_keys")
     @classmethod

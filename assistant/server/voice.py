@@ -130,7 +130,7 @@ class VoiceChannel:
         if u is None or not u.n_bytes:
             await self.client.error("empty_audio_buffer", "nothing to commit: append audio first")
             return
-        if (refusal := operations(self.client.ws).admit_turn(self.client.ws.scope)) is not None:
+        if (refusal := await operations(self.client.ws).admit_turn(self.client.ws.scope)) is not None:
             self._stop_partial()
             await self.client.send(refusal)  # rate_limited or server_shutting_down; the socket stays open
             return
