@@ -34,10 +34,20 @@ class ClipSettings(BaseModel):
     pretrained: str | None = None  # checkpoint file; None: the packaged catalogue CLIP
 
 
+class ClusterLayout(BaseModel):
+    """How a collection is spread over a Qdrant cluster when ingest creates it (a single server
+    or the embedded engine ignore it). The reasons for the defaults: docs/scaling.md."""
+
+    shard_number: int = Field(6, ge=1)  # two per node on 3 nodes: room to grow to 6 nodes by moving shards
+    replication_factor: int = Field(2, ge=1)  # every shard on two nodes: one node may fail
+    write_consistency_factor: int = Field(1, ge=1)  # a write is acknowledged by one replica; the other follows
+
+
 class IndexSettings(BaseModel):
     path: Path = Field(default_factory=lambda: default_data_dir() / "index")  # embedded engine
     qdrant_url: str | None = None  # set: use a Qdrant server instead
     qdrant_api_key: str | None = None
+    cluster: ClusterLayout = Field(default_factory=ClusterLayout)
 
 
 LLMBackend = Literal["embedded", "openai", "none"]
@@ -88,6 +98,11 @@ class Settings(BaseModel):
             s.index.qdrant_url = v
         if v := env.get("SHOP_ASSISTANT_QDRANT_API_KEY"):
             s.index.qdrant_api_key = v
+        for name in ("shard_number", "replication_factor", "write_consistency_factor"):
+            if v := env.get(f"SHOP_ASSISTANT_QDRANT_{name.upper()}"):
+                if not v.isdigit() or int(v) < 1:
+                    raise ConfigError(f"SHOP_ASSISTANT_QDRANT_{name.upper()} is {v!r}; give a whole number, at least 1")
+                setattr(s.index.cluster, name, int(v))
         if v := env.get("SHOP_ASSISTANT_COLLECTION"):
             s.collection = v
         if v := env.get("SHOP_ASSISTANT_CLIP_MODEL"):

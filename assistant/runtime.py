@@ -18,7 +18,7 @@ def open_index(settings: Settings) -> ProductIndex:
     if settings.index.qdrant_url:
         from assistant.index.remote import RemoteIndex
 
-        return RemoteIndex.connect(settings.index.qdrant_url, settings.index.qdrant_api_key)
+        return RemoteIndex.connect(settings.index.qdrant_url, settings.index.qdrant_api_key, layout=settings.index.cluster)
     from assistant.index.edge import EdgeIndex
 
     return EdgeIndex(settings.index.path)

@@ -11,6 +11,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
+from assistant.config import ClusterLayout
 from assistant.errors import CollectionNotFound, IndexUnavailable
 from assistant.index.base import (
     Condition,
@@ -68,17 +69,18 @@ def _hit(p: Any) -> IndexHit:
 class RemoteIndex:
     """`ProductIndex` over a qdrant-client connection."""
 
-    def __init__(self, client: QdrantClient) -> None:
+    def __init__(self, client: QdrantClient, layout: ClusterLayout | None = None) -> None:
         self.client = client
+        self.layout = layout or ClusterLayout()  # how ingest creates a collection on a cluster
 
     @classmethod
-    def connect(cls, url: str, api_key: str | None = None, timeout: float = 10.0) -> RemoteIndex:
+    def connect(cls, url: str, api_key: str | None = None, timeout: float = 10.0, layout: ClusterLayout | None = None) -> RemoteIndex:
         client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
         try:
             client.get_collections()
         except Exception as e:  # connection refused, DNS, TLS: all mean "server unavailable"
             raise IndexUnavailable(f"Qdrant server at {url} is unreachable: {e.__class__.__name__}: {e}") from e
-        return cls(client)
+        return cls(client, layout)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -117,6 +119,9 @@ class RemoteIndex:
                 TEXT: models.VectorParams(size=dims.text, distance=models.Distance.COSINE),
             },
             sparse_vectors_config={BM25: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            shard_number=self.layout.shard_number,
+            replication_factor=self.layout.replication_factor,
+            write_consistency_factor=self.layout.write_consistency_factor,
         )
         for field, kind in PAYLOAD_INDEXES.items():
             self._call(self.client.create_payload_index, collection_name, field, _SCHEMA_TYPES[kind])
