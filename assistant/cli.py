@@ -129,6 +129,52 @@ def ingest(
     typer.echo(f"{report.summary()}; index at {where}")
 
 
+def _embedded_index(what: str) -> Any:
+    """The embedded index of the settings; a Qdrant server has snapshots of its own."""
+    from assistant.index.edge import EdgeIndex
+
+    s = state.settings
+    if s.index.qdrant_url:
+        raise typer.BadParameter(
+            f"{what} works on the embedded index; a Qdrant server makes and recovers its own snapshots "
+            "(its snapshot API, or qdrant-client's create_snapshot / recover_snapshot)",
+            param_hint="--qdrant-url",
+        )
+    return EdgeIndex(s.index.path)
+
+
+@app.command()
+def snapshot(out: Annotated[Path, typer.Argument(help="The snapshot file to write (a tar archive).")]) -> None:
+    """Write the embedded collection to one file: a backup, or a copy for another machine
+    (run it while no server has the index open)."""
+    from assistant.index.snapshots import create_snapshot
+
+    s = state.settings
+    index = _embedded_index("snapshot")
+    try:
+        info = create_snapshot(index, s.collection, out)
+    finally:
+        index.close()
+    typer.echo(f"snapshot of {info.collection!r}: {info.points} products, {info.files} files, {info.bytes / 1e6:.0f} MB, at {info.path}")
+
+
+@app.command()
+def restore(
+    snapshot_file: Annotated[Path, typer.Argument(help="A file written by `shop-assistant snapshot`.")],
+    collection: Annotated[str | None, typer.Option("--as", help="Restore under this collection name (default: the snapshot's).")] = None,
+) -> None:
+    """Replace the embedded collection with a snapshot, once the whole snapshot has been
+    checked (a corrupt or foreign one is refused and the live collection is left as it was)."""
+    from assistant.index.snapshots import restore_snapshot
+
+    index = _embedded_index("restore")
+    try:
+        info = restore_snapshot(index, snapshot_file, collection)
+    finally:
+        index.close()
+    typer.echo(f"restored {info.collection!r}: {info.points} products from {info.path}")
+
+
 def _print_table(resp: Any) -> None:
     from rich.console import Console
     from rich.table import Table

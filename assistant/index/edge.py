@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +213,21 @@ class EdgeIndex:
         shard = self._shard(collection_name)
         shard.flush()
         shard.optimize()
+
+    @contextmanager
+    def held(self, collection_name: str) -> Iterator[None]:
+        """No shard of this index opened, created or let go by another thread meanwhile (a
+        snapshot copies or replaces the collection's files under it)."""
+        with self._lock:
+            yield
+
+    def forget(self, collection_name: str) -> None:
+        """Flush and close the collection's shard if this process has it open (call under
+        `held`); the next use opens it again from its folder."""
+        shard = self._shards.pop(collection_name, None)
+        if shard is not None:
+            shard.flush()
+            shard.close()
 
     def close(self) -> None:
         with self._lock:
