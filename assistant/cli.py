@@ -129,6 +129,29 @@ def ingest(
     typer.echo(f"{report.summary()}; index at {where}")
 
 
+@app.command()
+def reindex(
+    catalogue: Annotated[Path, typer.Argument(help="CSV, JSON Lines or Parquet file.")] = DEFAULT_CATALOGUE,
+    mapping: Annotated[str | None, typer.Option(help="Column mapping (default: detected).")] = None,
+    keep_old: Annotated[bool, typer.Option("--keep-old", help="Keep the collection served before (default: delete it after the switch).")] = False,
+) -> None:
+    """Rebuild the catalogue into a new collection while search keeps answering from the old
+    one, then switch the served name to it in one step (an alias) and drop the old one."""
+    from assistant.catalogue.loader import load_catalogue
+    from assistant.reindex import reindex_catalogue
+    from assistant.runtime import load_encoders, open_index
+
+    s = state.settings
+    cat = load_catalogue(catalogue, mapping=mapping)
+    typer.echo(f"read {len(cat.products)} products from {catalogue} (mapping {cat.mapping}); {len(cat.issues)} rows rejected", err=True)
+    index = open_index(s)
+    try:
+        report = reindex_catalogue(cat, index, s.collection, load_encoders(s), _model_tag(s), keep_old=keep_old)
+    finally:
+        index.close()
+    typer.echo(report.summary())
+
+
 def _embedded_index(what: str) -> Any:
     """The embedded index of the settings; a Qdrant server has snapshots of its own."""
     from assistant.index.edge import EdgeIndex

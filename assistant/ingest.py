@@ -101,10 +101,13 @@ def ingest_catalogue(
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
     prune: bool = False,
+    id_namespace: str | None = None,
 ) -> IngestReport:
     """Encode and upsert every product (or only replace the payload of those whose vectors would
     not change); with `prune`, remove the products no longer in the catalogue. Returns the
-    report (bad rows/images included)."""
+    report (bad rows/images included). `id_namespace`: the name point ids are made from
+    (default: the collection's); a reindex builds a new collection under the served name's ids,
+    so a product keeps its point id across the switch."""
     from tqdm import tqdm
 
     t0 = time.time()
@@ -115,7 +118,7 @@ def ingest_catalogue(
     bar = tqdm(total=len(products), desc="ingest", unit="product", disable=not progress, smoothing=0.1)
     for b, start in enumerate(range(0, len(products), batch_size)):
         batch = products[start : start + batch_size]
-        ids = [point_id(collection_name, p.id) for p in batch]
+        ids = [point_id(id_namespace or collection_name, p.id) for p in batch]
         hashes = [content_hash(p, model_tag) for p in batch]
         existing = {h.id: h.payload for h in index.retrieve(collection_name, ids)}
         todo, payloads = [], {}
@@ -139,7 +142,7 @@ def ingest_catalogue(
             on_batch(b)
     bar.close()
     if prune:
-        report.removed = _prune(index, collection_name, {point_id(collection_name, p.id) for p in products})
+        report.removed = _prune(index, collection_name, {point_id(id_namespace or collection_name, p.id) for p in products})
     index.flush(collection_name)
     report.seconds = time.time() - t0
     return report

@@ -292,7 +292,8 @@ def main() -> None:
     ap.add_argument("--llm-url", help="openai mode: the endpoint's base URL")
     ap.add_argument("--llm-model", default="default")
     ap.add_argument("--policies", default="planner", help="openai mode: comma-separated planner, model, guarded")
-    ap.add_argument("--limit", type=int, help="only the first N conversations")
+    ap.add_argument("--limit", type=int, help="only the first N conversations (after --skip)")
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first N conversations (a long run in parts)")
     ap.add_argument("--llm-timeout", type=float, default=120.0, help="openai mode: seconds per model request (a CPU server is slow)")
     add_index_options(ap)
     ap.add_argument("--conversations", type=Path, default=Path(__file__).parent / "conversations" / "kagl.jsonl")
@@ -304,6 +305,7 @@ def main() -> None:
     retriever = build_retriever(s, encoders=enc)
     policies = PolicyIndex(load_passages(EXAMPLE_POLICIES), enc.text)
     convs = [json.loads(line) for line in a.conversations.read_text().splitlines() if line.strip()]
+    convs = convs[a.skip :]
     convs = convs[: a.limit] if a.limit else convs
     runs = [
         run_mode(m.strip(), s, retriever, policies, convs, p.strip())

@@ -125,6 +125,23 @@ class ProductIndex(Protocol):
 
     def delete_collection(self, collection_name: str) -> None: ...
 
+    def alias_target(self, alias: str) -> str | None:
+        """The collection `alias` points at; None when it is no alias."""
+
+    def resolve(self, collection_name: str) -> str:
+        """The collection a name means: an alias's target, or the name itself."""
+
+    def release(self, collection_name: str) -> None:
+        """Let go of any handle this process keeps on the collection (the embedded engine locks
+        a shard's files while open), so that another process can open it."""
+
+    def alias_problem(self, alias: str) -> str | None:
+        """Why `alias` cannot be made to point at a collection, or None."""
+
+    def switch_alias(self, alias: str, collection_name: str) -> None:
+        """Point `alias` at `collection_name` in one step (created if new): every query by the
+        alias reads the old collection or the new, never neither (`shop-assistant reindex`)."""
+
     def upsert(self, collection_name: str, points: list[IndexPoint]) -> None: ...
 
     def query(

@@ -7,8 +7,11 @@ server opens it once and serves every socket from it.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +19,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
-from assistant.errors import CollectionNotFound, IndexUnavailable
+from assistant.errors import CollectionNotFound, ConfigError, IndexUnavailable
 from assistant.index.base import (
     Condition,
     FacetCount,
@@ -69,6 +72,9 @@ def _hit(p: Any) -> IndexHit:
     return IndexHit(id=str(p.id), score=float(getattr(p, "score", 0.0) or 0.0), payload=dict(p.payload or {}))
 
 
+ALIASES = "aliases.json"  # alias → collection, under the index root
+
+
 class EdgeIndex:
     """`ProductIndex` on Qdrant Edge shards under `root`."""
 
@@ -76,32 +82,68 @@ class EdgeIndex:
         self.root = Path(root)
         self._shards: dict[str, qe.EdgeShard] = {}
         self._lock = threading.Lock()  # opening/creating shards; queries run concurrently
+        self._alias_cache: tuple[int, dict[str, str]] = (-1, {})  # (aliases.json's mtime, its mapping)
 
     def _path(self, collection_name: str) -> Path:
         return self.root / collection_name
 
+    # -- aliases: a name that points at a collection, switched in one step -----------------
+    # Kept in `aliases.json` under the root, replaced atomically, and read again whenever the
+    # file changes, so a server opens the new collection at its next query after another
+    # process (`shop-assistant reindex`) switched the name. An alias hides a folder of its name.
+
+    def _aliases(self) -> dict[str, str]:
+        try:
+            stamp = (self.root / ALIASES).stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if self._alias_cache[0] != stamp:
+            self._alias_cache = (stamp, json.loads((self.root / ALIASES).read_text()))
+        return self._alias_cache[1]
+
+    def resolve(self, collection_name: str) -> str:
+        """The collection a name means: its alias's target, or itself."""
+        return self._aliases().get(collection_name, collection_name)
+
+    def alias_target(self, alias: str) -> str | None:
+        return self._aliases().get(alias)
+
+    def alias_problem(self, alias: str) -> str | None:
+        return None  # any name may become an alias here (it hides a folder of its name)
+
+    def switch_alias(self, alias: str, collection_name: str) -> None:
+        if alias == collection_name or collection_name in self._aliases():
+            raise ConfigError(f"an alias must point at a collection: {collection_name!r} is {'itself' if alias == collection_name else 'an alias'}")
+        if not self.collection_exists(collection_name):
+            raise CollectionNotFound(f"collection {collection_name!r} not found in {self.root}")
+        aliases = {**self._aliases(), alias: collection_name}
+        partial = self.root / f".{ALIASES}.{uuid.uuid4().hex[:8]}"
+        with partial.open("w") as f:
+            json.dump(aliases, f)
+            f.flush()
+            os.fsync(f.fileno())
+        partial.replace(self.root / ALIASES)  # one rename: readers see the old mapping or the new
+
     def collection_exists(self, collection_name: str) -> bool:
-        return (
-            collection_name in self._shards
-            or (self._path(collection_name) / "edge_config.json").exists()
-            or any(self._path(collection_name).glob("segments"))
-        )
+        real = self.resolve(collection_name)
+        return real in self._shards or (self._path(real) / "edge_config.json").exists() or any(self._path(real).glob("segments"))
 
     def _shard(self, collection_name: str) -> qe.EdgeShard:
+        real = self.resolve(collection_name)
         with self._lock:
-            shard = self._shards.get(collection_name)
+            shard = self._shards.get(real)
             if shard is not None:
                 return shard
-            if not self.collection_exists(collection_name):
+            if not self.collection_exists(real):
                 raise CollectionNotFound(
                     f"collection {collection_name!r} not found in {self.root}; "
                     f"existing: {self.list_collections() or 'none'} (run `shop-assistant ingest` first)"
                 )
             try:
-                shard = qe.EdgeShard.load(str(self._path(collection_name)))
+                shard = qe.EdgeShard.load(str(self._path(real)))
             except Exception as e:  # the engine raises plain exceptions, e.g. for a locked folder
-                raise IndexUnavailable(f"cannot open index {self._path(collection_name)}: {e}") from e
-            self._shards[collection_name] = shard
+                raise IndexUnavailable(f"cannot open index {self._path(real)}: {e}") from e
+            self._shards[real] = shard
             return shard
 
     def list_collections(self) -> list[str]:
@@ -132,6 +174,9 @@ class EdgeIndex:
             self._shards[collection_name] = shard
 
     def delete_collection(self, collection_name: str) -> None:
+        """Delete the collection of that name (an alias's target is deleted by its own name)."""
+        if collection_name in self._aliases().values():
+            raise ConfigError(f"collection {collection_name!r} is what an alias points at; switch the alias first")
         with self._lock:
             shard = self._shards.pop(collection_name, None)
             if shard is not None:
@@ -224,10 +269,16 @@ class EdgeIndex:
     def forget(self, collection_name: str) -> None:
         """Flush and close the collection's shard if this process has it open (call under
         `held`); the next use opens it again from its folder."""
-        shard = self._shards.pop(collection_name, None)
+        shard = self._shards.pop(self.resolve(collection_name), None)
         if shard is not None:
             shard.flush()
             shard.close()
+
+    def release(self, collection_name: str) -> None:
+        """Let go of the collection's shard, and with it the lock on its files, so that another
+        process (a server, after a reindex switched its alias) can open it."""
+        with self.held(collection_name):
+            self.forget(collection_name)
 
     def close(self) -> None:
         with self._lock:

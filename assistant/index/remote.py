@@ -12,7 +12,7 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from assistant.config import ClusterLayout
-from assistant.errors import CollectionNotFound, IndexUnavailable
+from assistant.errors import CollectionNotFound, ConfigError, IndexUnavailable
 from assistant.index.base import (
     Condition,
     FacetCount,
@@ -97,7 +97,39 @@ class RemoteIndex:
         return sorted(c.name for c in self._call(self.client.get_collections).collections)
 
     def collection_exists(self, collection_name: str) -> bool:
-        return bool(self._call(self.client.collection_exists, collection_name))
+        """A collection, or an alias of one (queries by an alias reach its collection)."""
+        return bool(self._call(self.client.collection_exists, collection_name)) or self.alias_target(collection_name) is not None
+
+    def resolve(self, collection_name: str) -> str:
+        return self.alias_target(collection_name) or collection_name
+
+    def alias_target(self, alias: str) -> str | None:
+        aliases = self._call(self.client.get_aliases).aliases
+        return next((a.collection_name for a in aliases if a.alias_name == alias), None)
+
+    def release(self, collection_name: str) -> None:
+        """Nothing to let go: the server holds the collection, not this process."""
+
+    def alias_problem(self, alias: str) -> str | None:
+        # An existing alias is fine to move; a collection of that name is not (some engines'
+        # `collection_exists` answers True for an alias too, so the alias is asked first).
+        if self.alias_target(alias) is None and self._call(self.client.collection_exists, alias):
+            return (
+                f"{alias!r} is a collection on the Qdrant server, not an alias, and a server cannot give an alias a collection's "
+                f"name: serve another name (--collection {alias}-live, say), reindex under it, then delete {alias!r}"
+            )
+        return None
+
+    def switch_alias(self, alias: str, collection_name: str) -> None:
+        """Point `alias` at `collection_name` in one request (Qdrant applies the list of alias
+        changes atomically): queries by the alias see the old collection or the new."""
+        if (problem := self.alias_problem(alias)) is not None:
+            raise ConfigError(problem)
+        changes: list[Any] = []
+        if self.alias_target(alias) is not None:
+            changes.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+        changes.append(models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=collection_name, alias_name=alias)))
+        self._call(self.client.update_collection_aliases, change_aliases_operations=changes)
 
     def _require(self, collection_name: str) -> None:
         if not self.collection_exists(collection_name):

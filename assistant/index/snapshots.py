@@ -71,7 +71,7 @@ def _digest(path: Path) -> str:
 
 def create_snapshot(index: Any, collection_name: str, out: Path) -> SnapshotInfo:
     """Write `collection_name` of the open `EdgeIndex` `index` to the archive `out`."""
-    shard_dir = index.root / collection_name
+    shard_dir = index.root / index.resolve(collection_name)  # an alias: the collection it points at
     points = index.count(collection_name)  # opens the shard: a missing collection fails here, clearly
     with index.held(collection_name):
         index.forget(collection_name)  # flushed and closed: its files are the whole state while they are read
@@ -135,7 +135,7 @@ def restore_snapshot(index: Any, snapshot: Path, collection_name: str | None = N
         )
     if schema.get("payload_indexes") != PAYLOAD_INDEXES:
         raise SnapshotError(f"{snapshot} indexes other payload fields than this release ({', '.join(PAYLOAD_INDEXES)})")
-    live = index.root / name
+    live = index.root / index.resolve(name)
     if (live / "edge_config.json").exists():
         sizes = _schema(json.loads((live / "edge_config.json").read_text()))["vectors"]
         if sizes != schema["vectors"]:
