@@ -137,3 +137,16 @@ def test_a_server_collection_named_like_the_alias_is_refused_before_any_encoding
     with pytest.raises(ConfigError, match="not an alias"):
         reindex_catalogue(load_catalogue(csv_path), remote, "kagl", encoders, "test", progress=False)
     assert remote.list_collections() == ["kagl"], "nothing was built"
+
+
+def test_deleting_a_served_alias_is_refused(index, encoders, tmp_path, kagl_csv):
+    from assistant.errors import ConfigError
+    from assistant.reindex import reindex_catalogue
+
+    csv_path, _ = write_subset(kagl_csv, tmp_path / "subset.csv", per_type=1)
+    report = reindex_catalogue(load_catalogue(csv_path), index, "kagl", encoders, "test", progress=False, optimize=False)
+    with pytest.raises(ConfigError, match="alias"):
+        index.delete_collection("kagl")  # `ingest --recreate` on the served name: it would not recreate anything
+    with pytest.raises(ConfigError, match="alias points at"):
+        index.delete_collection(report.collection)
+    assert index.count("kagl") > 0

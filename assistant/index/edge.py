@@ -174,9 +174,15 @@ class EdgeIndex:
             self._shards[collection_name] = shard
 
     def delete_collection(self, collection_name: str) -> None:
-        """Delete the collection of that name (an alias's target is deleted by its own name)."""
+        """Delete the collection of that name: its folder (an alias of the same name, which
+        hides the folder, stays). An alias alone, or an alias's target, is refused."""
         if collection_name in self._aliases().values():
             raise ConfigError(f"collection {collection_name!r} is what an alias points at; switch the alias first")
+        if collection_name in self._aliases() and not self._path(collection_name).exists():
+            raise ConfigError(
+                f"{collection_name!r} is an alias of {self._aliases()[collection_name]!r}, not a collection; "
+                "rebuild it with `shop-assistant reindex`"
+            )
         with self._lock:
             shard = self._shards.pop(collection_name, None)
             if shard is not None:

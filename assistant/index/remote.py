@@ -159,6 +159,13 @@ class RemoteIndex:
             self._call(self.client.create_payload_index, collection_name, field, _SCHEMA_TYPES[kind])
 
     def delete_collection(self, collection_name: str) -> None:
+        aliases = {a.alias_name: a.collection_name for a in self._call(self.client.get_aliases).aliases}
+        if collection_name in aliases:
+            raise ConfigError(
+                f"{collection_name!r} is an alias of {aliases[collection_name]!r}, not a collection; rebuild it with `shop-assistant reindex`"
+            )
+        if collection_name in aliases.values():
+            raise ConfigError(f"collection {collection_name!r} is what an alias points at; switch the alias first")
         self._call(self.client.delete_collection, collection_name)
 
     def upsert(self, collection_name: str, points: list[IndexPoint]) -> None:
