@@ -30,11 +30,14 @@ from assistant.server.protocol import CLIENT_EVENT, CLIENT_TYPES, Abort, Heartbe
 from assistant.server.request_ids import bind_session
 from assistant.server.services import Services
 from assistant.server.session_access import SessionRefusal, gate, owner_of
+from assistant.server.shared_state import SocketLeases
 from assistant.server.turns import stream_turn
 from assistant.server.voice import VoiceChannel
 
 HEARTBEAT_S = 15.0
 SESSION_BUSY = 4409  # close code: the session is open on another socket
+CLAIM_WAIT_S = 2.0  # how long a new socket waits for the session's previous socket to finish closing
+CLAIM_RETRY_S = 0.1
 
 router = APIRouter()
 
@@ -147,6 +150,18 @@ class ChatSocket:
         await self.start_turn(msg, data)
 
 
+async def claim_soon(leases: SocketLeases, session_id: str) -> bool:
+    """The session for this socket, waiting a moment for a socket of it that is closing: a
+    client that drops one connection and opens the next (on this replica or another) reaches
+    the new one before the server has let the old one go."""
+    deadline = asyncio.get_running_loop().time() + CLAIM_WAIT_S
+    while not await leases.claim(session_id):
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(CLAIM_RETRY_S)
+    return True
+
+
 @router.websocket("/v1/chat")
 async def chat(ws: WebSocket, session_id: str | None = None) -> None:
     services: Services = ws.app.state.services
@@ -170,7 +185,7 @@ async def chat(ws: WebSocket, session_id: str | None = None) -> None:
     bind_session(sid)  # in every log record of this connection
     leases = operations(ws).leases  # this process's, or every replica's (`shared_state`)
     try:
-        claimed = await leases.claim(sid)
+        claimed = await claim_soon(leases, sid)
     except SessionStoreUnavailable as e:
         await ws.send_text(to_wire(ErrorEvent(error_text=e.message, code=e.code, retryable=True)))
         await ws.close(TRY_AGAIN_LATER_CLOSE)
