@@ -93,9 +93,13 @@ _REPORTS_DROP = re.compile(r"\bdropped\b|放宽", re.I)
 _HONEST_DROP = re.compile(r"\b(dropped|no|not|without|couldn'?t|none)\b|放宽|没有|不", re.I)
 
 
+# "X is the only one that matches" above several cards that all match (the checker's own wording, apart from the guard's).
+_SOLE = re.compile(r"\bthe only (?:one|product|item|option|match)\b|\bonly one\b.{0,30}\b(?:match|fit|meet|suit)|只有一(?:款|个|件|双)", re.I)
+
+
 def contradictions(text: str, events: list) -> list[str]:
     """Sentences of the answer that contradict what the turn did: a denial of results above
-    shown cards, a claim of a filter the search dropped, a policy number the cited passage
+    shown cards, one card called the only match among several, a claim of a filter the search dropped, a policy number the cited passage
     does not state."""
     out = []
     shown = [p for e in events if e.type == "data-products" for p in e.data["products"]]
@@ -105,6 +109,8 @@ def contradictions(text: str, events: list) -> list[str]:
     if shown:
         # "Nothing matched every filter, so I dropped: ..." reports a relaxation: honest above its cards.
         out += [f"denies results above {len(shown)} cards: {x!r}" for x in sentences if _DENIES.search(x) and not _REPORTS_DROP.search(x)]
+    if len(shown) > 1:
+        out += [f"calls one of {len(shown)} cards the only match: {x!r}" for x in sentences if _SOLE.search(x)]
     dropped = [
         v
         for e in events

@@ -108,6 +108,19 @@ def test_a_sentence_denying_results_is_refused_when_cards_were_shown(sentence):
     assert "denies" not in (Guard(FACTS, VOCAB, shown=0).violation(sentence) or "")
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        'The second product, "Idee Men Casual White Sunglasses", is the only one that matches your criteria.',
+        "Only one of them fits what you asked for.",
+        "只有一款符合您的要求。",
+    ],
+)
+def test_a_sentence_calling_one_product_the_only_match_is_refused_when_several_were_shown(sentence):
+    assert "only match" in (Guard(FACTS, VOCAB, shown=5).violation(sentence) or "")
+    assert "only match" not in (Guard(FACTS, VOCAB, shown=1).violation(sentence) or ""), "with one shown it may be true"
+
+
 def test_a_sentence_naming_a_dropped_filter_is_refused():
     facts = "showing products: handbags; colour: black. Nothing matched every filter, so I dropped: colour is black. 1. Baggit Pink Handbag"
     guard = Guard(facts, VOCAB, shown=5, relaxed=["colour is black"])

@@ -53,6 +53,16 @@ DENIAL = re.compile(
     re.I,
 )
 
+# Sentences that single one product out as the only match: false whenever several were shown,
+# all of them found by the same filters (measured: the packaged 1.5B wrote "The second product
+# ... is the only one that matches your criteria" above five matching cards).
+ONLY_ONE = re.compile(
+    r"\b(?:is|was|seems|appears to be) the only (?:one|product|item|option|match|pair)\b"
+    r"|\bonly one (?:of (?:them|these|the \w+) )?(?:product |item |option )?(?:matches|fits|meets|suits|is)\b"
+    r"|只有(?:这)?一(?:款|个|件|双|种)(?:符合|满足|匹配)",
+    re.I,
+)
+
 
 class Quantity(NamedTuple):
     low: float
@@ -121,6 +131,8 @@ class Guard:
             return "a price is mentioned but the facts have none"
         if self.shown and DENIAL.search(sentence):
             return f"it denies results while {self.shown} products were shown"
+        if self.shown > 1 and ONLY_ONE.search(sentence):
+            return f"it calls one product the only match while {self.shown} were shown"
         runs = HAN_RUN.findall(sentence)
         bridged = " ".join(chinese_bridge().to_english(normalise(r)).text for r in runs)
         said = f" {_norm(sentence)} {_norm(bridged)} "
