@@ -28,6 +28,13 @@ def free_port() -> int:
 def serve_process(log_path: Path, index: Path | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
     """Yields "127.0.0.1:PORT" once /readyz answers; the server's log goes to `log_path`.
     Rate limits are off: every simulated shopper comes from this one address."""
+    with server_process(log_path, index, env) as (host, _):
+        yield host
+
+
+@contextmanager
+def server_process(log_path: Path, index: Path | None = None, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`serve_process`, with the process itself (a test may kill it mid-turn)."""
     port = free_port()
     full_env = {**os.environ, "SHOP_ASSISTANT_RATE_LIMIT": "0", **(env or {})}
     if index is not None:
@@ -50,7 +57,8 @@ def serve_process(log_path: Path, index: Path | None = None, env: dict[str, str]
                 if time.monotonic() > deadline:
                     raise SystemExit(f"the server was not ready within {READY_TIMEOUT_S:.0f} s; see {log_path}")
                 time.sleep(1)
-            yield host
+            yield host, server
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=60)

@@ -88,6 +88,23 @@ def test_a_session_has_one_socket_across_replicas(pg_url):
     _run(go())
 
 
+def test_a_killed_replica_frees_its_sessions_at_once(pg_url):
+    async def go() -> None:
+        a, b = await _two_replicas(pg_url)
+        try:
+            assert await b.leases.claim("s3")
+            assert await a.leases.claim("s3") is False
+            # What PostgreSQL sees of a replica killed with SIGKILL: its connections end (no
+            # clean close ran, so its lease row is still there, fresh for LEASE_S).
+            await b._alive.close()
+            await b.pool.close()
+            assert await a.leases.claim("s3") is True, "the lease of a replica that is gone does not wait for its expiry"
+        finally:
+            await a.close()
+
+    _run(go())
+
+
 def test_closing_a_replica_lets_its_sockets_go(pg_url):
     async def go() -> None:
         a, b = await _two_replicas(pg_url)

@@ -9,7 +9,8 @@ replicas.
     SocketLeases     one open socket per session: `claim`, `release`
     ├── LocalLeases      a set in this process
     └── PgLeases         one row per open socket with a lease its replica renews; a replica that
-                         dies stops renewing and its sessions are free again after LEASE_S
+                         dies frees its sessions at once (its liveness lock goes with its
+                         connection), and one that hangs after LEASE_S
     SharedState      the PostgreSQL pair over one async pool, with the task that renews
                      leases and forgets full buckets
 
@@ -24,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.errors import SessionStoreUnavailable
 from assistant.server.ratelimit import RateLimiter
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+REPLICA_LOCKS = 0x5E57  # advisory lock class: each replica holds (class, hashtext(its id)) while it lives
 LEASE_S = 45.0  # a socket's claim lasts this long unless renewed (three renewals' worth)
 RENEW_S = 15.0  # how often a replica renews its sockets' leases and sweeps full buckets
 MIN_WAIT_S = 0.001  # the wait a refusal reports at least
@@ -162,9 +164,14 @@ class PgLeases:
                     "INSERT INTO open_sockets AS o (session_id, replica, lease_until) "
                     "VALUES (%(sid)s, %(replica)s, extract(epoch FROM clock_timestamp()) + %(lease)s) "
                     "ON CONFLICT (session_id) DO UPDATE SET replica = excluded.replica, lease_until = excluded.lease_until "
-                    "WHERE o.lease_until < extract(epoch FROM clock_timestamp()) "  # a lease its replica stopped renewing
+                    # A lease its replica stopped renewing, or whose replica is gone (its liveness
+                    # lock went with its connection: a killed replica frees its sessions at once).
+                    "WHERE o.lease_until < extract(epoch FROM clock_timestamp()) OR NOT EXISTS ("
+                    "  SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = ("
+                    "    SELECT oid FROM pg_database WHERE datname = current_database())"
+                    "  AND classid = %(lock_class)s AND objid = (hashtext(o.replica)::bigint & 4294967295)::oid AND objsubid = 2) "
                     "RETURNING session_id",
-                    {"sid": session_id, "replica": self.replica, "lease": LEASE_S},
+                    {"sid": session_id, "replica": self.replica, "lease": LEASE_S, "lock_class": REPLICA_LOCKS},
                 )
             ).fetchone()
         if row is not None:
@@ -198,6 +205,7 @@ class SharedState:
         self.pool = AsyncConnectionPool(url, min_size=1, max_size=pool_max, kwargs={"autocommit": True}, open=False, name="shared-limits")
         self.leases = PgLeases(self.pool, self.replica)
         self._sweeper: asyncio.Task[None] | None = None
+        self._alive: Any = None  # the connection holding this replica's liveness lock
 
     def buckets(self, name: str, per_minute: float, burst: float) -> PgBuckets:
         return PgBuckets(self.pool, name, per_minute, burst)
@@ -207,7 +215,18 @@ class SharedState:
 
         await asyncio.to_thread(migrate_database, self.url)  # the tables; a no-op when the sessions store made them
         await self.pool.open(wait=True, timeout=10.0)
+        await self._hold_liveness()
         self._sweeper = asyncio.create_task(self._sweep())
+
+    async def _hold_liveness(self) -> None:
+        """A connection of its own holding this replica's advisory lock for as long as the
+        replica lives: PostgreSQL frees it when the process dies, which frees its sockets' leases."""
+        import psycopg
+
+        if self._alive is not None and not self._alive.closed:
+            return
+        self._alive = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        await self._alive.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (REPLICA_LOCKS, self.replica))
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -218,6 +237,8 @@ class SharedState:
             async with self.pool.connection() as conn:
                 await conn.execute("DELETE FROM open_sockets WHERE replica = %s", (self.replica,))
         await self.pool.close()
+        if self._alive is not None:
+            await self._alive.close()
 
     async def _sweep(self) -> None:
         """Renew this replica's leases; forget buckets that have refilled (a full bucket is the
@@ -225,6 +246,7 @@ class SharedState:
         while True:
             await asyncio.sleep(RENEW_S)
             try:
+                await self._hold_liveness()  # again after the database restarted
                 await self.leases.renew()
                 async with self.pool.connection() as conn:
                     await conn.execute("DELETE FROM open_sockets WHERE lease_until < extract(epoch FROM clock_timestamp())")
