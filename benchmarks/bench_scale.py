@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.index.base import Filters, Fusion, IndexPoint, SparseVec, VectorQuery  # noqa: E402
 from assistant.index.edge import EdgeIndex  # noqa: E402
-from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT, VectorDims  # noqa: E402
+from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT, VectorDims, VectorStorage  # noqa: E402
 from benchmarks.common import write_result  # noqa: E402
 
 COLOURS = ["black", "white", "blue", "red", "grey", "green", "navy blue", "brown", "pink", "silver"]
@@ -81,12 +81,12 @@ def _latency(index: EdgeIndex, rng: np.random.Generator, n: int = 60) -> dict[st
     return out
 
 
-def run(size: int, hnsw: bool) -> dict:
+def run(size: int, hnsw: bool, storage: VectorStorage, skip_plain: bool = False) -> dict:
     rng = np.random.default_rng(size)
     d = Path(tempfile.mkdtemp(prefix="scale-"))
     try:
         index = EdgeIndex(d)
-        index.create_collection("s", VectorDims(clip=256, text=384))
+        index.create_collection("s", VectorDims(clip=256, text=384), storage)
         t = time.perf_counter()
         for start in range(0, size, 2000):
             index.upsert("s", _points(rng, start, min(2000, size - start)))
@@ -94,7 +94,8 @@ def run(size: int, hnsw: bool) -> dict:
         index.flush("s")
         upsert_s = time.perf_counter() - t
         print(file=sys.stderr)
-        res: dict = {"points": size, "upsert_points_per_s": size / upsert_s, "latency_plain": _latency(index, rng)}
+        res: dict = {"points": size, "storage": {"quantization": storage.quantization, "on_disk": storage.on_disk}}
+        res |= {"upsert_points_per_s": size / upsert_s, "latency_plain": {} if skip_plain else _latency(index, rng)}
         if hnsw:
             t = time.perf_counter()
             index.optimize("s")
@@ -117,17 +118,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="50000,200000")
     ap.add_argument("--hnsw", action="store_true", help="also build HNSW and measure after it")
+    ap.add_argument("--quantization", choices=["none", "scalar", "binary"], default="none", help="Qdrant's quantisation of the dense vectors")
+    ap.add_argument("--on-disk", action="store_true", help="original vectors on disk (the quantised copy stays in RAM)")
+    ap.add_argument("--skip-plain", action="store_true", help="measure queries only after the HNSW build (a large size's exact scans are slow)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "scale.json")
     a = ap.parse_args()
-    rows = [run(int(s), a.hnsw) for s in a.sizes.split(",")]
+    storage = VectorStorage(a.quantization, a.on_disk)
+    rows = [run(int(s), a.hnsw, storage, a.skip_plain) for s in a.sizes.split(",")]
     base = rows[0]["latency_plain"]
     print(f"{'points':>9} {'upsert/s':>9} {'query':<15} {'plain p50':>10} {'p95':>8} {'x base':>7} {'hnsw p50':>9} {'p95':>8}")
+    nan = float("nan")
     for r in rows:
-        for q, lat in r["latency_plain"].items():
-            h = r.get("latency_hnsw", {}).get(q, {})
+        for q in r["latency_plain"] or r.get("latency_hnsw", {}):
+            lat, h = r["latency_plain"].get(q, {}), r.get("latency_hnsw", {}).get(q, {})
+            ratio = lat["p50_ms"] / base[q]["p50_ms"] if lat and q in base else nan
             print(
-                f"{r['points']:>9} {r['upsert_points_per_s']:>9.0f} {q:<15} {lat['p50_ms']:>10.1f} {lat['p95_ms']:>8.1f} "
-                f"{lat['p50_ms'] / base[q]['p50_ms']:>7.2f} {h.get('p50_ms', float('nan')):>9.1f} {h.get('p95_ms', float('nan')):>8.1f}"
+                f"{r['points']:>9} {r['upsert_points_per_s']:>9.0f} {q:<15} {lat.get('p50_ms', nan):>10.1f} {lat.get('p95_ms', nan):>8.1f} "
+                f"{ratio:>7.2f} {h.get('p50_ms', nan):>9.1f} {h.get('p95_ms', nan):>8.1f}"
             )
         print(
             f"{'':>9} disk {r['on_disk_mb']:.0f} MB, reopen {r['reopen_s']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB"

@@ -31,7 +31,7 @@ from assistant.index.base import (
     VectorQuery,
     conditions,
 )
-from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, PAYLOAD_INDEXES, TEXT, VectorDims
+from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, PAYLOAD_INDEXES, TEXT, VectorDims, VectorStorage
 
 _SCHEMA_TYPES = {
     "keyword": qe.PayloadSchemaType.Keyword,
@@ -151,17 +151,22 @@ class EdgeIndex:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / "segments").exists())
 
-    def create_collection(self, collection_name: str, dims: VectorDims) -> None:
+    def create_collection(self, collection_name: str, dims: VectorDims, storage: VectorStorage | None = None) -> None:
         if self.collection_exists(collection_name):
             self._shard(collection_name)
             return
+        storage = storage or VectorStorage()
+        quantization = {
+            "none": None,
+            "scalar": qe.ScalarQuantizationConfig(qe.ScalarType.Int8, always_ram=True),
+            "binary": qe.BinaryQuantizationConfig(always_ram=True),
+        }[storage.quantization]
+
+        def params(size: int) -> qe.EdgeVectorParams:
+            return qe.EdgeVectorParams(size=size, distance=qe.Distance.Cosine, on_disk=storage.on_disk or None, quantization_config=quantization)
+
         config = qe.EdgeConfig(
-            vectors={
-                IMAGE: qe.EdgeVectorParams(size=dims.clip, distance=qe.Distance.Cosine),
-                CLIP_TEXT: qe.EdgeVectorParams(size=dims.clip, distance=qe.Distance.Cosine),
-                FUSED: qe.EdgeVectorParams(size=dims.clip, distance=qe.Distance.Cosine),
-                TEXT: qe.EdgeVectorParams(size=dims.text, distance=qe.Distance.Cosine),
-            },
+            vectors={IMAGE: params(dims.clip), CLIP_TEXT: params(dims.clip), FUSED: params(dims.clip), TEXT: params(dims.text)},
             sparse_vectors={BM25: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
         path = self._path(collection_name)

@@ -49,6 +49,19 @@ FILTER_FIELDS: dict[str, str] = {
 }
 
 
+Quantization = Literal["none", "scalar", "binary"]
+
+
+@dataclass(frozen=True)
+class VectorStorage:
+    """How a collection keeps its dense vectors: all in RAM as float32 (the default), or the
+    originals on disk with a quantised copy in RAM (scalar: int8, a quarter of the memory;
+    binary: one bit a dimension, a 32nd) that searches use before rescoring with the originals."""
+
+    quantization: Quantization = "none"
+    on_disk: bool = False
+
+
 @dataclass(frozen=True)
 class VectorDims:
     """Sizes of the dense vectors of a collection."""
