@@ -236,6 +236,10 @@ def ask_model(model: BaseChatModel, ex: Exchange) -> AIMessage:
     if not ai.tool_calls and (calls := calls_in_content(str(ai.content or ""))):
         # The text stays: it is what the model wrote, and its next round reads its own words.
         ai = AIMessage(content=str(ai.content), tool_calls=calls, usage_metadata=ai.usage_metadata)
+    if not ai.tool_calls and looks_like_a_call(str(ai.content or "")):
+        # Measured: the packaged 1.5B answered "hi" with `{{"name": "answer_policy_question", ...}}`,
+        # which no reader parses; shown as the reply, the shopper would read raw JSON.
+        raise ToolLoopFailed("the model wrote a tool call that could not be read")
     if ai.tool_calls and not ai.content:
         # An empty content with calls goes out as null, which llama.cpp's server rejects
         # ("content: Input should be a valid string") on the next round; a space is accepted everywhere.
@@ -260,6 +264,15 @@ _CALL_JSON = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>|^\s*(\{.*\})\s*
 # The tag form Qwen2.5-Coder-1.5B writes after reading its template's <tools> list:
 # <function name="search_products" arguments='{"query": ...}'/>
 _CALL_TAG = re.compile(r"""<function\s+name=["']([\w.-]+)["']\s+arguments=(?:'(.*?)'|"((?:[^"\\]|\\.)*)")\s*/?>""", re.S)
+
+
+_CALL_ATTEMPT = re.compile(r"""["']name["']\s*:\s*["'][\w.-]+["'].*["'](?:arguments|parameters)["']\s*:|<tool_call>|<function[\s=]""", re.S)
+
+
+def looks_like_a_call(content: str) -> bool:
+    """Whether a reply's text is an attempt at a tool call (JSON with a name and arguments, or
+    a call tag) rather than words for the shopper: one that `calls_in_content` could not read."""
+    return bool(_CALL_ATTEMPT.search(content))
 
 
 def calls_in_content(content: str) -> list[ToolCall]:

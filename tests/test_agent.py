@@ -582,6 +582,7 @@ def test_an_ungrounded_reply_gives_way_to_the_templated_facts(world):
         ("an endpoint error", lambda body, n: "500"),
         ("a socket closed mid-reply", lambda body, n: "close"),
         ("no reply in time", lambda body, n: "hang"),
+        ("a call written as text no reader parses", lambda body, n: _unreadable_call_text()),
     ],
 )
 def test_a_misbehaving_endpoint_ends_in_the_planners_answer_with_a_notice(world, name, script):
@@ -598,6 +599,23 @@ def test_a_misbehaving_endpoint_ends_in_the_planners_answer_with_a_notice(world,
     assert events[-1].type == "finish" and not any(e.type == "error" for e in events)
     after = agent.store.load("t4")
     assert after.cart == before.cart and [c.id for c in after.shown] == [p["id"] for p in products], "the answered turn was saved, nothing else"
+
+
+def _unreadable_call_text():
+    from tests.scripted_endpoint import completion
+
+    # What the packaged 1.5B wrote in answer to "hi": doubled braces, so no JSON reader takes it.
+    return completion('{{"name": "answer_policy_question", "arguments": {"question": "What are the shipping policies?"}}}')
+
+
+def test_a_greeting_answered_with_an_unreadable_call_is_not_shown(world):
+    from tests.scripted_endpoint import ScriptedEndpoint
+
+    with ScriptedEndpoint(lambda body, n: _unreadable_call_text()) as ep:
+        agent = _tool_agent(world, ep, "guarded", "tools-unreadable.db")
+        events, text, _, _ = run(agent, "t9", "hi")
+    assert "{" not in text and '"name"' not in text, "no raw call reaches the shopper"
+    assert "Hello" in text and [n["code"] for n in _notices(events)] == ["model_step_failed"]
 
 
 def _completion_calls(calls):

@@ -168,3 +168,19 @@ def test_a_call_goes_back_to_the_server_with_text_content(reply):
 def test_an_add_asked_in_one_clause_of_a_search_may_run():
     t = context("find black watches for men and add the first one to my cart")
     assert review_call("add_to_cart", {"product_id": "11"}, t).action == "kept"
+
+
+@pytest.mark.parametrize(
+    ("reply", "is_call"),
+    [
+        ('{{"name": "answer_policy_question", "arguments": {"question": "shipping?"}}}', True),
+        ("<tool_call>{'name': 'view_cart', 'arguments': {}</tool_call>", True),
+        ("<function name=search_products arguments={broken}>", True),
+        ("Hello! How can I help you today?", False),
+        ('The "Name" brand watches are here, with arguments for each.', False),
+    ],
+)
+def test_a_reply_that_is_an_unreadable_call_is_told_apart_from_words(reply, is_call):
+    from assistant.tool_loop import looks_like_a_call
+
+    assert looks_like_a_call(reply) is is_call
