@@ -388,6 +388,22 @@ def test_a_real_openai_compatible_endpoint(world):
         events, text, products, _ = run(agent, "o1", "black sandals for men")
         assert not _notices(events) and products
         assert not text.startswith("Here is what I found"), "the endpoint's sentence opened the answer"
+
+        # The same real server driving the tools under `guarded`: its function-calling output
+        # goes through the real client and parser, each proposed call is reviewed, and the turn
+        # ends with the right cards whether the model's steps or the planner's answered.
+        from assistant.llm.backends import load_tool_model
+
+        s = Settings(data_dir=GGUF_HOME)
+        s.llm.backend, s.llm.url, s.llm.model, s.llm.policy, s.llm.timeout_s = "openai", f"http://127.0.0.1:{port}/v1", "shop", "guarded", 180
+        tool_model, policy = load_tool_model(s)
+        agent = Agent(retriever, SqliteSessionStore(d / "endpoint-tools.db"), policies, tool_model=tool_model, policy=policy)
+        events, text, products, tools = run(agent, "o2", "black sandals for men")
+        consulted = [e for e in events if e.type == "data-tool-review"] + _notices(events)
+        assert consulted, "the model was asked for the turn's steps (a review of its call, or a notice that it failed)"
+        assert events[-1].type == "finish" and not any(e.type == "error" for e in events)
+        assert products and all("sandal" in p["category"].lower() and p["colour"] == "Black" for p in products), products
+        assert "{" not in text, "no raw call text reaches the shopper"
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -37,6 +37,8 @@ def recording_qdrant() -> Iterator[tuple[str, list[tuple[str, str, object]]]]:
                 self._answer(None, {"title": "qdrant", "version": "1.20.0"})  # the client's own version: no mismatch warning
             elif self.path.endswith("/exists"):
                 self._answer({"exists": False})
+            elif self.path.endswith("/aliases"):
+                self._answer({"aliases": []})
             else:
                 self._answer({"collections": []})
 
