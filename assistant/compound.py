@@ -106,6 +106,10 @@ def undone(steps: list[Step], calls: list[tuple[str, dict[str, Any]]]) -> list[S
     searched = [frozenset(singular(str(v).lower()) for f in ("category", "article_type") for v in (args.get("filters") or {}).get(f) or ())
                 for name, args in calls if name == "search_products"]  # fmt: skip
     ran = [name for name, _ in calls]
+    wanted = [s.types for s in steps if s.intent == "search"]
+    # A search that asked for the types of two steps at once ("sunglasses" and "watches" in one
+    # filter) shows a mix, a few of each at best: it answers neither, and each runs on its own.
+    searched = [asked for asked in searched if sum(bool(w & asked) for w in wanted) <= 1]
     left = []
     for step in steps:
         if step.intent == "search":

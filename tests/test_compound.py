@@ -53,6 +53,8 @@ def test_the_steps_no_call_did():
     assert [s.text for s in undone(steps, [belt])] == ["a brown wallet for men"]
     wallet = ("search_products", {"filters": {"category": ["wallets"]}})
     assert undone(steps, [belt, wallet]) == []
+    both = ("search_products", {"filters": {"category": ["belts", "wallets"]}})
+    assert len(undone(steps, [both])) == 2, "one search for both items answers neither"
     then = steps_of("find black sandals for men, then compare the first two", VOCAB)
     sandals = ("search_products", {"filters": {"category": ["sandals"]}})
     assert [s.intent for s in undone(then, [sandals])] == ["compare"]
