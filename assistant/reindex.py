@@ -36,8 +36,8 @@ class ReindexReport:
         return f"{self.served!r} now serves {self.collection!r}{was}; {self.ingest.summary()}; {self.seconds:.1f} s in all"
 
 
-def new_collection_name(served: str, clock: Any = time) -> str:
-    return f"{served}-{clock.strftime('%Y%m%d-%H%M%S', clock.gmtime())}"
+def new_collection_name(served: str) -> str:
+    return f"{served}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
 
 
 def reindex_catalogue(

@@ -133,22 +133,14 @@ class PostgresSessionStore:
         if session_id in held:  # already held by this thread (a turn calling a tool of its own)
             yield
             return
-        import psycopg
-
-        try:
-            with self._pool.connection() as conn:
-                conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (SESSION_LOCKS, session_id))
-                held[session_id] = conn
-                try:
-                    yield
-                finally:
-                    del held[session_id]
-                    _unlock(conn, session_id)
-        except (psycopg.OperationalError, _pool_timeout()) as e:
-            raise SessionStoreUnavailable(
-                "the conversation store cannot be reached just now; nothing was changed, please try again",
-                zh="暂时无法连接会话存储，本轮没有做任何更改，请稍后再试。",
-            ) from e
+        with self._connection(None) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (SESSION_LOCKS, session_id))
+            held[session_id] = conn
+            try:
+                yield
+            finally:
+                del held[session_id]
+                _unlock(conn, session_id)
 
     def close(self) -> None:
         self._pool.close()
@@ -162,8 +154,7 @@ class PostgresSessionStore:
 
     def schema_version(self) -> int:
         with self._connection(None) as conn:
-            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
-        return int(row[0]) if row else 0
+            return _version(conn)
 
     # -- connections ----------------------------------------------------------------------
 
@@ -175,20 +166,21 @@ class PostgresSessionStore:
     @contextmanager
     def _connection(self, session_id: str | None) -> Iterator[psycopg.Connection[Any]]:
         """The connection holding `session_id` in this thread (its statements join the turn's
-        transaction), else one from the pool for a single autocommitted statement."""
+        hold), else one from the pool for a single autocommitted statement. The database going
+        away under either is `SessionStoreUnavailable`; nothing of the failed statement stays."""
         held = self._held_here().get(session_id) if session_id is not None else None
-        if held is not None:
-            yield held
-            return
         import psycopg
 
         try:
+            if held is not None:
+                yield held
+                return
             with self._pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, _pool_timeout()) as e:
             raise SessionStoreUnavailable(
-                "the conversation store cannot be reached just now; please try again",
-                zh="暂时无法连接会话存储，请稍后再试。",
+                "the conversation store cannot be reached just now; nothing was changed, please try again",
+                zh="暂时无法连接会话存储，本轮没有做任何更改，请稍后再试。",
             ) from e
 
 
@@ -199,8 +191,7 @@ def migrate_connection(conn: psycopg.Connection[Any]) -> int:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (MIGRATION_LOCK,))
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
-        version = int(row[0]) if row else 0
+        version = _version(conn)
         if version > len(MIGRATIONS):
             raise ConfigError(
                 f"the sessions database is at schema version {version}, newer than this release knows ({len(MIGRATIONS)}): "
@@ -211,6 +202,11 @@ def migrate_connection(conn: psycopg.Connection[Any]) -> int:
             conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (number,))
             log.info("sessions database: applied migration %d", number)
     return len(MIGRATIONS)
+
+
+def _version(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(row[0]) if row else 0
 
 
 def migrate_database(url: str) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 
 import httpx
@@ -20,89 +20,88 @@ from assistant.server.shared_state import SharedState
 from tests.ops_server import running, services_factory, shared_backend
 
 
-@contextlib.asynccontextmanager
-async def replicas(pg_url: str) -> AsyncIterator[tuple[SharedState, SharedState]]:
-    """Two replicas' shared state on one database; both closed after (a second close is a no-op)."""
-    a, b = SharedState(pg_url, pool_max=4), SharedState(pg_url, pool_max=4)
-    await a.start()
-    await b.start()
-    try:
-        yield a, b
-    finally:
-        for replica in (a, b):
-            with contextlib.suppress(Exception):
-                await replica.close()
+def on_two_replicas(pg_url: str, body: Callable[[SharedState, SharedState], Awaitable[None]]) -> None:
+    """Run `body` with two replicas' shared state on one database; both closed after (a
+    second close is a no-op, so a body may close one itself)."""
+
+    async def run() -> None:
+        a, b = SharedState(pg_url, pool_max=4), SharedState(pg_url, pool_max=4)
+        await a.start()
+        await b.start()
+        try:
+            await body(a, b)
+        finally:
+            for replica in (a, b):
+                with contextlib.suppress(Exception):
+                    await replica.close()
+
+    asyncio.run(run())
 
 
 def test_a_bucket_is_one_bucket_across_replicas(pg_url):
-    async def go() -> None:
-        async with replicas(pg_url) as (a, b):
-            on_a, on_b = a.buckets("client", 60, 3), b.buckets("client", 60, 3)  # one token a second, 3 saved up
-            assert [await on_a.take("shopper-1"), await on_b.take("shopper-1"), await on_a.take("shopper-1")] == [0.0, 0.0, 0.0]
-            wait = await on_b.take("shopper-1")
-            assert 0.5 < wait <= 1.0, "the bucket both replicas spent from is empty: about a second to the next token"
-            assert await on_b.take("shopper-2") == 0.0, "buckets are per client"
-            assert await on_a.take("shopper-1", cost=1.0) > 0, "A sees what B saw"
-            await on_b.refund("shopper-1")
-            assert await on_a.take("shopper-1") == 0.0, "a refund on one replica is a token on the other"
-            assert await a.buckets("quota", 0, 1).take("k") == 0.0, "0 a minute: no limit"
+    async def body(a: SharedState, b: SharedState) -> None:
+        on_a, on_b = a.buckets("client", 60, 3), b.buckets("client", 60, 3)  # one token a second, 3 saved up
+        assert [await on_a.take("shopper-1"), await on_b.take("shopper-1"), await on_a.take("shopper-1")] == [0.0, 0.0, 0.0]
+        wait = await on_b.take("shopper-1")
+        assert 0.5 < wait <= 1.0, "the bucket both replicas spent from is empty: about a second to the next token"
+        assert await on_b.take("shopper-2") == 0.0, "buckets are per client"
+        assert await on_a.take("shopper-1", cost=1.0) > 0, "A sees what B saw"
+        await on_b.refund("shopper-1")
+        assert await on_a.take("shopper-1") == 0.0, "a refund on one replica is a token on the other"
+        assert await a.buckets("quota", 0, 1).take("k") == 0.0, "0 a minute: no limit"
 
-    asyncio.run(go())
+    on_two_replicas(pg_url, body)
 
 
 def test_full_buckets_are_forgotten_and_empty_ones_kept(pg_url):
-    async def go() -> None:
-        async with replicas(pg_url) as (a, _b):
-            fast, slow = a.buckets("client", 6000, 1), a.buckets("quota", 1, 1)  # refills in 10 ms / in a minute
-            await fast.take("x")
-            await slow.take("y")
-            await asyncio.sleep(0.05)
-            async with a.pool.connection() as conn:
-                await conn.execute("DELETE FROM rate_buckets WHERE full_at < extract(epoch FROM clock_timestamp())")  # the sweep's statement
-                rows = await (await conn.execute("SELECT name, client FROM rate_buckets ORDER BY name")).fetchall()
-            assert rows == [("quota", "y")], "a refilled bucket is gone; one still refilling stays"
-            assert await slow.take("y") > 0
+    async def body(a: SharedState, _b: SharedState) -> None:
+        fast, slow = a.buckets("client", 6000, 1), a.buckets("quota", 1, 1)  # refills in 10 ms / in a minute
+        await fast.take("x")
+        await slow.take("y")
+        await asyncio.sleep(0.05)
+        async with a.pool.connection() as conn:
+            await conn.execute("DELETE FROM rate_buckets WHERE full_at < extract(epoch FROM clock_timestamp())")  # the sweep's statement
+            rows = await (await conn.execute("SELECT name, client FROM rate_buckets ORDER BY name")).fetchall()
+        assert rows == [("quota", "y")], "a refilled bucket is gone; one still refilling stays"
+        assert await slow.take("y") > 0
 
-    asyncio.run(go())
+    on_two_replicas(pg_url, body)
 
 
 def test_a_session_has_one_socket_across_replicas(pg_url):
-    async def go() -> None:
-        async with replicas(pg_url) as (a, b):
-            assert await a.leases.claim("s1") is True
-            assert await b.leases.claim("s1") is False, "open on replica A"
-            assert await a.leases.claim("s1") is False, "and a second socket on A is refused too"
-            await a.leases.release("s1")
-            assert await b.leases.claim("s1") is True
-            async with a.pool.connection() as conn:  # replica B dies: it renews nothing, its lease runs out
-                await conn.execute("UPDATE open_sockets SET lease_until = 0 WHERE session_id = 's1'")
-            assert await a.leases.claim("s1") is True, "an expired lease frees the session"
+    async def body(a: SharedState, b: SharedState) -> None:
+        assert await a.leases.claim("s1") is True
+        assert await b.leases.claim("s1") is False, "open on replica A"
+        assert await a.leases.claim("s1") is False, "and a second socket on A is refused too"
+        await a.leases.release("s1")
+        assert await b.leases.claim("s1") is True
+        async with a.pool.connection() as conn:  # replica B dies: it renews nothing, its lease runs out
+            await conn.execute("UPDATE open_sockets SET lease_until = 0 WHERE session_id = 's1'")
+        assert await a.leases.claim("s1") is True, "an expired lease frees the session"
 
-    asyncio.run(go())
+    on_two_replicas(pg_url, body)
 
 
 def test_a_killed_replica_frees_its_sessions_at_once(pg_url):
-    async def go() -> None:
-        async with replicas(pg_url) as (a, b):
-            assert await b.leases.claim("s3")
-            assert await a.leases.claim("s3") is False
-            # What PostgreSQL sees of a replica killed with SIGKILL: its connections end (no
-            # clean close ran, so its lease row is still there, fresh for LEASE_S).
-            await b._alive.close()
-            await b.pool.close()
-            assert await a.leases.claim("s3") is True, "the lease of a replica that is gone does not wait for its expiry"
+    async def body(a: SharedState, b: SharedState) -> None:
+        assert await b.leases.claim("s3")
+        assert await a.leases.claim("s3") is False
+        # What PostgreSQL sees of a replica killed with SIGKILL: its connections end (no
+        # clean close ran, so its lease row is still there, fresh for LEASE_S).
+        await b._alive.close()
+        await b.pool.close()
+        assert await a.leases.claim("s3") is True, "the lease of a replica that is gone does not wait for its expiry"
 
-    asyncio.run(go())
+    on_two_replicas(pg_url, body)
 
 
 def test_closing_a_replica_lets_its_sockets_go(pg_url):
-    async def go() -> None:
-        async with replicas(pg_url) as (a, b):
-            assert await a.leases.claim("s2")
-            await a.close()
-            assert await b.leases.claim("s2")
+    async def body(a: SharedState, b: SharedState) -> None:
+        assert await a.leases.claim("s2")
+        await a.close()
+        assert await b.leases.claim("s2")
 
-    asyncio.run(go())
+    on_two_replicas(pg_url, body)
 
 
 @pytest.fixture(scope="module")

@@ -125,7 +125,10 @@ class EdgeIndex:
         partial.replace(self.root / ALIASES)  # one rename: readers see the old mapping or the new
 
     def collection_exists(self, collection_name: str) -> bool:
-        real = self.resolve(collection_name)
+        return self._exists(self.resolve(collection_name))
+
+    def _exists(self, real: str) -> bool:
+        """Whether the collection folder `real` (a name already resolved) holds a shard."""
         return real in self._shards or (self._path(real) / "edge_config.json").exists() or any(self._path(real).glob("segments"))
 
     def _shard(self, collection_name: str) -> qe.EdgeShard:
@@ -134,7 +137,7 @@ class EdgeIndex:
             shard = self._shards.get(real)
             if shard is not None:
                 return shard
-            if not self.collection_exists(real):
+            if not self._exists(real):
                 raise CollectionNotFound(
                     f"collection {collection_name!r} not found in {self.root}; "
                     f"existing: {self.list_collections() or 'none'} (run `shop-assistant ingest` first)"

@@ -178,15 +178,10 @@ async def chat(ws: WebSocket, session_id: str | None = None) -> None:
                 await ws.close(admitted.close)
                 return
             sid = session_id
-    except SessionStoreUnavailable as e:  # the sessions database is down: say so, and when to retry
-        await ws.send_text(to_wire(ErrorEvent(error_text=e.message, code=e.code, retryable=True)))
-        await ws.close(TRY_AGAIN_LATER_CLOSE)
-        return
-    bind_session(sid)  # in every log record of this connection
-    leases = operations(ws).leases  # this process's, or every replica's (`shared_state`)
-    try:
+        bind_session(sid)  # in every log record of this connection
+        leases = operations(ws).leases  # this process's, or every replica's (`shared_state`)
         claimed = await claim_soon(leases, sid)
-    except SessionStoreUnavailable as e:
+    except SessionStoreUnavailable as e:  # the sessions database is down: say so, and when to retry
         await ws.send_text(to_wire(ErrorEvent(error_text=e.message, code=e.code, retryable=True)))
         await ws.close(TRY_AGAIN_LATER_CLOSE)
         return
