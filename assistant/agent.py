@@ -28,6 +28,7 @@ from langchain_core.language_models import BaseChatModel
 from PIL import Image
 from pydantic import BaseModel, ValidationError
 
+from assistant import stages
 from assistant.compound import split_steps, steps_of, undone
 from assistant.errors import AssistantError, LLMBusy, LLMUnavailable, SessionStoreUnavailable
 from assistant.events import (
@@ -264,7 +265,10 @@ class Agent:
         """A message, or one step of it, planned on what the session shows now."""
         shown = [ShownProduct(c.id, c.name, c.category, c.colour) for c in s.shown]
         cart = [ShownProduct(ln.product_id, ln.name) for ln in s.cart]
-        return plan_turn(text, shown, s.focus, s.last_query is not None, pending, photo, self.retriever.vocabulary, self.intents, cart)
+        started = time.perf_counter()
+        plan = plan_turn(text, shown, s.focus, s.last_query is not None, pending, photo, self.retriever.vocabulary, self.intents, cart)
+        stages.record("plan", time.perf_counter() - started)
+        return plan
 
     # -- one plan → tool calls and the answer ---------------------------------------------
 

@@ -82,6 +82,12 @@ class Settings(BaseModel):
     clip: ClipSettings = Field(default_factory=ClipSettings)
     collection: str = "kagl"
     threads: int = 2  # torch intra-op threads for encoding
+    # The server encodes concurrent turns' query texts in shared batches (`encoders.batching`);
+    # off, each turn encodes on its own (kept to measure what batching is worth).
+    batch_encoding: bool = True
+    # Turns the server runs at once (threads; each waits on the encoders, the index and the
+    # sessions database more than it computes).
+    turn_workers: int = Field(8, ge=1)
     data_dir: Path = Field(default_factory=default_data_dir)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     # Where sessions (history, cart) live: None → SQLite in data_dir (one machine);
@@ -111,6 +117,14 @@ class Settings(BaseModel):
             s.clip.pretrained = v
         if v := env.get("SHOP_ASSISTANT_THREADS"):
             s.threads = int(v)
+        if v := env.get("SHOP_ASSISTANT_BATCH_ENCODING"):
+            if v not in ("0", "1"):
+                raise ConfigError(f"SHOP_ASSISTANT_BATCH_ENCODING is {v!r}; give 1 (on, the default) or 0 (off)")
+            s.batch_encoding = v == "1"
+        if v := env.get("SHOP_ASSISTANT_TURN_WORKERS"):
+            if not v.isdigit() or int(v) < 1:
+                raise ConfigError(f"SHOP_ASSISTANT_TURN_WORKERS is {v!r}; give a whole number, at least 1")
+            s.turn_workers = int(v)
         if v := env.get("SHOP_ASSISTANT_SESSIONS"):
             s.sessions = v
         if v := env.get("SHOP_ASSISTANT_LLM"):

@@ -388,6 +388,10 @@ def test_metrics_count_turns_stages_errors_and_sockets(backend, tmp_path):
     assert get("shop_assistant_turns_total", channel="sse", outcome="error") == 1
     for stage in ("first_card", "first_text", "total"):
         assert get("shop_assistant_stage_seconds_count", channel="ws", stage=stage) == 1, stage
+    # where the search turn's time went: the wait for a worker, planning, encoding, the index
+    for stage in ("queue", "plan", "encode", "index"):
+        assert get("shop_assistant_stage_seconds_count", channel="ws", stage=stage) >= 1, stage
+        assert get("shop_assistant_stage_seconds_sum", channel="ws", stage=stage) > 0, stage
     assert get("shop_assistant_error_events_total", route="/v1/chat", code="malformed_json") == 1
     assert get("shop_assistant_error_events_total", route="/v1/chat/stream", code="query_error") == 1
     assert get("shop_assistant_http_errors_total", route="/v1/tools/{name}", status="404") == 1

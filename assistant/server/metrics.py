@@ -5,7 +5,9 @@
     shop_assistant_stage_seconds{channel, stage}          latency per stage: first_card (first
                                                           `data-products`), first_text (first
                                                           `text-delta`), total; voice adds
-                                                          transcribe and tts_first_audio
+                                                          transcribe and tts_first_audio; inside
+                                                          a turn: queue, plan, encode, index
+                                                          (`assistant.stages`)
     shop_assistant_error_events_total{route, code}        every `error` event sent (WebSocket
                                                           frames and SSE `data-error` chunks)
     shop_assistant_http_errors_total{route, status}       HTTP responses with status >= 400
@@ -28,10 +30,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assistant.stages import TURN_STAGES
+
 CHANNELS = ("ws", "sse", "voice")
 OUTCOMES = ("ok", "error", "cancelled", "interrupted")
-STAGES = ("first_card", "first_text", "total", "transcribe", "tts_first_audio")
-STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # seconds
+STAGES = ("first_card", "first_text", "total", "transcribe", "tts_first_audio", *TURN_STAGES)
+# seconds; fine at the low end, where a turn's inner stages (milliseconds) and the first card live
+STAGE_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 UNMATCHED = "unmatched"
 _ERROR_FRAME = '{"type":"error"'  # how `events.to_wire` starts an error event

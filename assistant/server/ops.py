@@ -77,6 +77,10 @@ class TurnWatch:
         elif kind == "finish":
             self.finished = True
 
+    def stage(self, stage: str, seconds: float) -> None:
+        """A stage inside the turn (`assistant.stages`), timed where it ran; any thread may call it."""
+        self.ops.metrics.observe_stage(stage, seconds, self.channel)
+
     def interrupt(self) -> None:
         if not self.finished and not self.interrupted and self._interrupt is not None:
             self.interrupted = True

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from assistant.agent import Agent
 from assistant.config import Settings
+from assistant.encoders.base import ImageTextEncoder, TextEncoder
+from assistant.encoders.batching import BatchingImageTextEncoder, BatchingTextEncoder
 from assistant.policies import PolicyIndex
 from assistant.retrieval.search import Retriever
 from assistant.sessions import SessionStore, open_store
@@ -29,8 +31,9 @@ class Services:
     transcriber: Transcriber | None = None  # None: voice input is refused (`voice_unavailable`)
     speaker: Speaker | None = None  # None: voice turns are answered in text only
     audio_limits: AudioLimits = field(default_factory=AudioLimits)
+    batchers: list[BatchingTextEncoder] = field(default_factory=list)  # closed after the last turn
     # CPU-bound work (encoders, the LLM, the index) runs here, never on the event loop.
-    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="turn"))
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8, thread_name_prefix="turn"))  # as Settings.turn_workers
 
     def ready(self) -> tuple[bool, str]:
         """Models loaded and the index answering."""
@@ -42,6 +45,8 @@ class Services:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=False)  # in-flight turns finish and save
+        for batcher in self.batchers:
+            batcher.close()
         self.store.close()
 
 
@@ -49,14 +54,24 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     from assistant.language.zh import chinese_bridge
     from assistant.llm.backends import load_lead_writer, load_tool_model
     from assistant.policies import EXAMPLE_POLICIES, load_passages
-    from assistant.runtime import build_retriever, load_encoders
+    from assistant.runtime import load_encoders, open_index
     from assistant.voice.hearing import CatalogueHearing
     from assistant.voice.transcriber import load_transcriber
 
     enc = load_encoders(settings)
-    retriever = build_retriever(settings, encoders=enc)
+    batchers: list[BatchingTextEncoder] = []
+    if settings.batch_encoding:
+        import torch
+
+        # Concurrent turns' query texts share forward passes (see encoders.batching); the CLIP
+        # and text batchers encode side by side, so they split the encoding cores between them.
+        torch.set_num_threads(max(1, settings.threads // 2))
+        batchers = [BatchingImageTextEncoder(enc.clip, "clip"), BatchingTextEncoder(enc.text, "text")]
+    clip: ImageTextEncoder = batchers[0] if batchers else enc.clip
+    text: TextEncoder = batchers[1] if batchers else enc.text
+    retriever = Retriever(open_index(settings), settings.collection, clip, text, enc.sparse)
     retriever.require_collection()
-    policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), enc.text)
+    policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), text)
     store = open_store(settings.sessions, settings.data_dir)
     tool_model, policy = load_tool_model(settings)
     agent = Agent(
@@ -75,7 +90,17 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
         intents.for_language("zh")
     chinese_bridge()
     transcriber = load_transcriber(settings.data_dir / "models", hearing=CatalogueHearing(retriever.vocabulary))
-    return Services(settings, retriever, agent, policies, store, transcriber=transcriber, speaker=_speaker())
+    return Services(
+        settings,
+        retriever,
+        agent,
+        policies,
+        store,
+        transcriber=transcriber,
+        speaker=_speaker(),
+        pool=ThreadPoolExecutor(max_workers=settings.turn_workers, thread_name_prefix="turn"),
+        batchers=batchers,
+    )
 
 
 def _speaker() -> Speaker | None:

@@ -5,8 +5,10 @@ services' thread pool and hands each event to the loop as it is made. Cancelling
 consumer (barge-in, a closed socket) sets a flag the worker checks between events and closes
 the agent's generator; a turn that has not yet saved its session then leaves it untouched.
 An optional `ops.TurnWatch` sees every event go by (stage latencies, the outcome) and lets
-a draining server end the turn early with `server_shutting_down`. The worker runs in a copy
-of the caller's context, so its log records carry the request and session ids.
+a draining server end the turn early with `server_shutting_down`; it also hears the turn's
+inner stages (`assistant.stages`: the wait for a worker, planning, encoding, the index). The
+worker runs in a copy of the caller's context, so its log records carry the request and
+session ids.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import asyncio
 import contextvars
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 from PIL import Image
 from pydantic import BaseModel
 
+from assistant import stages
 from assistant.agent import Agent
 from assistant.events import ErrorEvent, Finish
 
@@ -51,12 +56,15 @@ async def stream_turn(
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def work() -> None:
+        if watch is not None:
+            watch.stage("queue", time.perf_counter() - submitted)
         events = agent.turn(session_id, text, image, doubt)
         try:
-            for event in events:
-                if stop.is_set():
-                    break
-                put(event)
+            with stages.listening(watch.stage) if watch is not None else nullcontext():
+                for event in events:
+                    if stop.is_set():
+                        break
+                    put(event)
         except Exception:  # noqa: BLE001 - a bug in a turn ends that turn with an error event, never the server
             log.exception("turn failed (session %s)", session_id)
             put(ErrorEvent(error_text="Something went wrong on our side; please try again.", code="internal_error", retryable=True))
@@ -65,6 +73,7 @@ async def stream_turn(
             events.close()
             put(_DONE)
 
+    submitted = time.perf_counter()
     future = loop.run_in_executor(pool, contextvars.copy_context().run, work)
     try:
         if watch is not None:
