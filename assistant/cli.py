@@ -218,6 +218,23 @@ def _print_table(resp: Any) -> None:
         c.print("[yellow]relaxed (nothing matched them all): " + "; ".join(resp.filters_relaxed))
 
 
+def _search_video(retriever: Any, video: Path, text: str | None, k: int, as_json: bool) -> None:
+    from rich.console import Console
+
+    from assistant.video.items import search_video
+
+    result = search_video(retriever, video, text=text, k=k)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    c = Console()
+    c.print(f"{result.seconds:.1f} s of video, {result.frames_sampled} frames sampled, {result.shots} shots, {len(result.groups)} products seen")
+    for n, g in enumerate(result.groups, 1):
+        seen = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in g.item.spans)
+        c.print(f"\n[bold]Item {n}[/bold]: on screen {seen} (searched with the frame at {g.item.frame.t:.1f} s)")
+        _print_table(g.response)
+
+
 def _request(obj: dict[str, Any], base: Path | None = None) -> Any:
     from assistant.encoders.images import load_image
     from assistant.index.base import Filters
@@ -250,6 +267,9 @@ def _request(obj: dict[str, Any], base: Path | None = None) -> Any:
 def search(
     text: Annotated[str | None, typer.Option("--text", help="What the shopper typed.")] = None,
     image: Annotated[Path | None, typer.Option("--image", help="A photo to search with.")] = None,
+    video: Annotated[
+        Path | None, typer.Option("--video", help="A clip (MP4, MOV, WebM; up to 30 s, 50 MB): one card group per product it shows.")
+    ] = None,
     fusion: Annotated[str, typer.Option(help="bm25, text, clip, early, late or hybrid.")] = "hybrid",
     late_method: Annotated[str | None, typer.Option(help="rrf, dbsf or weighted (default: the mode's).")] = None,
     k: Annotated[int, typer.Option(help="Number of results.")] = 10,
@@ -278,6 +298,11 @@ def search(
                 except AssistantError as e:
                     out = {"line": line_no, "error": e.message}
                 typer.echo(json.dumps(out))
+        return
+    if video is not None:
+        if image is not None or batch is not None:
+            raise QueryError("give --video alone, or with --text; not with --image or --batch")
+        _search_video(retriever, video, text, k, as_json)
         return
     req = _request({"text": text, "fusion": fusion, "k": k, "late_method": late_method})
     if image is not None:

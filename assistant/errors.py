@@ -4,6 +4,9 @@
     ├── ConfigError                a setting names something that does not exist
     ├── CatalogueError             a catalogue file cannot be read at all
     ├── ImageError                 an image is unreadable, not an image, or too large
+    ├── AudioError                 audio that cannot be used (bad_audio, audio_too_long, no_speech)
+    ├── VideoError                 a clip that cannot be used (bad_video, video_too_long,
+    │                              no_product_in_video)
     ├── QueryError                 a query is empty, too long, or contradictory
     ├── ModelError                 a model file is missing or cannot be loaded
     ├── LLMUnavailable             the language model failed or timed out; the turn falls back
@@ -64,6 +67,25 @@ class NoSpeech(AudioError):
     """Silence or noise: nothing to transcribe."""
 
     code = "no_speech"
+
+
+class VideoError(AssistantError):
+    """A clip that cannot be used: corrupt or truncated, not a video (audio only, a still
+    image), an unsupported codec, or no product in it."""
+
+    code = "bad_video"
+
+
+class VideoTooLong(VideoError):
+    """Over the length or size limit; decoding stopped as soon as the limit was passed."""
+
+    code = "video_too_long"
+
+
+class NoProductInVideo(VideoError):
+    """The clip decodes, but no frame of it shows a product the catalogue sells."""
+
+    code = "no_product_in_video"
 
 
 class QueryError(AssistantError):

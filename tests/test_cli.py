@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def _run(*args, timeout=120):
     return subprocess.run([sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, timeout=timeout)
@@ -39,3 +41,27 @@ def test_prune_with_a_limit_is_refused_before_the_index_is_touched(tmp_path, kag
     r = _run("--index", str(tmp_path / "index"), "ingest", str(kagl_csv), "--limit", "5", "--prune")
     assert r.returncode == 2 and "--prune" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "index").exists(), "nothing was opened, created or removed"
+
+
+@pytest.mark.model
+def test_a_clip_searched_from_the_command_line_gives_a_group_per_product_and_a_bad_one_a_line(tmp_path, kagl_csv):
+    import json
+    from pathlib import Path
+
+    from benchmarks.video_clips import make_clip
+    from tests.kagl_subset import write_subset
+
+    csv_path, rows = write_subset(kagl_csv, tmp_path / "subset.csv", per_type=4)
+    index = str(tmp_path / "index")
+    assert _run("--index", index, "ingest", str(csv_path), timeout=600).returncode == 0
+    filmed = [next(r for r in rows if r["article_type"] == kind and r["image"]) for kind in ("Watches", "Handbags")]
+    clip = make_clip([(r["id"], r["article_type"], Path(r["image"])) for r in filmed], tmp_path / "clip", "h264", seed=2)
+    r = _run("--index", index, "search", "--video", clip.path, "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    groups = json.loads(r.stdout)["groups"]
+    assert [g["item"] for g in groups] == [1, 2] and all(g["seen"] for g in groups)
+    assert [g["hits"][0]["category"] for g in groups] == ["Watches", "Handbags"]
+    (tmp_path / "notes.mp4").write_text("a text file named like a video")
+    r = _run("--index", index, "search", "--video", str(tmp_path / "notes.mp4"), timeout=300)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: the video is not readable")
+    assert "Traceback" not in r.stderr

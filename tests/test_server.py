@@ -273,7 +273,9 @@ def test_the_tools_over_mcp_stdio(tmp_path, kagl_csv):
             return len(tools.tools), [p["category"] for p in found.structured_content["products"]], bad.is_error
 
     n_tools, categories, bad_is_error = anyio.run(session)
-    assert n_tools == 11 and categories == ["Watches"] * 3 and bad_is_error
+    from tools.registry import TOOLS
+
+    assert n_tools == len(TOOLS) + 1 and categories == ["Watches"] * 3 and bad_is_error  # every tool, and open_session
 
 
 def test_a_chinese_conversation_over_the_socket(server):

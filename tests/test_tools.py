@@ -11,6 +11,7 @@ from tools.registry import TOOLS, ToolError, call_tool, get_tool, langchain_tool
 EXPECTED = {
     "search_products",
     "search_by_photo",
+    "search_by_video",
     "similar_products",
     "get_product",
     "compare_products",

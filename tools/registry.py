@@ -24,6 +24,7 @@ from tools.get_facets import Facets, GetFacetsArgs, get_facets
 from tools.get_product import CompareProductsArgs, Comparison, GetProductArgs, compare_products, get_product
 from tools.policy import PolicyAnswerResult, PolicyQuestionArgs, answer_policy_question
 from tools.search_by_photo import SearchByPhotoArgs, search_by_photo
+from tools.search_by_video import SearchByVideoArgs, VideoSearchResult, search_by_video
 from tools.search_products import SearchProductsArgs, search_products
 from tools.similar_products import SimilarProductsArgs, similar_products
 from tools.types import ProductCard, SearchResult
@@ -49,6 +50,7 @@ TOOLS: dict[str, Tool] = {
     for t in (
         Tool("search_products", SearchProductsArgs, SearchResult, search_products),
         Tool("search_by_photo", SearchByPhotoArgs, SearchResult, search_by_photo),
+        Tool("search_by_video", SearchByVideoArgs, VideoSearchResult, search_by_video),
         Tool("similar_products", SimilarProductsArgs, SearchResult, similar_products),
         Tool("get_product", GetProductArgs, ProductCard, get_product),
         Tool("compare_products", CompareProductsArgs, Comparison, compare_products),

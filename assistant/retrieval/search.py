@@ -78,6 +78,16 @@ class SearchRequest:
     k: int = 10
     understand: bool = True
     relax: bool = True
+    # A photo already encoded by the catalogue CLIP's image tower (a clip's item: the mean of
+    # its frames' vectors), searched as `image` would be.
+    image_vector: np.ndarray | None = None
+    # The lists a photo searches, with their weights (default: the config's hybrid photo lists).
+    # Finding the very product filmed wants the photo-to-photo list alone: {"image": 1.0}.
+    photo_lists: Mapping[str, float] | None = None
+
+    @property
+    def has_photo(self) -> bool:
+        return self.image is not None or self.image_vector is not None
 
 
 @dataclass(frozen=True)
@@ -245,7 +255,7 @@ class Retriever:
 
     def understand(self, req: SearchRequest) -> ParsedQuery | None:
         if req.text is None or not req.text.strip():
-            if req.image is None:
+            if not req.has_photo:
                 raise QueryError("the query is empty: give text, a photo, or both")
             return None
         if len(req.text) > MAX_QUERY_CHARS:
@@ -271,10 +281,10 @@ class Retriever:
             if mode in ("bm25", "text"):
                 raise QueryError(f"fusion mode {mode!r} needs query text; a photo alone needs clip, early, late or hybrid")
         # The text encoder's rows are started first so that they are made beside the CLIP's.
-        text_needed = text is not None and TEXT in wanted and not (mode == "hybrid" and req.image is not None)
+        text_needed = text is not None and TEXT in wanted and not (mode == "hybrid" and req.has_photo)
         text_rows = encode_soon(self.text, [text]) if text is not None and text_needed else None
         clip_t = self.clip.encode_text([text])[0] if text is not None and wanted & {IMAGE, CLIP_TEXT, FUSED} else None
-        clip_i = self.clip.encode_image([req.image])[0] if req.image is not None else None
+        clip_i = req.image_vector if req.image_vector is not None else self.clip.encode_image([req.image])[0] if req.image is not None else None
         primary = clip_i if clip_i is not None else clip_t
         early: np.ndarray | None = None
         if FUSED in wanted or (mode in ("clip", "hybrid") and clip_i is not None and clip_t is not None):
@@ -287,7 +297,7 @@ class Retriever:
         if mode == "hybrid":
             if clip_i is not None:
                 assert early is not None
-                return {name: VectorQuery(name, early.tolist(), n) for name in c.hybrid_photo_lists}
+                return {name: VectorQuery(name, early.tolist(), n) for name in (req.photo_lists or c.hybrid_photo_lists)}
             wanted = set(c.hybrid_text_lists)
             if text is None:
                 raise QueryError("a hybrid query needs text or a photo")
@@ -365,7 +375,7 @@ class Retriever:
         payloads = {h.id: h.payload for hits in per_list.values() for h in hits}
         c = self.config
         if req.fusion == "hybrid":
-            weights = c.hybrid_photo_lists if req.image is not None else c.hybrid_text_lists
+            weights = (req.photo_lists or c.hybrid_photo_lists) if req.has_photo else c.hybrid_text_lists
             method, rrf_k = req.late_method or c.hybrid_method, c.hybrid_rrf_k
         else:
             weights, method, rrf_k = {}, req.late_method or "rrf", c.rrf_k

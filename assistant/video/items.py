@@ -1,0 +1,164 @@
+"""What a clip shows, as products to search for: its shots grouped into items, each searched.
+
+Up to `FRAMES_PER_SHOT` frames of each shot are framed as the catalogue photographs products
+(`video.framing`: cropped to the product, on white) and encoded by the catalogue CLIP's
+image tower in one batch. A shot's vector is the mean of its frames' (a pan or a zoom sees
+the product from several framings; their mean is steadier than any one frame). Shots whose
+vectors are near each other show the same item (the clip came back to the shirt after the
+shoes) and become one item. Each item is searched with its vector on the photo-to-photo list
+alone (finding the very product filmed; the cross-modal lists a photo search also reads find
+its kind, and pulled the filmed product out of the top 5 on the dev clips), with the
+shopper's words as filters and in the vector, as a photo search does; one card group per
+item, in the order the items first appear. An item whose nearest catalogue photo is far (a
+face, a street, a blank wall) shows no product and is dropped; a clip with none left is
+`NoProductInVideo`.
+
+Owns the grouping of shots into items and the video search; not decoding (`video.decode`),
+the choice of frames (`video.keyframes`) nor the framing of one (`video.framing`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import NoProductInVideo
+from assistant.index.base import Filters, VectorQuery
+from assistant.index.schema import IMAGE
+from assistant.retrieval.search import Retriever, SearchRequest, SearchResponse
+from assistant.video.decode import DEFAULT_VIDEO_LIMITS, DecodedClip, Frame, VideoLimits, read_clip
+from assistant.video.framing import isolate
+from assistant.video.keyframes import Shot, shots
+
+FRAMES_PER_SHOT = 6  # evenly spread over the shot; more add encoder time, not accuracy
+SAME_ITEM = 0.75  # cosine between two shots' vectors above which they show one item (dev: one product 0.7-0.9, two mostly below 0.45)
+MIN_PRODUCT_SIMILARITY = 0.35  # cosine to the nearest catalogue photo below which an item is no product (a weak test: see README)
+PHOTO_TO_PHOTO = {IMAGE: 1.0}
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    shots: list[Shot]  # in time order
+    frame: Frame  # the sharpest of its shots' frames: the one shown as "seen here"
+    nearest_photo: float  # cosine of the item's vector to the closest catalogue photo
+    vector: np.ndarray  # the mean of its framed frames' image vectors, unit length: what is searched
+
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        return [(s.start_s, s.end_s) for s in self.shots]
+
+
+@dataclass(frozen=True)
+class VideoGroup:
+    item: VideoItem
+    response: SearchResponse
+
+
+@dataclass
+class VideoSearch:
+    groups: list[VideoGroup]
+    seconds: float  # the clip's length
+    frames_sampled: int
+    shots: int
+    dropped: int  # items that showed no product
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 2),
+            "frames_sampled": self.frames_sampled,
+            "shots": self.shots,
+            "items_without_product": self.dropped,
+            "groups": [
+                {
+                    "item": n,
+                    "seen": [[round(a, 2), round(b, 2)] for a, b in g.item.spans],
+                    "frame_s": round(g.item.frame.t, 2),
+                    "nearest_photo": round(g.item.nearest_photo, 3),
+                    **g.response.to_dict(),
+                }
+                for n, g in enumerate(self.groups, 1)
+            ],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+def _spread(frames: tuple[Frame, ...], n: int) -> list[Frame]:
+    if len(frames) <= n:
+        return list(frames)
+    return [frames[round(i * (len(frames) - 1) / (n - 1))] for i in range(n)]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+
+
+def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoItem], int]:
+    """The items the shots show, in order of first appearance, and how many showed no product."""
+    if not clip_shots:
+        return [], 0
+    chosen = [_spread(s.members or (s.frame,), FRAMES_PER_SHOT) for s in clip_shots]
+    flat = [isolate(f.image) for frames in chosen for f in frames]
+    rows = retriever.clip.encode_image(flat)  # one batch for the clip; rows unit length
+    bounds = np.cumsum([0] + [len(frames) for frames in chosen])
+    per_shot = [rows[bounds[i] : bounds[i + 1]] for i in range(len(clip_shots))]
+    shot_vectors = [_unit(r.mean(axis=0)) for r in per_shot]
+    groups: list[list[int]] = []
+    for i, v in enumerate(shot_vectors):
+        # a shot joins the earlier item it is most like, if like enough; else it is a new item
+        sims = [max(float(shot_vectors[j] @ v) for j in members) for members in groups]
+        best = int(np.argmax(sims)) if sims else -1
+        if best >= 0 and sims[best] >= SAME_ITEM:
+            groups[best].append(i)
+        else:
+            groups.append([i])
+    items, dropped = [], 0
+    for g in groups:
+        vector = _unit(np.concatenate([per_shot[i] for i in g]).mean(axis=0))
+        near = _nearest_photo(retriever, vector)
+        if near < MIN_PRODUCT_SIMILARITY:
+            dropped += 1
+            continue
+        sharpest = max(g, key=lambda i: clip_shots[i].sharpness)
+        items.append(VideoItem([clip_shots[i] for i in g], clip_shots[sharpest].frame, near, vector))
+    return items, dropped
+
+
+def _nearest_photo(retriever: Retriever, vector: np.ndarray) -> float:
+    hits = retriever.index.query(retriever.collection_name, [VectorQuery(IMAGE, vector.tolist(), 1)], None, None, 1)
+    return float(hits[0].score) if hits else 0.0
+
+
+def search_video(
+    retriever: Retriever,
+    source: bytes | Path | DecodedClip,
+    text: str | None = None,
+    filters: Filters | None = None,
+    k: int = 5,
+    limits: VideoLimits = DEFAULT_VIDEO_LIMITS,
+) -> VideoSearch:
+    """One card group per item the clip shows; `VideoError`s say why a clip cannot be used."""
+    t0 = time.perf_counter()
+    clip = source if isinstance(source, DecodedClip) else read_clip(source, limits)
+    t1 = time.perf_counter()
+    clip_shots = shots(clip.frames)
+    t2 = time.perf_counter()
+    items, dropped = items_of(clip_shots, retriever)
+    t3 = time.perf_counter()
+    if not items:
+        raise NoProductInVideo(
+            "no frame of the video shows a product this shop sells; try a steadier, closer shot of the item",
+            zh="视频里没有看到本店出售的商品；请拍得更近、更稳一些",
+        )
+    wanted = filters or Filters()
+    groups = [
+        VideoGroup(item, retriever.search(SearchRequest(text=text, image_vector=item.vector, photo_lists=PHOTO_TO_PHOTO, filters=wanted, k=k)))
+        for item in items
+    ]
+    t4 = time.perf_counter()
+    timings = {"decode": t1 - t0, "shots": t2 - t1, "items": t3 - t2, "search": t4 - t3, "total": t4 - t0}
+    return VideoSearch(groups, clip.seconds, len(clip.frames), len(clip_shots), dropped, {k_: v * 1e3 for k_, v in timings.items()})
