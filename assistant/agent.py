@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from assistant import stages
 from assistant.compound import split_steps, steps_of, undone
-from assistant.errors import AssistantError, LLMBusy, LLMUnavailable, SessionStoreUnavailable
+from assistant.errors import AssistantError, LLMBusy, LLMUnavailable, NoProductInVideo, SessionStoreUnavailable, VideoError, VideoTooLong
 from assistant.events import (
     DataFacets,
     DataNotice,
@@ -58,6 +58,7 @@ from assistant.retrieval.search import Retriever
 from assistant.retrieval.understanding import GENDER_EXPANSION, parse_query, singular
 from assistant.sessions import EarlierSearch, PendingAction, SessionState, SessionStore, ShownCard, open_session
 from assistant.tool_loop import Policy, ToolLoopFailed, TurnContext, ask_model, review_call, start_exchange, tell_model
+from assistant.video.decode import DecodedClip
 from assistant.voice.hearing import Doubt, asks_back
 from tools.context import ToolContext
 from tools.registry import ToolError, call_tool, get_tool
@@ -68,6 +69,8 @@ PAGE = 5  # products shown per answer
 SEEN_LIMIT = 200  # products remembered for in-session personalisation
 EARLIER_LIMIT = 10  # earlier searches remembered for "go back"
 PERSONAL_POOL = 4  # with likes or dislikes, searches fetch 4 pages and show the best one for the shopper
+VIDEO_CARDS = 3  # cards per product a clip shows: a clip of four products is twelve cards
+VIDEO_ERRORS: dict[str, type[VideoError]] = {e.code: e for e in (VideoError, VideoTooLong, NoProductInVideo)}
 MAX_DETAILS = 3  # products described in one answer ("tell me about the 2nd and 4th")
 FILTER_FIELDS = ("colour", "gender", "category", "brand", "exclude_brand")
 
@@ -127,21 +130,29 @@ class Agent:
         self._active_lock = threading.Lock()
         self._clock = clock  # for the busy window (a test moves it instead of sleeping)
 
-    def turn(self, session_id: str | None, message: str, image: Image.Image | None = None, doubt: Doubt | None = None) -> Iterator[BaseModel]:
+    def turn(
+        self,
+        session_id: str | None,
+        message: str,
+        image: Image.Image | None = None,
+        doubt: Doubt | None = None,
+        video: bytes | DecodedClip | None = None,
+    ) -> Iterator[BaseModel]:
         """Run one turn, yielding events; the session is saved only when the turn succeeds.
         The session is held from load to save (run the whole turn in one thread and close it).
         `doubt`: a spoken message's unsure word (`assistant.voice.hearing`); a search that names
-        no kind of product then asks back ("did you mean sarees?") instead of searching."""
+        no kind of product then asks back ("did you mean sarees?") instead of searching.
+        `video`: a clip's file (`assistant.video`): one card group per product it shows."""
         with self._active_lock:
             self._active += 1
             if self._active > 1:
                 self._overlapped_at = self._clock()
         try:
             if session_id is None:
-                yield from self._turn(None, message, image, doubt)
+                yield from self._turn(None, message, image, doubt, video)
                 return
             with self.store.held(session_id):
-                yield from self._turn(session_id, message, image, doubt)
+                yield from self._turn(session_id, message, image, doubt, video)
         except SessionStoreUnavailable as e:
             # The sessions database went away (or restarts) before the turn saved: nothing of
             # it was kept, so the shopper may simply send it again.
@@ -151,16 +162,20 @@ class Agent:
             with self._active_lock:
                 self._active -= 1
 
-    def _turn(self, session_id: str | None, message: str, image: Image.Image | None, doubt: Doubt | None = None) -> Iterator[BaseModel]:
+    def _turn(
+        self, session_id: str | None, message: str, image: Image.Image | None, doubt: Doubt | None = None, video: bytes | DecodedClip | None = None
+    ) -> Iterator[BaseModel]:
         state = open_session(self.store, session_id)
         work = state.model_copy(deep=True)  # the turn edits a copy: a failure leaves `state` as it was
         yield Start(message_id=uuid.uuid4().hex, session_id=work.session_id)
         language: Language | None = None  # the plan's; an input refused before planning is told by its script
         try:
-            plan = self._plan(message, work, pending=work.pending is not None, photo=image is not None)
+            plan = self._plan(message, work, pending=work.pending is not None, photo=image is not None or video is not None)
             language = plan.language
             ctx = ToolContext(self.retriever, work, self.policies)
             answer = self._ask_back(plan, work, doubt) if doubt is not None else None
+            if video is not None:
+                answer = yield from self._video(plan, ctx, work, video)
             if answer is None and self.tool_model is not None and _model_may_choose(plan, image):
                 attempt = work.model_copy(deep=True)  # a failed attempt leaves no trace in the session
                 ctx = ToolContext(self.retriever, attempt, self.policies)
@@ -181,7 +196,7 @@ class Agent:
             return
         text = answer.text
         lead = ""
-        if self.writer is not None and plan.language in self.writer.languages and not answer.by_model and answer.steps == 1:
+        if self.writer is not None and plan.language in self.writer.languages and not answer.by_model and answer.steps == 1 and video is None:
             try:
                 lead = self._lead(message, plan, work, answer, ctx, photo=image is not None)
             except LLMUnavailable as e:
@@ -189,7 +204,7 @@ class Agent:
         if lead:
             body = text[len(answer.generic_lead) :] if answer.generic_lead and text.startswith(answer.generic_lead) else text
             text = f"{lead} {body}"
-        remember(work, "user", message or "[photo]", budget_tokens=self.history_tokens)
+        remember(work, "user", message or ("[video]" if video is not None else "[photo]"), budget_tokens=self.history_tokens)
         remember(work, "assistant", text, note_calls(ctx.calls), budget_tokens=self.history_tokens)
         self.store.save(work)
         yield from _text_events(text)
@@ -667,6 +682,34 @@ class Agent:
         opening = say(lang, "listing", lead=lead, names="")[: -len("。" if lang == "zh" else ".")]
         return Answer(text, generic_lead=opening if generic else None)
 
+    def _video(self, plan: Plan, ctx: ToolContext, s: SessionState, clip: bytes | DecodedClip) -> Steps:
+        """A clip: one card group per product it shows, numbered on from group to group, so
+        that "the fourth one" afterwards means the fourth card on screen."""
+        lang = plan.language
+        ctx.videos["clip"] = clip
+        text = plan.text or None
+        if text and lang == "zh":  # the catalogue CLIP reads English: the clip's words, bridged
+            text = chinese_bridge().to_english(text).text or None
+        res = yield from self._call(ctx, "search_by_video", {"video": "attachment:clip", "text": text, "k": VIDEO_CARDS})
+        if isinstance(res, ToolError):
+            if res.code in VIDEO_ERRORS:  # the clip itself is the problem: the turn ends with its typed error
+                raise VIDEO_ERRORS[res.code](res.error)
+            return Answer(say(lang, "could_not_search", error=res.error))
+        shown: list[ShownCard] = []
+        parts = []
+        for g in res.groups:
+            seen = SEPARATOR[lang].join(f"{span.start_s:.0f}-{span.end_s:.0f} s" for span in g.seen)
+            group = {"item": g.item, "seen": [span.model_dump() for span in g.seen], "frame_s": g.frame_s}
+            yield DataProducts(data={**g.model_dump(mode="json", exclude={"item", "seen", "frame_s"}), "group": group})
+            names = "; ".join(f"{len(shown) + n}. {p.name}" for n, p in enumerate(g.products, 1))
+            shown += [ShownCard(id=p.id, name=p.name, category=p.category, colour=p.colour, why=p.why) for p in g.products]
+            parts.append(say(lang, "video_item", item=g.item, seen=seen, names=names))
+        s.shown = shown
+        s.seen = (s.seen + [c for c in shown if c.id not in {x.id for x in s.seen}])[-SEEN_LIMIT:]
+        s.filters_applied = list(res.groups[0].filters_applied) if res.groups else []
+        s.focus = None
+        return Answer(say(lang, "video", n=len(res.groups), seconds=f"{res.seconds:.0f}") + " " + " ".join(parts))
+
     def _pool(self, s: SessionState) -> int:
         """How many products a search fetches: a page, or with likes or dislikes in the session
         a pool that many times larger, for `_show` to re-rank."""
@@ -803,6 +846,9 @@ def _text_events(text: str) -> Iterator[BaseModel]:
 
 
 def _code(e: AssistantError) -> str:
-    """`QueryError` → "query_error": the error class as a machine-readable code."""
+    """The error's own code where it has one ("bad_video"), else its class as one: `QueryError`
+    → "query_error"."""
+    if code := getattr(e, "code", None):
+        return str(code)
     name = type(e).__name__.rstrip("_")
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")

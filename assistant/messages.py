@@ -38,6 +38,8 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "back": {"en": "Back to the earlier results", "zh": "回到之前的结果"},
     "no_back": {"en": "There are no earlier results to go back to.", "zh": "没有可以返回的之前的结果。"},
     "photo": {"en": "Here is what looks like your photo", "zh": "与您的照片相似的商品"},
+    "video": {"en": "I saw {n} product(s) in your {seconds}-second clip.", "zh": "在您 {seconds} 秒的视频里看到 {n} 件商品。"},
+    "video_item": {"en": "Product {item} (on screen at {seen}): {names}.", "zh": "商品 {item}（出现在 {seen}）：{names}。"},
     "similar": {"en": "Similar to {name}", "zh": "与 {name} 相似的商品"},
     "updated": {"en": "Updated the search", "zh": "已更新搜索"},
     "updated_with": {"en": "Updated the search ({changes})", "zh": "已更新搜索（{changes}）"},

@@ -158,7 +158,7 @@ def test_a_tool_that_raises_is_a_clear_answer_and_the_session_stays_usable(world
     monkeypatch.setitem(registry.TOOLS, "get_product", dataclasses.replace(registry.TOOLS["get_product"], fn=broken))
     events, text, _, tools = run(agent, "t1", "tell me more about the first one")
     out = next(e for e in events if e.type == "tool-output-available").output
-    assert out == {"tool": "get_product", "error": "the tool failed unexpectedly", "retryable": True}, "no internals leak"
+    assert out == {"tool": "get_product", "error": "the tool failed unexpectedly", "retryable": True, "code": None}, "no internals leak"
     assert events[-1].type == "finish" and "could not" in text
     assert agent.store.load("t1").shown == before.shown and agent.store.load("t1").cart == before.cart
     monkeypatch.undo()

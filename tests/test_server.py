@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -293,3 +294,36 @@ def test_a_chinese_conversation_over_the_socket(server):
         events = turn(ws, {"type": "message", "text": "black sandals for women"})
         text = "".join(e["delta"] for e in events if e["type"] == "text-delta")
         assert text and not any("\u4e00" <= c <= "\u9fff" for c in text), "an English turn is answered in English"
+
+
+def test_clips_as_base64_then_a_follow_up_on_their_cards_and_bad_clips_refused_with_codes(server, kagl_csv, tmp_path):
+    from benchmarks.video_clips import make_clip
+
+    host, rows = server
+    with_photo = [r for r in rows if (kagl_csv.parent / "images" / f"{r['id']}.jpg").is_file()]
+    filmed = [next(r for r in with_photo if r["article_type"] == kind) for kind in ("Sandals", "Watches")]
+    clip = make_clip([(r["id"], r["article_type"], kagl_csv.parent / "images" / f"{r['id']}.jpg") for r in filmed], tmp_path / "c", "vp9", seed=8)
+    data = base64.b64encode(Path(clip.path).read_bytes()).decode()
+    with connect(f"ws://{host}/v1/chat", max_size=None) as ws:
+        ws.recv(timeout=10)
+        events = turn(ws, {"type": "message", "text": "", "video": {"media_type": "video/webm", "data": data}})
+        groups = [e["data"] for e in events if e["type"] == "data-products"]
+        assert [g["group"]["item"] for g in groups] == [1, 2] and all(len(g["products"]) == 3 for g in groups)
+        assert [e["type"] for e in events].index("data-products") < [e["type"] for e in events].index("text-delta"), "cards before text"
+        # the cards are numbered on from group to group: the fourth is the second group's first
+        fourth = groups[1]["products"][0]
+        events = turn(ws, {"type": "message", "text": "tell me more about the fourth one"})
+        assert any(e["type"] == "tool-input-available" and e["input"].get("product_id") == fourth["id"] for e in events)
+        bad = {
+            b"plain text, not a clip": "bad_video",
+            (kagl_csv.parent / "images" / f"{filmed[0]['id']}.jpg").read_bytes(): "bad_video",  # a still image
+        }
+        for payload, code in bad.items():
+            ws.send(json.dumps({"type": "message", "text": "what is this", "video": {"media_type": "video/mp4", "binary": True}}))
+            ws.send(payload)
+            ev = json.loads(ws.recv(timeout=30))
+            assert ev["type"] == "error" and ev["code"] == code, ev
+        ws.send(json.dumps({"type": "message", "text": "x", "video": {"media_type": "video/mp4", "data": "not base64!"}}))
+        assert json.loads(ws.recv(timeout=10))["code"] == "bad_video"
+        events = turn(ws, {"type": "message", "text": "black watches"})  # the session goes on
+        assert "data-products" in [e["type"] for e in events]

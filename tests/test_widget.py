@@ -486,3 +486,29 @@ def test_a_chinese_conversation_in_the_widget(browser: Browser, server: LiveServ
         assert SCREENSHOT_ZH.stat().st_size > 50_000
     finally:
         context.close()
+
+
+def test_a_clip_dropped_in_the_chat_gives_a_card_group_per_product(page: Page, server: LiveServer, tmp_path: Path) -> None:
+    from benchmarks.video_clips import make_clip
+
+    frames = Frames(page)
+    page.goto(f"{server.url}/")
+    rows = [r for r in server.rows if r["image"] and Path(r["image"]).is_file()]
+    filmed = [next(r for r in rows if r["article_type"] == kind) for kind in ("Watches", "Handbags")]
+    clip = make_clip([(r["id"], r["article_type"], Path(r["image"])) for r in filmed], tmp_path / "clip", "h264", seed=4)
+    page.locator(".sa-file").set_input_files(clip.path)
+    expect(page.locator(".sa-attachment video")).to_have_count(1)
+    page.locator(".sa-send").click()
+    answer = wait_for_turn(page, 1)
+    assert frames.sent[-1]["video"] == {"media_type": "video/mp4", "binary": True}, "the clip goes as the binary frame it declares"
+    events = frames.turns()[0]
+    assert [e["toolName"] for e in events if e["type"] == "tool-input-available"] == ["search_by_video"], events
+    groups = [e["data"] for e in events if e["type"] == "data-products"]
+    assert [g["group"]["item"] for g in groups] == [1, 2]
+    expect(answer.locator(".sa-group")).to_have_count(2)
+    expect(answer.locator(".sa-group").first).to_contain_text("Product 1")
+    for n, row in enumerate(filmed):
+        assert row["id"] in [p["id"] for p in groups[n]["products"]], f"product {n + 1} of the clip is in its group"
+        expect(answer.locator(f'.sa-card[data-product-id="{row["id"]}"]')).to_have_count(1)
+    expect(answer.locator(".sa-msg-text")).to_contain_text("I saw 2 product(s)")
+    expect(page.locator(".sa-user video.sa-msg-photo")).to_have_count(1)

@@ -69,6 +69,7 @@ class ToolError(BaseModel):
     tool: str
     error: str
     retryable: bool = False
+    code: str | None = None  # the error's code where it has one ("bad_video", "no_product_in_video", ...)
 
 
 def list_tools() -> list[str]:
@@ -95,7 +96,7 @@ def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any]) -> BaseMod
     try:
         return tool.fn(ctx, args)
     except AssistantError as e:
-        return ToolError(tool=name, error=e.message if e.user_visible else type(e).__name__, retryable=e.retryable)
+        return ToolError(tool=name, error=e.message if e.user_visible else type(e).__name__, retryable=e.retryable, code=getattr(e, "code", None))
     except Exception:  # noqa: BLE001 - a bug in one tool is that call's failure, not the turn's or the server's
         log.exception("tool %s failed", name)
         return ToolError(tool=name, error="the tool failed unexpectedly", retryable=True)

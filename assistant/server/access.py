@@ -358,7 +358,7 @@ class AccessMiddleware:
             while True:
                 message = await receive()
                 if message["type"] == "websocket.receive" and _frame_too_large(message, limit):
-                    text = f"the frame is over the {limit:,} byte limit; send photos under 20 MB (base64 or a binary frame)"
+                    text = f"the frame is over the {limit:,} byte limit; send photos under 20 MB and clips under 50 MB (base64 or a binary frame)"
                     await tracked_send({"type": "websocket.send", "text": to_wire(ErrorEvent(error_text=text, code="frame_too_large"))})
                     continue
                 if message["type"] == "websocket.disconnect":

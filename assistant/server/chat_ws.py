@@ -21,7 +21,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
 
 from assistant.encoders.images import decode_image_data, load_image
-from assistant.errors import AssistantError, SessionStoreUnavailable
+from assistant.errors import AssistantError, SessionStoreUnavailable, VideoError
 from assistant.events import PROTOCOL_VERSION, ErrorEvent, to_wire
 from assistant.language.text import answer_language
 from assistant.server.access import TRY_AGAIN_LATER_CLOSE
@@ -33,6 +33,7 @@ from assistant.server.session_access import SessionRefusal, gate, owner_of
 from assistant.server.shared_state import SocketLeases
 from assistant.server.turns import stream_turn
 from assistant.server.voice import VoiceChannel
+from assistant.video.decode import DecodedClip, decode_video_data, read_clip
 
 HEARTBEAT_S = 15.0
 SESSION_BUSY = 4409  # close code: the session is open on another socket
@@ -50,7 +51,7 @@ class ChatSocket:
         self.services = services
         self.session_id = session_id
         self.turn: asyncio.Task[None] | None = None
-        self.awaiting_image: MessageEvent | None = None  # a message whose photo is the next binary frame
+        self.awaiting_image: MessageEvent | None = None  # a message whose photo or clip is the next binary frame
         self._send_lock = asyncio.Lock()
         self.voice = VoiceChannel(self)
 
@@ -78,16 +79,26 @@ class ChatSocket:
         await self.send(Abort())
         return True
 
-    async def run_turn(self, text: str, image: Any) -> None:
-        turn = stream_turn(self.services.agent, self.services.pool, self.session_id, text, image, operations(self.ws).turn_watch("ws"))
+    async def run_turn(self, text: str, image: Any, video: DecodedClip | None = None) -> None:
+        watch = operations(self.ws).turn_watch("ws")
+        turn = stream_turn(self.services.agent, self.services.pool, self.session_id, text, image, watch, video=video)
         async with contextlib.aclosing(turn) as events:  # closed now, not by the garbage collector, if a send fails
             with contextlib.suppress(WebSocketDisconnect):  # the client left mid-answer: no one to tell
                 async for event in events:
                     await self.send(event)
 
-    async def start_turn(self, msg: MessageEvent, image_bytes: bytes | None) -> None:
+    async def start_turn(self, msg: MessageEvent, image_bytes: bytes | None, video: bytes | None = None) -> None:
         if (refusal := await operations(self.ws).admit_turn(self.ws.scope)) is not None:
             await self.send(refusal)  # rate_limited or server_shutting_down; the socket stays open
+            return
+        if video is not None:  # decoded off the loop; a bad clip is refused before the answer in flight is
+            try:
+                clip = await asyncio.get_running_loop().run_in_executor(self.services.pool, read_clip, video)
+            except VideoError as e:
+                await self.error(e.code, e.text(answer_language(msg.text)))
+                return
+            await self.cancel_turn()
+            self.turn = asyncio.create_task(self.run_turn(msg.text, None, clip))
             return
         image = None
         if image_bytes is not None:
@@ -128,6 +139,8 @@ class ChatSocket:
             await self.voice.on_commit()
         elif event.type == "input_audio_buffer.clear":
             await self.voice.on_clear()
+        elif event.video is not None:
+            await self.on_video(event)
         elif event.image is None:
             await self.start_turn(event, None)
         elif event.image.binary:
@@ -142,12 +155,31 @@ class ChatSocket:
                 return
             await self.start_turn(event, raw_image)
 
+    async def on_video(self, event: MessageEvent) -> None:
+        assert event.video is not None
+        if event.image is not None:
+            await self.error("invalid_event", "send a photo or a clip in a message, not both")
+        elif event.video.binary:
+            self.awaiting_image = event
+        elif event.video.data is None:
+            await self.error("invalid_event", "video needs `data` (base64) or `binary: true`")
+        else:
+            try:
+                clip = decode_video_data(event.video.data)
+            except VideoError as e:
+                await self.error(e.code, e.text(answer_language(event.text)))
+                return
+            await self.start_turn(event, None, clip)
+
     async def on_bytes(self, data: bytes) -> None:
         if self.awaiting_image is None:
-            await self.error("undeclared_binary", 'a binary frame must follow a message with "image": {"binary": true, ...}')
+            await self.error("undeclared_binary", 'a binary frame must follow a message with "image" or "video": {"binary": true, ...}')
             return
         msg, self.awaiting_image = self.awaiting_image, None
-        await self.start_turn(msg, data)
+        if msg.video is not None:
+            await self.start_turn(msg, None, data)
+        else:
+            await self.start_turn(msg, data)
 
 
 async def claim_soon(leases: SocketLeases, session_id: str) -> bool:

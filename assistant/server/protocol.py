@@ -36,10 +36,17 @@ class ImageInput(_Client):
     binary: bool = False  # the file follows as the next binary frame
 
 
+class VideoInput(_Client):
+    media_type: Literal["video/mp4", "video/webm", "video/quicktime"]
+    data: str | None = None  # base64 of the file
+    binary: bool = False  # the file follows as the next binary frame
+
+
 class MessageEvent(_Client):
     type: Literal["message"]
     text: str = ""
     image: ImageInput | None = None
+    video: VideoInput | None = None  # a clip: one card group per product it shows (not with `image`)
 
 
 class CancelEvent(_Client):

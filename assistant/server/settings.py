@@ -61,7 +61,7 @@ class ServerSettings(BaseModel):
     token_secret: SecretStr | None = None  # signs shopper tokens; the same on every replica (else made at start)
     cors_origins: list[str] = []  # browser origins allowed to call the HTTP API, e.g. https://shop.example; "*" for any
     max_body_bytes: int = Field(32 * MIB, ge=1)  # HTTP request bodies (SSE turns, tool calls, MCP); over it: 413
-    max_frame_bytes: int = Field(32 * MIB, ge=1)  # WebSocket frames; over it: a `frame_too_large` error event
+    max_frame_bytes: int = Field(52 * MIB, ge=1)  # WebSocket frames (a clip of up to 50 MB as one); over it: a `frame_too_large` error event
     session_idle_s: float = Field(7 * 86400.0, gt=0)  # a session unused this long expires (`session_access`)
     shutdown_grace_s: float = Field(20.0, ge=0)  # turns in flight may finish for this long, then end with an error
     # A postgresql:// URL: rate-limit buckets and the one-socket-per-session rule shared by every

@@ -21,12 +21,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.encoders.images import decode_image_data, load_image
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, VideoError
 from assistant.server.ops import operations
 from assistant.server.request_ids import bind_session
 from assistant.server.services import Services
 from assistant.server.session_access import SessionRefusal, gate, owner_of
 from assistant.server.turns import stream_turn
+from assistant.video.decode import decode_video_data, read_clip
 
 router = APIRouter()
 
@@ -64,19 +65,26 @@ def ai_sdk_chunks(event: BaseModel) -> list[dict[str, Any]]:
     return [wire]
 
 
-def _turn_input(req: ChatRequest) -> tuple[str, bytes | None]:
+def _turn_input(req: ChatRequest) -> tuple[str, bytes | None, bytes | None]:
+    """The turn's words, photo and clip (a file part of `image/*` or `video/*` as a data URL)."""
     user = next((m for m in reversed(req.messages) if m.role == "user"), None)
     if user is None:
         raise HTTPException(422, "the request has no user message")
     text = " ".join(p.text for p in user.parts if p.type == "text" and p.text)
-    image = None
+    image = video = None
     for p in user.parts:
-        if p.type == "file" and (p.media_type or "").startswith("image/") and p.url and p.url.startswith("data:"):
-            try:
+        if p.type != "file" or not p.url or not p.url.startswith("data:"):
+            continue
+        try:
+            if (p.media_type or "").startswith("image/"):
                 image = decode_image_data(p.url)
-            except AssistantError as e:
-                raise HTTPException(422, f"the file part: {e.message}") from None
-    return text, image
+            elif (p.media_type or "").startswith("video/"):
+                video = decode_video_data(p.url)
+        except AssistantError as e:
+            raise HTTPException(422, f"the file part: {e.message}") from None
+    if image is not None and video is not None:
+        raise HTTPException(422, "send a photo or a clip in a message, not both")
+    return text, image, video
 
 
 class Refused(BaseModel):
@@ -95,21 +103,26 @@ class Refused(BaseModel):
 async def chat_stream(body: ChatRequest, request: Request) -> StreamingResponse:
     services: Services = request.app.state.services
     bind_session(body.id)
-    text, raw = _turn_input(body)
+    text, raw, video = _turn_input(body)
     # useChat makes its chat ids on the client: an unknown one starts a session, bound to its caller.
     sessions = gate(services, operations(request).settings)
     admitted = await asyncio.get_running_loop().run_in_executor(services.pool, sessions.admit, body.id, owner_of(request.scope), True)
     if isinstance(admitted, SessionRefusal):
         return JSONResponse({"detail": admitted.text, "code": admitted.code}, status_code=admitted.status)  # type: ignore[return-value]
-    image = None
+    image = clip = None
     if raw is not None:
         try:
             image = await asyncio.get_running_loop().run_in_executor(services.pool, load_image, raw)
         except AssistantError as e:
             raise HTTPException(422, e.message) from None
+    if video is not None:
+        try:
+            clip = await asyncio.get_running_loop().run_in_executor(services.pool, read_clip, video)
+        except VideoError as e:
+            raise HTTPException(422, f"the clip: {e.message}") from None
 
     async def lines() -> AsyncIterator[str]:
-        async for event in stream_turn(services.agent, services.pool, body.id, text, image, operations(request).turn_watch("sse")):
+        async for event in stream_turn(services.agent, services.pool, body.id, text, image, operations(request).turn_watch("sse"), video=clip):
             for chunk in ai_sdk_chunks(event):
                 yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n"
         yield "data: [DONE]\n\n"

@@ -32,6 +32,7 @@ from assistant.events import ErrorEvent, Finish
 
 if TYPE_CHECKING:
     from assistant.server.ops import TurnWatch
+    from assistant.video.decode import DecodedClip
     from assistant.voice.hearing import Doubt
 
 _DONE = object()
@@ -47,6 +48,7 @@ async def stream_turn(
     image: Image.Image | None,
     watch: TurnWatch | None = None,
     doubt: Doubt | None = None,
+    video: DecodedClip | None = None,
 ) -> AsyncIterator[BaseModel]:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
@@ -58,7 +60,7 @@ async def stream_turn(
     def work() -> None:
         if watch is not None:
             watch.stage("queue", time.perf_counter() - submitted)
-        events = agent.turn(session_id, text, image, doubt)
+        events = agent.turn(session_id, text, image, doubt, video)
         try:
             with stages.listening(watch.stage) if watch is not None else nullcontext():
                 for event in events:

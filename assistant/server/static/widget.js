@@ -74,6 +74,11 @@
     "Added ✓": "已加入 ✓",
     "Try again": "重试",
     "Remove the photo": "移除照片",
+    "Remove the clip": "移除视频",
+    "Your clip": "您的视频",
+    "Product": "商品",
+    "on screen at": "出现在",
+    "Looking for the products in your clip…": "正在查找视频中的商品…",
     "Not connected: your message will be sent when the connection is back.": "未连接：恢复连接后会发送您的消息。",
     "That file is not a photo the assistant can read (JPEG, PNG, WebP, GIF or BMP).": "这个文件不是可识别的照片（JPEG、PNG、WebP、GIF 或 BMP）。",
     "Add words if you like, e.g. “in black”": "可以补充文字，比如“要黑色的”",
@@ -99,6 +104,8 @@
   const MAX_TEXT_CHARS = 2000; // the server's message limit
   const MAX_PHOTO_BYTES = 20 * 1024 * 1024; // the server's photo limit
   const PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"];
+  const MAX_VIDEO_BYTES = 50 * 1024 * 1024; // the server's clip limit (and 30 seconds)
+  const VIDEO_TYPES = ["video/mp4", "video/webm", "video/quicktime"];
   const RECORDING_TYPE = "audio/webm;codecs=opus";
   const MAX_RECORDING_MS = 60_000;
   const MIN_RECORDING_MS = 300; // shorter is a slip of the finger, not speech
@@ -118,6 +125,7 @@
   const TOOL_LABELS = {
     search_products: "Searching the catalogue…",
     search_by_photo: "Looking for products like your photo…",
+    search_by_video: "Looking for the products in your clip…",
     similar_products: "Finding similar products…",
     get_product: "Looking up the product…",
     compare_products: "Comparing…",
@@ -330,7 +338,7 @@
         writeStorage(SESSION_KEY, ev.session_id);
         this.onState("open");
         this.onEvent(ev);
-        for (const queued of this.outbox.splice(0)) this.ws.send(JSON.stringify(queued));
+        for (const queued of this.outbox.splice(0)) this.sendNow(queued.ev, queued.blob);
         return;
       }
       this.onEvent(ev);
@@ -387,17 +395,23 @@
       }
     }
 
-    /** Send an event; returns false if it was queued (or, for a cancel, dropped) instead. */
-    send(ev) {
+    /** Send an event (and the binary frame it declares, if any); returns false if it was queued
+     * (or, for a cancel, dropped) instead. */
+    send(ev, blob = null) {
       if (this.ready && this.ws && this.ws.readyState === WebSocket.OPEN) {
-        this.ws.send(JSON.stringify(ev));
+        this.sendNow(ev, blob);
         return true;
       }
       if (ev.type !== "cancel") {
-        this.outbox.push(ev);
+        this.outbox.push({ ev, blob });
         this.outbox.splice(0, Math.max(0, this.outbox.length - OUTBOX_LIMIT));
       }
       return false;
+    }
+
+    sendNow(ev, blob) {
+      this.ws.send(JSON.stringify(ev));
+      if (blob) this.ws.send(blob); // a clip goes as the binary frame its message declared
     }
 
     close() {
@@ -632,7 +646,7 @@
         this.cartSummary,
       );
 
-      this.fileInput = h("input", { type: "file", accept: PHOTO_TYPES.join(","), class: "sa-file", tabindex: "-1", "aria-hidden": "true" });
+      this.fileInput = h("input", { type: "file", accept: [...PHOTO_TYPES, ...VIDEO_TYPES].join(","), class: "sa-file", tabindex: "-1", "aria-hidden": "true" });
       this.fileInput.addEventListener("change", () => {
         if (this.fileInput.files && this.fileInput.files[0]) this.attach(this.fileInput.files[0]);
         this.fileInput.value = ""; // choosing the same file again fires change again
@@ -743,10 +757,11 @@
       if (this.stick) this.log.scrollTop = this.log.scrollHeight;
     }
 
-    addUserMessage(text, photo) {
+    addUserMessage(text, photo, video = false) {
       this.stick = true; // the shopper spoke: follow the answer
       const msg = h("div", { class: "sa-msg sa-user" });
-      if (photo) msg.append(h("img", { class: "sa-msg-photo", src: photo, alt: t("Your photo"), onload: () => this.follow() }));
+      if (photo && video) msg.append(h("video", { class: "sa-msg-photo", src: photo, controls: true, muted: true, playsinline: true, "aria-label": t("Your clip") }));
+      else if (photo) msg.append(h("img", { class: "sa-msg-photo", src: photo, alt: t("Your photo"), onload: () => this.follow() }));
       if (text) msg.append(h("p", { class: "sa-msg-text", text }));
       return this.append(msg);
     }
@@ -824,11 +839,20 @@
       if (!products.length) return;
       const grid = h("div", { class: "sa-cards", role: "list", "aria-label": `${products.length} products` });
       for (const p of products) grid.append(this.card(p));
-      const t = this.currentTurn();
-      t.el.insertBefore(grid, t.activity.nextSibling);
-      if (data.filters_relaxed && data.filters_relaxed.length) {
-        grid.after(h("p", { class: "sa-filters", text: `${t("Dropped to find matches:")} ${data.filters_relaxed.join("; ")}` }));
+      const turn = this.currentTurn();
+      const blocks = [grid];
+      const group = data.group; // a clip's product: its cards under when it was on screen
+      if (group) {
+        const seen = (group.seen || []).map((s) => `${Math.round(s.start_s)}-${Math.round(s.end_s)} s`).join(", ");
+        blocks.unshift(h("p", { class: "sa-group", text: `${t("Product")} ${group.item} · ${t("on screen at")} ${seen}` }));
       }
+      if (data.filters_relaxed && data.filters_relaxed.length) {
+        blocks.push(h("p", { class: "sa-filters", text: `${t("Dropped to find matches:")} ${data.filters_relaxed.join("; ")}` }));
+      }
+      // after the cards already shown in this turn (a clip's groups come in order), else first
+      const after = turn.lastCards || turn.activity;
+      after.after(...blocks);
+      turn.lastCards = blocks[blocks.length - 1];
       this.scrollToEnd();
     }
 
@@ -926,7 +950,8 @@
       const box = h("div", { class: "sa-error", role: "alert" }, h("p", { text: ev.errorText || "Something went wrong." }));
       if (ev.retryable && this.lastMessage) {
         const again = this.lastMessage;
-        box.append(h("button", { type: "button", class: "sa-link", text: t("Try again"), onclick: () => this.resend(again) }));
+        const blob = this.lastBlob;
+        box.append(h("button", { type: "button", class: "sa-link", text: t("Try again"), onclick: () => this.resend(again, true, blob) }));
       }
       if (this.turn && this.turn.streaming) {
         this.setActivity("");
@@ -990,6 +1015,7 @@
         return;
       }
       const photo = this.photo;
+      if (photo) photo.sent = true; // its object URL now plays in the conversation
       this.sendMessage(text, photo);
       this.input.value = "";
       this.fitInput();
@@ -999,17 +1025,24 @@
 
     sendMessage(text, photo = null) {
       const ev = { type: "message", text };
-      if (photo) ev.image = { media_type: photo.mediaType, data: photo.data };
-      this.addUserMessage(text, photo && photo.url);
-      this.resend(ev, false);
+      let blob = null;
+      if (photo && photo.video) {
+        ev.video = { media_type: photo.mediaType, binary: true };
+        blob = photo.file;
+      } else if (photo) {
+        ev.image = { media_type: photo.mediaType, data: photo.data };
+      }
+      this.addUserMessage(text, photo && photo.url, photo && photo.video);
+      this.resend(ev, false, blob);
     }
 
-    resend(ev, echo = true) {
+    resend(ev, echo = true, blob = null) {
       if (echo) this.addUserMessage(ev.text, null);
       this.lastMessage = ev;
+      this.lastBlob = blob;
       this.audio.unlock();
       this.audio.stop(); // a new message interrupts the spoken answer; the server stops the text
-      if (!this.conn.send(ev)) this.addNotice(t("Not connected: your message will be sent when the connection is back."));
+      if (!this.conn.send(ev, blob)) this.addNotice(t("Not connected: your message will be sent when the connection is back."));
       this.scrollToEnd(true);
     }
 
@@ -1022,6 +1055,23 @@
     // ---- photos: file input, drag and drop, paste ----
 
     async attach(file) {
+      if (VIDEO_TYPES.includes(file.type)) {
+        if (file.size > MAX_VIDEO_BYTES) {
+          this.showError({ errorText: `That clip is ${(file.size / 1048576).toFixed(1)} MB; the limit is 50 MB.` });
+          return;
+        }
+        const url = URL.createObjectURL(file);
+        this.photo = { mediaType: file.type, file, url, name: file.name || "clip", video: true };
+        this.attachment.replaceChildren(
+          h("video", { src: url, muted: true, playsinline: true }),
+          h("span", { class: "sa-attachment-name", text: this.photo.name }),
+          h("button", { type: "button", class: "sa-icon-button", "aria-label": t("Remove the clip"), icon: "close", onclick: () => this.clearPhoto() }),
+        );
+        this.attachment.hidden = false;
+        this.input.placeholder = t("Add words if you like, e.g. “in black”");
+        this.input.focus();
+        return;
+      }
       if (!PHOTO_TYPES.includes(file.type)) {
         this.showError({ errorText: t("That file is not a photo the assistant can read (JPEG, PNG, WebP, GIF or BMP).") });
         return;
@@ -1043,6 +1093,7 @@
     }
 
     clearPhoto() {
+      if (this.photo && this.photo.video && !this.photo.sent) URL.revokeObjectURL(this.photo.url);
       this.photo = null;
       this.attachment.hidden = true;
       this.attachment.replaceChildren();
@@ -1081,7 +1132,7 @@
         e.preventDefault();
         depth = 0;
         this.dropOverlay.hidden = true;
-        const file = [...e.dataTransfer.files].find((f) => f.type.startsWith("image/")) || e.dataTransfer.files[0];
+        const file = [...e.dataTransfer.files].find((f) => f.type.startsWith("image/") || f.type.startsWith("video/")) || e.dataTransfer.files[0];
         if (file) this.attach(file);
       });
     }
