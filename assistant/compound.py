@@ -100,16 +100,26 @@ def steps_of(message: str, vocabulary: Vocabulary | None) -> list[Step] | None:
     return out
 
 
+def search_types(arguments: dict[str, Any]) -> frozenset[str]:
+    """The product types a `search_products` call's filters ask for, singular and lower case."""
+    filters = arguments.get("filters") or {}
+    return frozenset(singular(str(v).lower()) for f in ("category", "article_type") for v in filters.get(f) or ())
+
+
+def mixes_steps(steps: list[Step], arguments: dict[str, Any]) -> bool:
+    """Whether a search asks for the product types of two of the message's steps at once
+    ("sunglasses" and "watches" in one filter): it shows a mix, a few of each at best, and
+    answers neither step."""
+    asked = search_types(arguments)
+    return sum(bool(s.types & asked) for s in steps if s.intent == "search") > 1
+
+
 def undone(steps: list[Step], calls: list[tuple[str, dict[str, Any]]]) -> list[Step]:
     """The steps no call did: a search whose product types no search asked for, a follow-up
-    whose tool did not run (after a search that was done)."""
-    searched = [frozenset(singular(str(v).lower()) for f in ("category", "article_type") for v in (args.get("filters") or {}).get(f) or ())
-                for name, args in calls if name == "search_products"]  # fmt: skip
+    whose tool did not run (after a search that was done). A search that mixed two steps'
+    types did neither: each runs on its own."""
+    searched = [search_types(args) for name, args in calls if name == "search_products" and not mixes_steps(steps, args)]
     ran = [name for name, _ in calls]
-    wanted = [s.types for s in steps if s.intent == "search"]
-    # A search that asked for the types of two steps at once ("sunglasses" and "watches" in one
-    # filter) shows a mix, a few of each at best: it answers neither, and each runs on its own.
-    searched = [asked for asked in searched if sum(bool(w & asked) for w in wanted) <= 1]
     left = []
     for step in steps:
         if step.intent == "search":

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 
-from assistant.compound import clauses, parse
+from assistant.compound import clauses, mixes_steps, parse, steps_of
 from assistant.errors import AssistantError, LLMUnavailable
 from assistant.history import summary_view
 from assistant.planner import Plan, plan_turn
@@ -147,7 +147,12 @@ def review_call(name: str, arguments: dict[str, Any], t: TurnContext, policy: Po
     if name == "search_products":
         if t.plan.intent in NOT_A_SEARCH and not t.asks_search():
             return Verdict("refused", arguments, f"the shopper's message is about {t.plan.intent.replace('_', ' ')}, not a product search")
-        return _review_search(arguments, t)
+        verdict = _review_search(arguments, t)
+        if mixes_steps(steps_of(t.message, t.vocabulary) or [], verdict.arguments):
+            # Refused before it runs, so its mixed cards are never shown: each kind is then
+            # searched on its own (by the model's next call, or as the planner's step).
+            return Verdict("refused", arguments, "the message asks for several kinds of product: search for each kind on its own")
+        return verdict
     return Verdict("kept", arguments)
 
 

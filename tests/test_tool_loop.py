@@ -184,3 +184,22 @@ def test_a_reply_that_is_an_unreadable_call_is_told_apart_from_words(reply, is_c
     from assistant.tool_loop import looks_like_a_call
 
     assert looks_like_a_call(reply) is is_call
+
+
+@pytest.mark.parametrize(
+    ("categories", "action"),
+    [(["watches", "shoes"], "refused"), (["watches"], "kept"), (["shoes"], "kept")],
+)
+def test_a_search_mixing_two_steps_kinds_is_refused_before_its_cards_are_shown(categories, action):
+    colour = {"watches": ["black"], "shoes": ["red"]}
+    proposed = search(category=categories, colour=[c for k in categories for c in colour[k]], gender=["men", "unisex"])
+    v = review_call("search_products", proposed, context("black watches and red shoes for men"))
+    assert (v.action == "refused") == (action == "refused"), v
+    if action == "refused":
+        assert "each kind on its own" in (v.reason or "")
+
+
+def test_a_search_the_review_would_widen_to_both_kinds_is_refused_too():
+    # no kind proposed: the review would fill in the message's two kinds, a mixed search
+    v = review_call("search_products", search(), context("black watches and red shoes for men"))
+    assert v.action == "refused"
