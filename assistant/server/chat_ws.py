@@ -51,7 +51,7 @@ class ChatSocket:
         self.services = services
         self.session_id = session_id
         self.turn: asyncio.Task[None] | None = None
-        self.awaiting_image: MessageEvent | None = None  # a message whose photo or clip is the next binary frame
+        self.awaiting_binary: MessageEvent | None = None  # a message whose photo or clip is the next binary frame
         self._send_lock = asyncio.Lock()
         self.voice = VoiceChannel(self)
 
@@ -144,7 +144,7 @@ class ChatSocket:
         elif event.image is None:
             await self.start_turn(event, None)
         elif event.image.binary:
-            self.awaiting_image = event
+            self.awaiting_binary = event
         elif event.image.data is None:
             await self.error("invalid_event", "image needs `data` (base64) or `binary: true`")
         else:
@@ -160,7 +160,7 @@ class ChatSocket:
         if event.image is not None:
             await self.error("invalid_event", "send a photo or a clip in a message, not both")
         elif event.video.binary:
-            self.awaiting_image = event
+            self.awaiting_binary = event
         elif event.video.data is None:
             await self.error("invalid_event", "video needs `data` (base64) or `binary: true`")
         else:
@@ -172,10 +172,10 @@ class ChatSocket:
             await self.start_turn(event, None, clip)
 
     async def on_bytes(self, data: bytes) -> None:
-        if self.awaiting_image is None:
+        if self.awaiting_binary is None:
             await self.error("undeclared_binary", 'a binary frame must follow a message with "image" or "video": {"binary": true, ...}')
             return
-        msg, self.awaiting_image = self.awaiting_image, None
+        msg, self.awaiting_binary = self.awaiting_binary, None
         if msg.video is not None:
             await self.start_turn(msg, None, data)
         else:
