@@ -36,7 +36,7 @@ from assistant.video.framing import isolate
 from assistant.video.keyframes import Shot, shots
 
 FRAMES_PER_SHOT = 6  # evenly spread over the shot; more add encoder time, not accuracy
-SAME_ITEM = 0.75  # cosine between two shots' vectors above which they show one item (dev: one product 0.7-0.9, two mostly below 0.45)
+SAME_ITEM = 0.75  # cosine between two shots' vectors above which they show one item (dev clips: one product's shots 0.7-0.9, two products' mostly below 0.45)
 MIN_PRODUCT_SIMILARITY = 0.35  # cosine to the nearest catalogue photo below which an item is no product (a weak test: see README)
 PHOTO_TO_PHOTO = {IMAGE: 1.0}
 
@@ -109,7 +109,7 @@ def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoIt
     # dev clips' products per shot, their sum 79%: the framing helps where the backdrop
     # misleads, the frame where the framing cut or whitened part of the product.
     rows = encoded[: len(frames)] + encoded[len(frames) :]
-    bounds = np.cumsum([0] + [len(frames) for frames in chosen])
+    bounds = np.cumsum([0] + [len(shot) for shot in chosen])
     per_shot = [rows[bounds[i] : bounds[i + 1]] for i in range(len(clip_shots))]
     shot_vectors = [_unit(r.mean(axis=0)) for r in per_shot]
     groups: list[list[int]] = []
