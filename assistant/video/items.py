@@ -36,7 +36,9 @@ from assistant.video.framing import isolate
 from assistant.video.keyframes import Shot, shots
 
 FRAMES_PER_SHOT = 6  # evenly spread over the shot; more add encoder time, not accuracy
-SAME_ITEM = 0.75  # cosine between two shots' vectors above which they show one item (dev clips: one product's shots 0.7-0.9, two products' mostly below 0.45)
+# cosine between two shots' vectors above which they show one item (dev clips: one product's
+# shots 0.7-0.9, two products' mostly below 0.45)
+SAME_ITEM = 0.75
 MIN_PRODUCT_SIMILARITY = 0.35  # cosine to the nearest catalogue photo below which an item is no product (a weak test: see README)
 PHOTO_TO_PHOTO = {IMAGE: 1.0}
 
