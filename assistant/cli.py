@@ -231,7 +231,7 @@ def _search_video(retriever: Any, video: Path, text: str | None, k: int, as_json
     c.print(f"{result.seconds:.1f} s of video, {result.frames_sampled} frames sampled, {result.shots} shots, {len(result.groups)} products seen")
     for n, g in enumerate(result.groups, 1):
         seen = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in g.item.spans)
-        c.print(f"\n[bold]Item {n}[/bold]: on screen {seen} (searched with the frame at {g.item.frame.t:.1f} s)")
+        c.print(f"\n[bold]Item {n}[/bold]: on screen {seen} (sharpest at {g.item.frame.t:.1f} s)")
         _print_table(g.response)
 
 

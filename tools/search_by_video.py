@@ -37,7 +37,7 @@ class SeenSpan(BaseModel):
 class VideoCardGroup(SearchResult):
     item: int  # 1, 2, ... in the order the products first appear
     seen: list[SeenSpan]  # when this product is on screen
-    frame_s: float  # the moment whose frame was searched
+    frame_s: float  # its sharpest moment (the search reads several frames of each shot)
 
 
 class VideoSearchResult(BaseModel):
