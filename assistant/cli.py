@@ -270,7 +270,7 @@ def search(
     video: Annotated[
         Path | None, typer.Option("--video", help="A clip (MP4, MOV, WebM; up to 30 s, 50 MB): one card group per product it shows.")
     ] = None,
-    fusion: Annotated[str, typer.Option(help="bm25, text, clip, early, late or hybrid.")] = "hybrid",
+    fusion: Annotated[str, typer.Option(help="bm25, text, clip, early, late, hybrid, or attention (a photo and words).")] = "hybrid",
     late_method: Annotated[str | None, typer.Option(help="rrf, dbsf or weighted (default: the mode's).")] = None,
     k: Annotated[int, typer.Option(help="Number of results.")] = 10,
     batch: Annotated[Path | None, typer.Option("--batch", help="JSONL file of queries, one result line each.")] = None,
@@ -337,6 +337,33 @@ def train_clip_cmd(
     report = train_clip(cat.products, target, TrainConfig(epochs=epochs, seed=seed), cache_dir=s.data_dir / "cache")
     typer.echo(json.dumps(report.final.__dict__ if report.final else {}, indent=2))
     typer.echo(f"saved {target} in {report.seconds:.0f} s")
+
+
+@app.command("train-fusion")
+def train_fusion_cmd(
+    catalogue: Annotated[Path, typer.Argument(help="Catalogue with photos.")] = DEFAULT_CATALOGUE,
+    out: Annotated[Path | None, typer.Option(help="Model file to write (default: the packaged one).")] = None,
+    minutes: Annotated[float, typer.Option(help="Training time budget, after the tokens are cached.")] = 12.0,
+    steps: Annotated[int | None, typer.Option(help="Stop after this many steps (the packaged model's report gives its count).")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Train attention fusion (photo + words, cross-attention) on composed pairs from the catalogue."""
+    import torch
+
+    from assistant.catalogue.loader import load_catalogue
+    from assistant.clip.fusion_model import DEFAULT_FUSION_MODEL
+    from assistant.clip.model import KAGL_CLIP, load_open_clip
+    from assistant.clip.train_fusion import FusionTrainConfig, train_fusion
+
+    s = state.settings
+    if s.clip.model != KAGL_CLIP or s.clip.pretrained is not None:
+        raise QueryError("attention fusion is trained on the catalogue CLIP's towers; drop --clip-model / --clip-pretrained")
+    torch.set_num_threads(s.threads)
+    cat = load_catalogue(catalogue)
+    target = out or DEFAULT_FUSION_MODEL
+    clip = load_open_clip(s.clip.model, s.clip.pretrained)
+    report = train_fusion(clip, cat.products, target, FusionTrainConfig(minutes=minutes, max_steps=steps, seed=seed), cache_dir=s.data_dir / "cache")
+    typer.echo(json.dumps({k: v for k, v in report.__dict__.items() if k != "config"}, indent=2))
 
 
 @app.command("export-clip")

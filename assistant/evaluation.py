@@ -116,6 +116,8 @@ def evaluate(
             bar.update(1)
             if mode in ("bm25", "text") and q.text is None:
                 continue  # a photo alone has no words for these modes
+            if mode == "attention" and (q.text is None or q.image is None):
+                continue  # attention fusion reads a photo and words together
             resp = retriever.search(SearchRequest(text=q.text, image=images.get(q.id), filters=q.filters, fusion=mode, k=50))
             ranked = [h.product_id for h in resp.hits]
             for kind in (q.kind, "all"):

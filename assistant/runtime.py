@@ -10,6 +10,7 @@ from assistant.encoders.clip import ClipEncoder
 from assistant.encoders.sparse import Bm25Encoder
 from assistant.encoders.text import SentenceEncoder
 from assistant.index.base import ProductIndex
+from assistant.retrieval.attention import AttentionComposer
 from assistant.retrieval.search import Retriever
 
 
@@ -53,4 +54,15 @@ def load_encoders(settings: Settings) -> Encoders:
 def build_retriever(settings: Settings, index: ProductIndex | None = None, encoders: Encoders | None = None) -> Retriever:
     index = index or open_index(settings)
     enc = encoders or load_encoders(settings)
-    return Retriever(index, settings.collection, enc.clip, enc.text, enc.sparse)
+    return Retriever(index, settings.collection, enc.clip, enc.text, enc.sparse, attention=load_attention(settings, enc))
+
+
+def load_attention(settings: Settings, enc: Encoders) -> AttentionComposer | None:
+    """The `attention` fusion mode's model, where the packaged CLIP runs and the model is there."""
+    from assistant.clip.fusion_model import DEFAULT_FUSION_MODEL
+    from assistant.clip.model import KAGL_CLIP
+
+    loaded = getattr(enc.clip, "clip", None)  # the open_clip model under the encoder
+    if settings.clip.model != KAGL_CLIP or settings.clip.pretrained is not None or loaded is None or not DEFAULT_FUSION_MODEL.is_file():
+        return None
+    return AttentionComposer.load(loaded, DEFAULT_FUSION_MODEL)

@@ -53,6 +53,8 @@ def main() -> None:
         for mode in FUSION_MODES:
             if kind == "photo" and mode in ("bm25", "text"):
                 continue
+            if mode == "attention" and (kind != "photo+text" or retriever.attention is None):
+                continue  # it reads a photo and words together, with its trained model
             times = []
             for _ in range(a.repeat):
                 for q in qs:

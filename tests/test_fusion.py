@@ -87,3 +87,39 @@ def test_early_fuse_rejects_mismatched_weights_and_cancellation():
         early_fuse([np.ones(2)], [0.5, 0.5])
     with pytest.raises(ValueError):
         early_fuse([np.array([1.0, 0.0]), np.array([-1.0, 0.0])], [1.0, 1.0])
+
+
+# -- the head's vote on a photo's kind ----------------------------------------------------
+
+
+def _photo_list():
+    from assistant.retrieval.fusion import Fused
+
+    # a shirt photo: a kurta scores best, but the head is mostly shirts
+    scores = [("k1", 1.0), ("s1", 0.97), ("s2", 0.95), ("s3", 0.94), ("t1", 0.93), ("s4", 0.9), ("s5", 0.5)]
+    kinds = {"k1": "Kurtas", "s1": "Shirts", "s2": "Shirts", "s3": "Shirts", "s4": "Shirts", "s5": "Shirts", "t1": "Tops", "x": None}
+    return [Fused(i, s, {"fused": (n, s)}) for n, (i, s) in enumerate(scores, 1)], kinds
+
+
+def test_kind_vote_lifts_the_heads_majority_kind_over_a_lone_better_scored_item():
+    from assistant.retrieval.fusion import KIND_VOTE, kind_vote
+
+    fused, kinds = _photo_list()
+    ranked, vote = kind_vote(fused, kinds, depth=6, weight=1.0)
+    assert max(vote, key=vote.get) == "Shirts"
+    assert abs(sum(vote.values()) - 1) < 1e-9
+    order = [f.id for f in ranked]
+    assert order[:3] == ["s1", "s2", "s3"] and order.index("k1") < order.index("t1")
+    assert ranked[0].sources[KIND_VOTE] == (1, vote["Shirts"])  # explained: the leading kind, its share
+    assert ranked[0].sources["fused"] == (2, 0.97)  # the list's own evidence kept
+
+
+def test_kind_vote_off_or_without_kinds_leaves_the_list_as_it_was():
+    from assistant.retrieval.fusion import Fused, kind_vote
+
+    fused, kinds = _photo_list()
+    assert kind_vote(fused, kinds, depth=5, weight=0.0) == (fused, {})
+    assert kind_vote(fused, {}, depth=5, weight=0.5) == (fused, {})
+    unknown = [Fused("x", 1.0, {}), *fused[1:]]
+    ranked, vote = kind_vote(unknown, kinds, depth=3, weight=0.5)
+    assert "photo_kind" not in next(f for f in ranked if f.id == "x").sources and None not in vote

@@ -1,7 +1,7 @@
 """What a clip shows, as products to search for: its shots grouped into items, each searched.
 
 Up to `FRAMES_PER_SHOT` frames of each shot are encoded by the catalogue CLIP's image tower,
-each both as filmed and framed as the catalogue photographs products (`video.framing`:
+each both as filmed and framed as the catalogue photographs products (`encoders.framing`:
 cropped to the product, on white), the clip in one batch. A shot's vector is the mean of its
 frames' (a pan or a zoom sees the product from several framings; their mean is steadier than
 any one frame). Shots whose
@@ -15,7 +15,7 @@ face, a street, a blank wall) shows no product and is dropped; a clip with none 
 `NoProductInVideo`.
 
 Owns the grouping of shots into items and the video search; not decoding (`video.decode`),
-the choice of frames (`video.keyframes`) nor the framing of one (`video.framing`).
+the choice of frames (`video.keyframes`) nor the framing of one (`encoders.framing`).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from assistant.encoders.framing import isolate
 from assistant.errors import NoProductInVideo
 from assistant.index.base import Filters, VectorQuery
 from assistant.index.schema import IMAGE
 from assistant.retrieval.search import Retriever, SearchRequest, SearchResponse
 from assistant.video.decode import DEFAULT_VIDEO_LIMITS, DecodedClip, Frame, VideoLimits, read_clip
-from assistant.video.framing import isolate
 from assistant.video.keyframes import Shot, shots
 
 FRAMES_PER_SHOT = 6  # evenly spread over the shot; more add encoder time, not accuracy
@@ -163,7 +163,10 @@ def search_video(
         )
     wanted = filters or Filters()
     groups = [
-        VideoGroup(item, retriever.search(SearchRequest(text=text, image_vector=item.vector, photo_lists=PHOTO_TO_PHOTO, filters=wanted, k=k)))
+        VideoGroup(
+            item,
+            retriever.search(SearchRequest(text=text, image_vector=item.vector, photo_lists=PHOTO_TO_PHOTO, kind_vote=False, filters=wanted, k=k)),
+        )
         for item in items
     ]
     t4 = time.perf_counter()

@@ -143,6 +143,7 @@
     image: "a photo that looks alike",
     clip_text: "a photo that matches your words",
     fused: "all lists together",
+    photo_kind: "the kind of product most like your photo",
   };
 
   // Inline icons (static markup, never data): 24×24, stroked with the current colour.

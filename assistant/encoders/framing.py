@@ -11,7 +11,8 @@ replaced by white, softly at the edges.
 Where no such product stands out (a busy scene whose border is not one backdrop, a product
 filling the frame), the frame is returned as it was: framing only ever narrows a clear case.
 
-Owns the isolation of one product in one image; not which frames (`video.keyframes`).
+Owns the isolation of one product in one image (a clip's frame or a shopper's photo); not which
+frames of a clip (`video.keyframes`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ MARGIN = 0.08  # added around the product's box, of its larger side
 MIN_AREA, MAX_AREA = 0.02, 0.85  # product's share of the frame outside which framing is not trusted
 MIN_BORDER_AGREEMENT = 0.7  # share of border pixels near the backdrop colour for it to be one backdrop
 OUT = 224  # the catalogue photos' size
+STUDIO_WHITE = 235  # a backdrop whose every channel is at least this is the studio's white
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Framed:
     image: Image.Image  # the product on white, or the frame as it was
     isolated: bool  # a product stood out from one backdrop
     whole: bool  # ...and its box does not touch the frame's edge (not cut off by the framing)
+    studio: bool = False  # the backdrop is already near white: the image is framed as the studio frames
 
 
 def isolate(image: Image.Image) -> Image.Image:
@@ -52,6 +55,7 @@ def frame_product(image: Image.Image) -> Framed:
     threshold = max(28.0, float(np.percentile(border_dist, 90)) * 1.6)
     if float((border_dist <= threshold).mean()) < MIN_BORDER_AGREEMENT:
         return Framed(image, False, False)
+    studio = bool(backdrop.min() >= STUDIO_WHITE)
     dist = np.linalg.norm(rgb - backdrop, axis=-1)
     mask = Image.fromarray(((dist > threshold) * 255).astype(np.uint8))
     mask = mask.filter(ImageFilter.MinFilter(3)).filter(ImageFilter.MaxFilter(5))  # specks out, the product whole
@@ -70,4 +74,4 @@ def frame_product(image: Image.Image) -> Framed:
     white = Image.new("RGB", (side, side), (255, 255, 255))
     # crop() pads outside the frame with black; the mask there is 0, so white shows
     framed = Image.composite(image.convert("RGB").crop(box), white, soft)
-    return Framed(framed.resize((OUT, OUT), Image.Resampling.BICUBIC), True, whole)
+    return Framed(framed.resize((OUT, OUT), Image.Resampling.BICUBIC), True, whole, studio)
