@@ -118,7 +118,7 @@ def evaluate(
                 continue  # a photo alone has no words for these modes
             if mode == "attention" and (q.text is None or q.image is None):
                 continue  # attention fusion reads a photo and words together
-            resp = retriever.search(SearchRequest(text=q.text, image=images.get(q.id), filters=q.filters, fusion=mode, k=50))
+            resp = retriever.search(SearchRequest(text=q.text, image=images.get(q.id), filters=q.filters, fusion=mode, k=50, pinned=True))
             ranked = [h.product_id for h in resp.hits]
             for kind in (q.kind, "all"):
                 r = rows.setdefault((mode, kind), ModeScores(mode, kind))

@@ -93,7 +93,7 @@ def main() -> None:
     retriever = build_retriever(settings_from(a))
     c = retriever.config
     # the grid applies each vote itself, to the list as it comes without one
-    retriever.config = replace(c, photo_kind_vote=0.0)
+    retriever.config = replace(c, photo_votes={})
     rows = holdout(a.set)[: a.limit or None]
     # per (condition, view): per query, the top 200's (id, score, category)
     tops: dict[tuple[str, str], list[tuple[str, list[tuple[str, float, str | None]]]]] = {}
@@ -151,7 +151,7 @@ def main() -> None:
             for depth in a.depths if vote > 0 else [0]:
                 vals = [cell(k, view, vote, depth) or 0.0 for k in CONDITIONS]
                 print(f"{view:<12}{vote:>6.2f}{depth:>6}" + "".join(f"{v:>10.3f}" for v in vals) + f"{statistics.fmean(vals[1:]):>8.3f}")
-    defaults = f"defaults: views {c.photo_views}, vote {c.photo_kind_vote}, depth {c.photo_kind_depth}"
+    defaults = f"defaults: views {c.photo_views}, votes {dict(c.photo_votes)}, depth {c.photo_vote_depth}"
     wild = statistics.fmean([e2e[k] for k in KINDS])
     print(f"{'end to end':<24}" + "".join(f"{e2e[k]:>10.3f}" for k in CONDITIONS) + f"{wild:>8.3f}   ({defaults})")
     lat = sorted(latency)
@@ -163,7 +163,7 @@ def main() -> None:
             "set": a.set,
             "photos": len(rows),
             "seed": a.seed,
-            "defaults": {"views": list(c.photo_views), "vote": c.photo_kind_vote, "depth": c.photo_kind_depth},
+            "defaults": {"views": list(c.photo_views), "votes": dict(c.photo_votes), "depth": c.photo_vote_depth},
             "grid": grid,
             "end_to_end": e2e,
             "end_to_end_ms": {"p50": lat[len(lat) // 2] * 1e3, "p95": lat[int(len(lat) * 0.95)] * 1e3},

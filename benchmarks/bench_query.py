@@ -59,7 +59,7 @@ def main() -> None:
             for _ in range(a.repeat):
                 for q in qs:
                     t = time.perf_counter()
-                    retriever.search(SearchRequest(text=q.text, image=images.get(q.id), filters=q.filters, fusion=mode, k=10))
+                    retriever.search(SearchRequest(text=q.text, image=images.get(q.id), filters=q.filters, fusion=mode, k=10, pinned=True))
                     times.append((time.perf_counter() - t) * 1e3)
             rows.append(
                 {

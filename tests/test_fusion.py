@@ -123,3 +123,27 @@ def test_kind_vote_off_or_without_kinds_leaves_the_list_as_it_was():
     unknown = [Fused("x", 1.0, {}), *fused[1:]]
     ranked, vote = kind_vote(unknown, kinds, depth=3, weight=0.5)
     assert "photo_kind" not in next(f for f in ranked if f.id == "x").sources and None not in vote
+
+
+def test_head_vote_on_several_attributes_explains_each_and_a_filtered_attribute_is_not_voted():
+    from assistant.index.base import Filters
+    from assistant.retrieval.fusion import Fused, head_vote, vote_source
+    from assistant.retrieval.search import FusionConfig, Retriever
+
+    # a men's blue shirt photo: the best single match is a women's blue top
+    rows = [("w1", 1.0, "Tops", "Women", "Blue"), ("m1", 0.96, "Shirts", "Men", "Blue"), ("m2", 0.95, "Shirts", "Men", "White")]
+    rows += [("m3", 0.94, "Shirts", "Men", "Blue"), ("m4", 0.93, "Shirts", "Women", "Blue"), ("m5", 0.92, "Shirts", "Men", "Blue")]
+    fused = [Fused(i, s, {}) for i, s, *_ in rows]
+    payloads = {i: {"category_path": ["Apparel", t], "gender": g, "colour": c} for i, _, t, g, c in rows}
+    values = {"kind": {i: t for i, _, t, _, _ in rows}, "gender": {i: g for i, _, _, g, _ in rows}, "colour": {i: c for i, *_, c in rows}}
+    ranked, votes = head_vote(fused, {n: (values[n], 1.0) for n in values}, depth=6)
+    assert [f.id for f in ranked][:3] == ["m1", "m3", "m5"]  # shirts, for men, in blue
+    assert set(votes) == {"kind", "gender", "colour"} and ranked[0].sources[vote_source("gender")][0] == 1
+
+    r = Retriever(None, "kagl", None, None, None, config=FusionConfig(photo_votes={"kind": 1.0, "gender": 1.0, "colour": 1.0}))  # type: ignore[arg-type]
+    # "like this but in white": the words set the colour, so the photo's blue gets no vote
+    chosen = r._vote(fused, payloads, Filters(colour=["White"]))
+    assert all(vote_source("colour") not in f.sources for f in chosen)
+    assert vote_source("kind") in chosen[0].sources and vote_source("gender") in chosen[0].sources
+    off = Retriever(None, "kagl", None, None, None, config=FusionConfig(photo_votes={}))  # type: ignore[arg-type]
+    assert off._vote(fused, payloads, Filters()) == fused

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The source name under which `kind_vote` explains the kind it favoured (not an index list).
+# The source name under which `head_vote` explains the kind it favoured (not an index list).
 KIND_VOTE = "photo_kind"
 
 
@@ -126,34 +126,56 @@ def early_fuse(vectors: Sequence[np.ndarray], weights: Sequence[float]) -> np.nd
     return (acc / n).astype(np.float32)
 
 
-def kind_vote(fused: Sequence[Fused], kinds: Mapping[str, str | None], depth: int, weight: float) -> tuple[list[Fused], dict[str, float]]:
-    """Re-rank `fused` by what its own head says the query is: each of the top `depth` items
-    votes for its kind (1/rank), and every item gains `weight` x (its kind's share of the vote)
-    x (the top fused score), so the bonus is on the list's own scale.
+def head_vote(
+    fused: Sequence[Fused], attributes: Mapping[str, tuple[Mapping[str, str | None], float]], depth: int
+) -> tuple[list[Fused], dict[str, dict[str, float]]]:
+    """Re-rank `fused` by what its own head says the query is. For each attribute (name →
+    (item id → value, weight)), each of the top `depth` items votes for its value (1/rank), and
+    every item gains weight x (its value's share of the vote) x (the top fused score), so the
+    bonus is on the list's own scale.
 
     A photo's nearest neighbours agree on what it shows far more often than any single one of
-    them is of its kind: a shirt photo's list holds a few kurtas and tops, most of its head is
-    shirts. Items whose kind is unknown gain nothing. An item that gains says so in its sources
-    (`KIND_VOTE`: its kind's place in the vote and its share). Returns the list and the vote
-    (kind → share).
+    them is like it: a shirt photo's list holds a few kurtas and tops, most of its head is
+    shirts, and mostly of the photo's gender and colour. Items whose value is unknown gain
+    nothing. An item that gains says so in its sources (`vote_source(name)`: its value's place
+    in the vote and its share). Returns the list and the votes (name → value → share).
     """
-    if not fused or weight <= 0 or depth < 1:
+    if not fused or depth < 1:
         return list(fused), {}
-    vote: dict[str, float] = {}
-    for rank, f in enumerate(fused[:depth], 1):
-        kind = kinds.get(f.id)
-        if kind:
-            vote[kind] = vote.get(kind, 0.0) + 1.0 / rank
-    total = sum(vote.values())
-    if total <= 0:
+    scale = max(fused[0].score, 1e-9)
+    bonus = {f.id: 0.0 for f in fused}
+    srcs = {f.id: dict(f.sources) for f in fused}
+    votes: dict[str, dict[str, float]] = {}
+    for name, (values, weight) in attributes.items():
+        if weight <= 0:
+            continue
+        tally: dict[str, float] = {}
+        for rank, f in enumerate(fused[:depth], 1):
+            v = values.get(f.id)
+            if v:
+                tally[v] = tally.get(v, 0.0) + 1.0 / rank
+        total = sum(tally.values())
+        if total <= 0:
+            continue
+        share = {v: t / total for v, t in sorted(tally.items(), key=lambda kv: -kv[1])}
+        place = {v: i for i, v in enumerate(share, 1)}
+        votes[name] = share
+        for f in fused:
+            v = values.get(f.id) or ""
+            if v in share:
+                bonus[f.id] += weight * scale * share[v]
+                srcs[f.id][vote_source(name)] = (place[v], share[v])
+    if not votes:
         return list(fused), {}
-    share = {k: v / total for k, v in sorted(vote.items(), key=lambda kv: -kv[1])}
-    place = {k: i for i, k in enumerate(share, 1)}
-    scale = weight * max(fused[0].score, 1e-9)
-    scores: dict[str, float] = {}
-    srcs: dict[str, dict[str, tuple[int, float]]] = {}
-    for f in fused:
-        kind = kinds.get(f.id) or ""
-        scores[f.id] = f.score + scale * share.get(kind, 0.0)
-        srcs[f.id] = dict(f.sources) | ({KIND_VOTE: (place[kind], share[kind])} if kind in share else {})
-    return _ordered(scores, srcs), share
+    return _ordered({f.id: f.score + bonus[f.id] for f in fused}, srcs), votes
+
+
+def vote_source(attribute: str) -> str:
+    """The source name under which `head_vote` explains an attribute's vote: photo_kind, ..."""
+    return f"photo_{attribute}"
+
+
+def kind_vote(fused: Sequence[Fused], kinds: Mapping[str, str | None], depth: int, weight: float) -> tuple[list[Fused], dict[str, float]]:
+    """`head_vote` on the article type alone (`KIND_VOTE`); returns the list and the vote."""
+    ranked, votes = head_vote(fused, {"kind": (kinds, weight)}, depth)
+    return ranked, votes.get("kind", {})

@@ -165,7 +165,7 @@ def search_video(
     groups = [
         VideoGroup(
             item,
-            retriever.search(SearchRequest(text=text, image_vector=item.vector, photo_lists=PHOTO_TO_PHOTO, kind_vote=False, filters=wanted, k=k)),
+            retriever.search(SearchRequest(text=text, image_vector=item.vector, photo_lists=PHOTO_TO_PHOTO, vote=False, filters=wanted, k=k)),
         )
         for item in items
     ]

@@ -144,6 +144,8 @@
     clip_text: "a photo that matches your words",
     fused: "all lists together",
     photo_kind: "the kind of product most like your photo",
+    photo_gender: "who the products most like your photo are for",
+    photo_colour: "the colour of the products most like your photo",
   };
 
   // Inline icons (static markup, never data): 24×24, stroked with the current colour.
