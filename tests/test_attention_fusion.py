@@ -17,7 +17,8 @@ def _inputs(n: int = 3, length: int = 5, d: int = 256) -> tuple[torch.Tensor, ..
     unit = lambda x: x / x.norm(dim=-1, keepdim=True)  # noqa: E731
     mask = torch.ones(n, length, dtype=torch.bool)
     mask[0, 3:] = False  # a shorter phrase, padded
-    return torch.randn(n, 49, d, generator=g), unit(torch.randn(n, d, generator=g)), torch.randn(n, length, d, generator=g), mask, unit(torch.randn(n, d, generator=g))
+    patches, image = torch.randn(n, 49, d, generator=g), unit(torch.randn(n, d, generator=g))
+    return patches, image, torch.randn(n, length, d, generator=g), mask, unit(torch.randn(n, d, generator=g))
 
 
 def test_an_untrained_model_is_early_fusion_and_its_matching_head_scores_every_candidate():

@@ -227,3 +227,37 @@ def test_batch_cli_prints_one_json_line_per_query(indexed, tmp_path):
     assert [x.get("id") for x in lines[:2]] == ["a", "b"]
     assert len(lines[0]["hits"]) == 3 and len(lines[1]["hits"]) == 2
     assert "invalid JSON" in lines[2]["error"] and "empty" in lines[3]["error"]
+
+
+# -- photo queries: the head's vote, the framed view, attention fusion ----------------------
+
+
+def test_a_shoppers_photo_on_a_wall_finds_its_kind_and_says_the_vote_moved_it(indexed):
+    from benchmarks.photo_variants import variant
+
+    retriever, _, _, rows = indexed
+    watch = next(r for r in rows if r["article_type"] == "Watches" and r["image"])
+    shot = variant(Image.open(watch["image"]).convert("RGB"), watch["id"], "backdrop")
+    resp = retriever.search(SearchRequest(image=shot, filters=Filters(exclude_product_ids=[watch["id"]]), k=10))
+    assert [h.product.category for h in resp.hits].count("Watches") >= 9
+    assert any(e.modality == "photo_kind" and e.rank == 1 for e in resp.hits[0].evidence)
+    assert any(m["modality"] == "photo_kind" for m in resp.to_dict()["hits"][0]["explanation"]["modalities"])
+
+
+def test_a_photo_with_words_runs_in_attention_by_default_and_early_when_pinned(indexed, encoders):
+    from assistant.clip.fusion_model import DEFAULT_FUSION_MODEL
+    from assistant.retrieval.attention import AttentionComposer
+
+    retriever, _, _, rows = indexed
+    composer = AttentionComposer.load(encoders.clip.clip, DEFAULT_FUSION_MODEL)
+    with_attention = Retriever(retriever.index, "kagl", retriever.clip, retriever.text, retriever.sparse, attention=composer)
+    shoe = next(r for r in rows if r["article_type"] == "Sports Shoes" and r["image"] and r["base_colour"] != "Black")
+    img = Image.open(shoe["image"]).convert("RGB")
+    resp = with_attention.search(SearchRequest(image=img, text="like this but in black", k=5))
+    assert resp.fusion == "attention"
+    assert [h.product.colour for h in resp.hits].count("Black") >= 4
+    assert all(h.product.category in ("Sports Shoes", "Casual Shoes") for h in resp.hits)
+    assert with_attention.search(SearchRequest(image=img, text="like this but in black", k=5, pinned=True)).fusion == "hybrid"
+    assert with_attention.search(SearchRequest(image=img, k=5)).fusion == "hybrid"  # a photo alone: nothing to read together
+    with pytest.raises(QueryError, match="photo and words together"):
+        with_attention.search(SearchRequest(text="black shoes", fusion="attention"))
