@@ -344,7 +344,7 @@ def train_fusion_cmd(
     catalogue: Annotated[Path, typer.Argument(help="Catalogue with photos.")] = DEFAULT_CATALOGUE,
     out: Annotated[Path | None, typer.Option(help="Model file to write (default: the packaged one).")] = None,
     minutes: Annotated[float, typer.Option(help="Training time budget, after the tokens are cached.")] = 12.0,
-    steps: Annotated[int | None, typer.Option(help="Stop after this many steps (the packaged model's report gives its count).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Train this many steps instead (the packaged model: 2656, in its report).")] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Train attention fusion (photo + words, cross-attention) on composed pairs from the catalogue."""
