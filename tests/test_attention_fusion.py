@@ -65,7 +65,7 @@ def test_training_on_real_composed_pairs_lowers_the_loss_and_the_model_reloads(t
         again = trained(pt.patches, pt.vector, wt.tokens, wt.mask, wt.vector)[0]
         twice = AttentionFusion.load(out)(pt.patches, pt.vector, wt.tokens, wt.mask, wt.vector)[0]
     assert torch.equal(again, twice)
-    assert float(trained.gate) != 0.0  # it learned to use what attention adds
+    assert float(trained.gate.detach()) != 0.0  # it learned to use what attention adds
 
 
 def test_the_attention_mode_refuses_what_it_cannot_read(tmp_path):
