@@ -66,13 +66,16 @@ class FusionConfig:
     hybrid_photo_lists: Mapping[str, float] = field(default_factory=lambda: {FUSED: 3.0, IMAGE: 1.0, CLIP_TEXT: 1.0})
     hybrid_method: LateMethod = "weighted"
     hybrid_rrf_k: int = 60
-    # A photo query: the head of its list votes on what the photo shows (its kind, gender,
-    # colour: `fusion.head_vote`) and every hit of the voted values gains, for each attribute
-    # the words did not already set as a filter; a weight of 0 turns an attribute's vote off.
     # How a query photo is read (`retrieval.photo`): the photo itself plus these views, averaged.
-    # Chosen on the photo hold-out's dev half (`benchmarks/bench_photo.py --set dev`): precision@10
-    # by type 0.856 -> 0.893 for studio photos, 0.639 -> 0.702 for shoppers' photos (on a wall,
-    # at a slant, cropped, off a screen); the mirror view added nothing there.
+    # A photo query: the head of its list votes on what the photo shows (its kind, gender,
+    # colour: `fusion.head_vote`; any other payload field by its name) and every hit of the
+    # voted values gains, for each attribute the words did not already set as a filter; a
+    # weight of 0 turns an attribute's vote off. Chosen on the photo hold-out's dev half
+    # (`benchmarks/bench_photo.py --set dev`): precision@10 by type 0.856 -> 0.893 for studio
+    # photos, 0.639 -> 0.702 for shoppers' photos (on a wall, at a slant, cropped, off a screen);
+    # the mirror view added nothing there; gender and colour votes gained nothing on the
+    # composed dev set (`benchmarks/bench_composed.py`), so they are off.
+    photo_views: tuple[PhotoView, ...] = ("framed",)
     photo_votes: Mapping[str, float] = field(default_factory=lambda: {"kind": 1.0, "gender": 0.0, "colour": 0.0})
     photo_vote_depth: int = 10
     # The mode a photo with words runs in when hybrid (the default) is asked and the attention
@@ -80,7 +83,6 @@ class FusionConfig:
     # photo + words queries) attention scored 0.881 precision@10 by type / 0.715 nDCG@10 against
     # hybrid's 0.807 / 0.510 (both with the kind vote). "hybrid" keeps early fusion.
     photo_words_fusion: FusionMode = "attention"
-    photo_views: tuple[PhotoView, ...] = ("framed",)
 
 
 @dataclass
@@ -384,7 +386,6 @@ class Retriever:
         """The head's vote on a photo's kind, gender and colour, each unless the words set it."""
         c = self.config
         said = {"kind": bool(filters.article_type or filters.category), "gender": bool(filters.gender), "colour": bool(filters.colour)}
-        fields = {"gender": "gender", "colour": "colour"}
         attributes: dict[str, tuple[dict[str, str | None], float]] = {}
         for name, weight in c.photo_votes.items():
             if weight <= 0 or said.get(name, False):
@@ -392,7 +393,8 @@ class Retriever:
             if name == "kind":
                 values = {f.id: (payloads[f.id].get("category_path") or [None])[-1] for f in fused}
             else:
-                values = {f.id: payloads[f.id].get(fields[name]) for f in fused}
+                # a field that is not one text per product (a list, a number) cannot be voted on
+                values = {f.id: v if isinstance(v := payloads[f.id].get(name), str) else None for f in fused}
             attributes[name] = (values, weight)
         return fz.head_vote(fused, attributes, c.photo_vote_depth)[0] if attributes else fused
 
