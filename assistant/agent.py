@@ -671,10 +671,7 @@ class Agent:
         if not products:
             return Answer(say(lang, "nothing_found"), outcome="nothing_found")
         yield DataProducts(data={**res.model_dump(mode="json"), "products": [p.model_dump(mode="json") for p in products]})
-        s.shown = [ShownCard(id=p.id, name=p.name, category=p.category, colour=p.colour, why=p.why) for p in products]
-        s.seen = (s.seen + [c for c in s.shown if c.id not in {x.id for x in s.seen}])[-SEEN_LIMIT:]
-        s.filters_applied = list(res.filters_applied)
-        s.focus = None
+        _record_shown(s, [ShownCard(id=p.id, name=p.name, category=p.category, colour=p.colour, why=p.why) for p in products], res.filters_applied)
         names = "; ".join(f"{n}. {p.name}" for n, p in enumerate(products, 1))
         relaxed = say(lang, "relaxed", relaxed="; ".join(res.filters_relaxed)) if res.filters_relaxed else ""
         text = say(lang, "listing", lead=lead, names=names) + relaxed + personal
@@ -704,10 +701,7 @@ class Agent:
             names = "; ".join(f"{len(shown) + n}. {p.name}" for n, p in enumerate(g.products, 1))
             shown += [ShownCard(id=p.id, name=p.name, category=p.category, colour=p.colour, why=p.why) for p in g.products]
             parts.append(say(lang, "video_item", item=g.item, seen=seen, names=names))
-        s.shown = shown
-        s.seen = (s.seen + [c for c in shown if c.id not in {x.id for x in s.seen}])[-SEEN_LIMIT:]
-        s.filters_applied = list(res.groups[0].filters_applied) if res.groups else []
-        s.focus = None
+        _record_shown(s, shown, res.groups[0].filters_applied if res.groups else [])
         return Answer(say(lang, "video", n=len(res.groups), seconds=f"{res.seconds:.0f}") + " " + " ".join(parts))
 
     def _pool(self, s: SessionState) -> int:
@@ -843,6 +837,14 @@ def _text_events(text: str) -> Iterator[BaseModel]:
     for n, word in enumerate(text.split(" ")):
         yield TextDelta(id=tid, delta=word if n == 0 else " " + word)
     yield TextEnd(id=tid)
+
+
+def _record_shown(s: SessionState, cards: list[ShownCard], filters_applied: list[str]) -> None:
+    """The cards now on screen: what "the second one" means, remembered as seen, their filters."""
+    s.shown = cards
+    s.seen = (s.seen + [c for c in cards if c.id not in {x.id for x in s.seen}])[-SEEN_LIMIT:]
+    s.filters_applied = list(filters_applied)
+    s.focus = None
 
 
 def _code(e: AssistantError) -> str:

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assistant.encoders.base import l2_normalise  # noqa: E402
 from assistant.encoders.framing import frame_product  # noqa: E402
 from assistant.index.base import Filters  # noqa: E402
 from assistant.retrieval import fusion as fz  # noqa: E402
@@ -57,10 +58,6 @@ def holdout(which: str) -> list[dict]:
     return rows[:half] if which == "dev" else rows[half:]
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
-
-
 def view_vectors(retriever, image: Image.Image) -> dict[str, np.ndarray]:  # noqa: ANN001
     framed = frame_product(image)
     framed = framed if framed.isolated and not framed.studio else replace(framed, isolated=False)
@@ -68,9 +65,9 @@ def view_vectors(retriever, image: Image.Image) -> dict[str, np.ndarray]:  # noq
     if framed.isolated:
         shots += [framed.image, ImageOps.mirror(framed.image)]
     v = retriever.clip.encode_image(shots)
-    out = {"plain": v[0], "mirror": _unit(v[0] + v[1])}
-    out["framed"] = _unit(v[0] + v[2]) if framed.isolated else v[0]
-    out["framed+mirror"] = _unit(v[0] + v[1] + v[2] + v[3]) if framed.isolated else out["mirror"]
+    out = {"plain": v[0], "mirror": l2_normalise(v[0] + v[1])}
+    out["framed"] = l2_normalise(v[0] + v[2]) if framed.isolated else v[0]
+    out["framed+mirror"] = l2_normalise(v[0] + v[1] + v[2] + v[3]) if framed.isolated else out["mirror"]
     return out
 
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant.catalogue.loader import load_catalogue  # noqa: E402
 from assistant.catalogue.schema import Product  # noqa: E402
 from assistant.clip.train import is_validation  # noqa: E402
+from assistant.clip.train_fusion import gender_ok  # noqa: E402
 
 PHRASES = {
     "Tshirts": ["t-shirt", "tee"],
@@ -76,15 +77,11 @@ def _image(p: Product, catalogue: Path) -> str:
     return str(Path("../shared/data/kagl") / p.image.relative_to(catalogue.parent))
 
 
-def _gender_ok(p: Product, gender: str | None) -> bool:
-    return gender is None or p.gender == gender or p.gender == "Unisex"
-
-
 def _grade(p: Product, want: dict[str, str | None]) -> int:
     if p.category != want["type"]:
         return 0
     checks = [
-        _gender_ok(p, want.get("gender")),
+        gender_ok(p, want.get("gender")),
         want.get("colour") is None or p.colour == want["colour"],
         want.get("brand") is None or p.brand == want["brand"],
         want.get("usage") is None or p.attributes.get("usage") == want["usage"],
@@ -171,7 +168,7 @@ def main() -> None:
     for p in photos[200:]:
         if n_pt >= 20:
             break
-        colours = sorted({q.colour for q in by_type[str(p.category)] if q.colour and q.colour != p.colour and _gender_ok(q, p.gender)})
+        colours = sorted({q.colour for q in by_type[str(p.category)] if q.colour and q.colour != p.colour and gender_ok(q, p.gender)})
         colours = [c for c in colours if c in ("Black", "White", "Blue", "Red", "Brown", "Grey", "Green", "Pink", "Navy Blue")]
         if not colours:
             continue
@@ -179,7 +176,7 @@ def main() -> None:
         rel = {}
         for q in by_type[str(p.category)]:
             if q.colour == colour and q.id != p.id:
-                rel[q.id] = 2 if _gender_ok(q, p.gender) else 1
+                rel[q.id] = 2 if gender_ok(q, p.gender) else 1
         if not 3 <= sum(1 for g in rel.values() if g == 2) <= 1500:
             continue
         n_pt += 1

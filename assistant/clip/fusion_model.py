@@ -28,6 +28,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from assistant.clip.tokens import unit
 from assistant.errors import ModelError
 
 PATCHES = 49  # the 7x7 cells of the Lite0 trunk's last map
@@ -80,7 +81,7 @@ class AttentionFusion(nn.Module):
 
     def early(self, image: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
         a = self.cfg.early_image_weight
-        return _unit(a * image + (1 - a) * words)
+        return unit(a * image + (1 - a) * words)
 
     def forward(
         self, patches: torch.Tensor, image: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, words: torch.Tensor
@@ -94,7 +95,7 @@ class AttentionFusion(nn.Module):
         m = mask.unsqueeze(-1).float()
         pooled = torch.cat([(t * m).sum(1) / m.sum(1).clamp_min(1.0), p.mean(1)], dim=-1)
         state = self.out(pooled)
-        return _unit(self.early(image, words) + self.gate * state), state
+        return unit(self.early(image, words) + self.gate * state), state
 
     def match(self, state: torch.Tensor, query: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         """Matching logits [n, c] of each query's fused state against its `candidates` [n, c, d]."""
@@ -122,7 +123,3 @@ class AttentionFusion(nn.Module):
         except (OSError, ValueError, RuntimeError, TypeError, SafetensorError) as e:
             raise ModelError(f"the attention fusion model at {path} does not load: {e}") from e
         return model.eval()
-
-
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)

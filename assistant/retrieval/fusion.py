@@ -14,9 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The source name under which `head_vote` explains the kind it favoured (not an index list).
-KIND_VOTE = "photo_kind"
-
 
 @dataclass(frozen=True)
 class Ranked:
@@ -173,6 +170,10 @@ def head_vote(
 def vote_source(attribute: str) -> str:
     """The source name under which `head_vote` explains an attribute's vote: photo_kind, ..."""
     return f"photo_{attribute}"
+
+
+# The source name under which `head_vote` explains the kind it favoured (not an index list).
+KIND_VOTE = vote_source("kind")
 
 
 def kind_vote(fused: Sequence[Fused], kinds: Mapping[str, str | None], depth: int, weight: float) -> tuple[list[Fused], dict[str, float]]:

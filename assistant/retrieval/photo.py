@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps
 
-from assistant.encoders.base import ImageTextEncoder
+from assistant.encoders.base import ImageTextEncoder, l2_normalise
 from assistant.encoders.framing import frame_product
 
 PhotoView = Literal["mirror", "framed"]
@@ -45,5 +45,4 @@ def views(image: Image.Image, wanted: Sequence[PhotoView]) -> list[Image.Image]:
 
 def photo_vector(clip: ImageTextEncoder, image: Image.Image, wanted: Sequence[PhotoView]) -> np.ndarray:
     """The unit mean of the CLIP image vectors of `image`'s views (one encoder batch)."""
-    v = clip.encode_image(views(image, wanted)).astype(np.float64).sum(axis=0)
-    return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+    return l2_normalise(clip.encode_image(views(image, wanted)).astype(np.float64).sum(axis=0))

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.encoders.base import l2_normalise
 from assistant.encoders.framing import isolate
 from assistant.errors import NoProductInVideo
 from assistant.index.base import Filters, VectorQuery
@@ -96,10 +97,6 @@ def _spread(frames: tuple[Frame, ...], n: int) -> list[Frame]:
     return [frames[round(i * (len(frames) - 1) / (n - 1))] for i in range(n)]
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
-
-
 def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoItem], int]:
     """The items the shots show, in order of first appearance, and how many showed no product."""
     if not clip_shots:
@@ -113,7 +110,7 @@ def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoIt
     rows = encoded[: len(frames)] + encoded[len(frames) :]
     bounds = np.cumsum([0] + [len(shot) for shot in chosen])
     per_shot = [rows[bounds[i] : bounds[i + 1]] for i in range(len(clip_shots))]
-    shot_vectors = [_unit(r.mean(axis=0)) for r in per_shot]
+    shot_vectors = [l2_normalise(r.mean(axis=0)) for r in per_shot]
     groups: list[list[int]] = []
     for i, v in enumerate(shot_vectors):
         # a shot joins the earlier item it is most like, if like enough; else it is a new item
@@ -125,7 +122,7 @@ def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoIt
             groups.append([i])
     items, dropped = [], 0
     for g in groups:
-        vector = _unit(np.concatenate([per_shot[i] for i in g]).mean(axis=0))
+        vector = l2_normalise(np.concatenate([per_shot[i] for i in g]).mean(axis=0))
         near = _nearest_photo(retriever, vector)
         if near < MIN_PRODUCT_SIMILARITY:
             dropped += 1

@@ -78,9 +78,10 @@ def shots(frames: list[Frame], max_shots: int = MAX_SHOTS) -> list[Shot]:
         groups.append(current)
     out = []
     for g in groups:
-        best = max(g, key=lambda i: sharpness(thumbs[i]))
+        sharp = {i: sharpness(thumbs[i]) for i in g}
+        best = max(g, key=sharp.__getitem__)
         end = frames[g[-1] + 1].t if g[-1] + 1 < len(frames) else frames[g[-1]].t
-        out.append(Shot(frames[g[0]].t, end, frames[best], len(g), sharpness(thumbs[best]), tuple(frames[i] for i in g)))
+        out.append(Shot(frames[g[0]].t, end, frames[best], len(g), sharp[best], tuple(frames[i] for i in g)))
     if len(out) > max_shots:
         keep = set(sorted(range(len(out)), key=lambda k: out[k].frames, reverse=True)[:max_shots])
         out = [s for k, s in enumerate(out) if k in keep]
