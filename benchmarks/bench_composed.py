@@ -6,14 +6,17 @@ Sets from `make_composed_queries.py`: `kagl-composed-dev.jsonl` (choices are mad
 change, graded answers from the catalogue's attributes and the photo's article type; the
 photo's own product is excluded. Scores: precision@10 by article type and graded nDCG@10.
 
-Rows: early, late, hybrid and attention fusion without the head's votes on the photo's kind,
-gender and colour (`FusionConfig.photo_votes`); then hybrid and attention with the kind vote
-as configured and a grid of gender and colour vote weights (applied to each query's top 200,
-an attribute the words set as a filter not voted on); then the defaults end to end (no mode
-named: a photo with words runs in `FusionConfig.photo_words_fusion`).
+Rows: early, late, hybrid and attention fusion as they rank, without the head's votes on the
+photo's kind, gender and colour (`FusionConfig.photo_votes`) and without the tiers that keep the
+photo's traits (`FusionConfig.photo_words_keep`, `retrieval.composed`); then hybrid and
+attention with the kind vote as configured and a grid of gender and colour vote weights
+(applied to each query's top 200, an attribute the words set as a filter not voted on); then
+hybrid and attention with the tiers (`--keep`: the configured tiers, and for attention each
+tier left out in turn); then the defaults end to end (no mode named: a photo with words runs
+in `FusionConfig.photo_words_fusion`).
 Attention rows need the trained model (`shop-assistant train-fusion`).
 
-Usage: python benchmarks/bench_composed.py --set dev|test [--modes early late hybrid attention] [--index PATH] [--out F]
+Usage: python benchmarks/bench_composed.py --set dev|test [--modes early late hybrid attention] [--no-keep] [--index PATH] [--out F]
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["early", "late", "hybrid", "attention"], help="which modes to run")
     ap.add_argument("--gender-votes", nargs="+", type=float, default=[0.0, 0.25, 0.5, 1.0])
     ap.add_argument("--colour-votes", nargs="+", type=float, default=[0.0, 0.25, 0.5, 1.0])
+    ap.add_argument("--keep", action=argparse.BooleanOptionalAction, default=True, help="run the tier rows (--no-keep: skip)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "composed.json")
     a = ap.parse_args()
     retriever = build_retriever(settings_from(a))
@@ -84,7 +88,7 @@ def main() -> None:
             print("attention: no trained model (shop-assistant train-fusion); skipped")
             continue
         # each mode's list as it comes, without votes; the votes are applied here, on its top 200
-        retriever.config = replace(defaults, photo_votes={})
+        retriever.config = replace(defaults, photo_votes={}, photo_words_keep=())
         lists, times = [], []
         for q in tqdm(queries, desc=mode, unit="query"):
             t0 = time.perf_counter()
@@ -110,6 +114,22 @@ def main() -> None:
                     kinds = values["kind"]
                     per_query.append((q["change"], *score([(f.id, kinds[f.id]) for f in ranked], q)))
                 rows.append({"mode": mode, "votes": votes, "by_change": summarise(per_query)})
+    # the tiers: each mode's list with the photo's traits kept, as configured and one tier left out
+    tiers = [tuple(defaults.photo_words_keep)]
+    tiers += [tuple(t for t in tiers[0] if t != out) for out in tiers[0]]
+    for mode in [m for m in a.modes if m in ("hybrid", "attention")] if a.keep else []:
+        if mode == "attention" and retriever.attention is None:
+            continue
+        for keep in tiers if mode == "attention" else tiers[:1]:
+            retriever.config = replace(defaults, photo_words_keep=keep)
+            per_query, times = [], []
+            for q in tqdm(queries, desc=f"{mode} keep {'/'.join(keep)}", unit="query"):
+                t0 = time.perf_counter()
+                resp = retriever.search(SearchRequest(text=q["text"], image=images[q["id"]], filters=Filters(**q["filters"]), fusion=mode, k=10, pinned=True))
+                times.append(time.perf_counter() - t0)
+                per_query.append((q["change"], *score([(h.product_id, h.product.category) for h in resp.hits], q)))
+            p50 = sorted(times)[len(times) // 2] * 1e3
+            rows.append({"mode": mode, "votes": dict(defaults.photo_votes), "keep": list(keep), "p50_ms": p50, "by_change": summarise(per_query)})
     retriever.config = defaults
     # the defaults, end to end: a photo with words as a shopper sends it (no mode named)
     e2e = {}
@@ -125,11 +145,21 @@ def main() -> None:
     for r in rows:
         v = r["votes"]
         name = f"{v.get('kind', 0):g}/{v.get('gender', 0):g}/{v.get('colour', 0):g}" if v else "none"
+        if "keep" in r:
+            name = "keep " + "/".join(t[0] for t in r["keep"])  # k(ind) w(ords) g(ender) c(olour)
         print(f"{r['mode']:<12}{name:<16}" + cells(r["by_change"]))
     for mode, got in e2e.items():
         print(f"{mode:<12}{'(defaults)':<16}" + cells(got))
-    print(f"defaults: votes {dict(defaults.photo_votes)}, depth {defaults.photo_vote_depth}, photo + words run in {defaults.photo_words_fusion}")
-    used = {"votes": dict(defaults.photo_votes), "depth": defaults.photo_vote_depth, "photo_words_fusion": defaults.photo_words_fusion}
+    print(
+        f"defaults: votes {dict(defaults.photo_votes)}, depth {defaults.photo_vote_depth}, photo + words run in "
+        f"{defaults.photo_words_fusion}, keeping {'/'.join(defaults.photo_words_keep) or 'nothing'}"
+    )
+    used = {
+        "votes": dict(defaults.photo_votes),
+        "depth": defaults.photo_vote_depth,
+        "photo_words_fusion": defaults.photo_words_fusion,
+        "photo_words_keep": list(defaults.photo_words_keep),
+    }
     write_result(a.out, {"set": a.set, "queries": len(queries), "defaults": used, "rows": rows, "end_to_end": e2e})
     print(f"wrote {a.out}")
 

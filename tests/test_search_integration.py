@@ -261,3 +261,22 @@ def test_a_photo_with_words_runs_in_attention_by_default_and_early_when_pinned(i
     assert with_attention.search(SearchRequest(image=img, k=5)).fusion == "hybrid"  # a photo alone: nothing to read together
     with pytest.raises(QueryError, match="photo and words together"):
         with_attention.search(SearchRequest(text="black shoes", fusion="attention"))
+
+
+def test_a_photo_with_words_keeps_what_the_words_do_not_change(indexed):
+    retriever, _, _, rows = indexed
+    # "this in leather": the photo's kind, with leather in the name (KAGL has no material field)
+    sandal = next(r for r in rows if r["article_type"] == "Sandals" and r["gender"] == "Men" and r["image"] and not {"leather", "sports"} & set(r["name"].lower().split()))
+    leather = {r["id"] for r in rows if r["article_type"] == "Sandals" and "leather" in r["name"].lower().split()}
+    resp = retriever.search(SearchRequest(image=Image.open(sandal["image"]).convert("RGB"), text="this in leather", k=10))
+    assert len(leather) >= 5 and {h.product_id for h in resp.hits[:5]} <= leather
+    assert all(any(e.modality == "asked_words" for e in h.evidence) for h in resp.hits[:5])
+    # "same but for women": women's (or unisex) T-shirts, the photo's colour first
+    shirt = next(r for r in rows if r["article_type"] == "Tshirts" and r["gender"] == "Men" and r["base_colour"] == "Black" and r["image"])
+    resp = retriever.search(SearchRequest(image=Image.open(shirt["image"]).convert("RGB"), text="same but for women", k=5))
+    assert all(h.product.gender in ("Women", "Unisex") for h in resp.hits)
+    assert [(h.product.category, h.product.colour) for h in resp.hits[:3]] == [("Tshirts", "Black")] * 3
+    assert any(e.modality == "photo_colour" for e in resp.hits[0].evidence)
+    # pinned without the tiers, the same words leave colours as the fused vector has them
+    loose = retriever.search(SearchRequest(image=Image.open(shirt["image"]).convert("RGB"), text="same but for women", k=5, vote=False))
+    assert not any(e.modality == "photo_colour" for h in loose.hits for e in h.evidence)

@@ -27,6 +27,7 @@ from assistant.encoders.batching import encode_soon
 from assistant.errors import QueryError
 from assistant.index.base import Filters, Fusion, IndexHit, ProductIndex, VectorQuery
 from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT
+from assistant.retrieval import composed
 from assistant.retrieval import fusion as fz
 from assistant.retrieval.attention import AttentionComposer
 from assistant.retrieval.photo import PhotoView, photo_vector
@@ -83,6 +84,16 @@ class FusionConfig:
     # photo + words queries) attention scored 0.881 precision@10 by type / 0.715 nDCG@10 against
     # hybrid's 0.807 / 0.510 (both with the kind vote). "hybrid" keeps early fusion.
     photo_words_fusion: FusionMode = "attention"
+    # A photo with words keeps the photo's traits the words do not change (`retrieval.composed`):
+    # these tiers, in this order (empty: off, and the head's vote above acts instead); the
+    # photo's traits are read from its own top `photo_reading_depth` neighbours (colour from the
+    # top `photo_colour_depth`) and, for the kind, the fused list's head at the given weight.
+    # On the composed dev set (464 queries) the tiers took attention + kind vote from 0.881
+    # precision@10 by type / 0.715 nDCG@10 to 0.904 / 0.841 (`benchmarks/bench_composed.py`).
+    photo_words_keep: tuple[composed.Trait, ...] = composed.TRAITS
+    photo_reading_depth: int = 10
+    photo_colour_depth: int = 5
+    photo_reading_fused_weight: float = 0.5
 
 
 @dataclass
@@ -316,7 +327,7 @@ class Retriever:
         clip_t = self.clip.encode_text([text])[0] if text is not None and wanted & {IMAGE, CLIP_TEXT, FUSED} else None
         clip_i = req.image_vector
         if clip_i is None and req.image is not None:
-            clip_i = photo_vector(self.clip, req.image, c.photo_views) if c.photo_views else self.clip.encode_image([req.image])[0]
+            clip_i = self._photo_vector(req.image)
         primary = clip_i if clip_i is not None else clip_t
         early: np.ndarray | None = None
         if FUSED in wanted or (mode in ("clip", "hybrid") and clip_i is not None and clip_t is not None):
@@ -363,6 +374,10 @@ class Retriever:
                 out[FUSED] = VectorQuery(FUSED, early.tolist(), n)
         return out
 
+    def _photo_vector(self, image: Image.Image) -> np.ndarray:
+        c = self.config
+        return photo_vector(self.clip, image, c.photo_views) if c.photo_views else self.clip.encode_image([image])[0]
+
     def _attention_lists(self, req: SearchRequest) -> dict[str, VectorQuery]:
         """The photo lists of hybrid mode, searched with the attention-fused vector."""
         if self.attention is None:
@@ -398,6 +413,49 @@ class Retriever:
             attributes[name] = (values, weight)
         return fz.head_vote(fused, attributes, c.photo_vote_depth)[0] if attributes else fused
 
+    def _keep_photo(
+        self, req: SearchRequest, parsed: ParsedQuery, asked: Filters, filters: Filters, fused: list[fz.Fused], payloads: dict[str, Mapping[str, Any]]
+    ) -> list[fz.Fused]:
+        """A photo with words: the fused list re-ranked to keep the photo's traits that the words
+        (`asked`, before any relaxation) do not change, and to favour the added words that
+        became no filter, found by keyword among the photo's kind too (`retrieval.composed`).
+        Adds the keyword hits' payloads to `payloads`."""
+        c = self.config
+        assert req.image_vector is not None
+        # The photo alone, with the shopper's own restrictions only (not the words'): its neighbours.
+        # (as deep as the lists a photo alone searches: weighted fusion scales each list by its range)
+        depth = c.candidates
+        own = req.filters if req.filters is not None and not req.filters.is_empty() else None
+        alone = {name: VectorQuery(name, req.image_vector.tolist(), depth) for name in c.hybrid_photo_lists}
+        hits = {name: self.index.query(self.collection_name, [q], None, own, depth) for name, q in alone.items()}
+        near = {h.id: h.payload for found in hits.values() for h in found}
+        ranked = fz.weighted({name: [fz.Ranked(h.id, h.score) for h in found] for name, found in hits.items()}, dict(c.hybrid_photo_lists))
+        ranked = self._vote(ranked, near, own or Filters())  # as the photo alone is answered
+        reading = composed.read_photo(
+            [near[f.id] for f in ranked],
+            [payloads[f.id] for f in fused[: c.photo_reading_depth]],
+            depth=c.photo_reading_depth,
+            fused_weight=c.photo_reading_fused_weight,
+            colour_depth=c.photo_colour_depth,
+        )
+        said = {t for t, on in (("kind", asked.article_type or asked.category), ("gender", asked.gender), ("colour", asked.colour)) if on}
+        words = composed.asked_words(req.text or "", [m.phrase for m in parsed.matches]) if "words" in c.photo_words_keep else []
+        candidates = list(fused)
+        if words:
+            # The added words by keyword within the photo's kind: "this in leather" finds leather
+            # shoes a fused vector ranked too far down to be among the candidates.
+            sv = self.sparse.encode_query(" ".join(words))
+            if sv.indices:
+                scope = filters if "kind" in said or not reading.kind else merge_filters(filters, Filters(article_type=[reading.kind]))
+                found = self.index.query(self.collection_name, [VectorQuery(BM25, sv, c.candidates)], None, scope, c.candidates)
+                have = {f.id for f in candidates}
+                floor = min((f.score for f in candidates), default=0.0)
+                for rank, h in enumerate(found, 1):
+                    if h.id not in have:
+                        payloads[h.id] = h.payload
+                        candidates.append(fz.Fused(h.id, floor, {BM25: (rank, h.score)}))
+        return composed.keep_photo(candidates, payloads, reading, said, words, c.photo_words_keep)
+
     def _relax(self, filters: Filters, enabled: bool) -> tuple[Filters, list[str], int]:
         total = self.index.count(self.collection_name, filters)
         if total > 0 or not enabled or filters.is_empty():
@@ -431,6 +489,10 @@ class Retriever:
             req = replace(req, fusion=c.photo_words_fusion)  # the response says which mode ran
         parsed = self.understand(req)
         filters = merge_filters(parsed.filters if parsed else Filters(), req.filters)
+        keep = bool(c.photo_words_keep) and req.vote and req.has_photo and parsed is not None and req.fusion in ("hybrid", "attention")
+        if req.image is not None and req.image_vector is None and (keep or req.fusion != "attention"):
+            req = replace(req, image_vector=self._photo_vector(req.image))  # read once: the lists and the photo's traits
+        asked = filters
         if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
             raise QueryError(f"the price range is empty: minimum {filters.price_min:g} is above maximum {filters.price_max:g}")
         t1 = time.perf_counter()
@@ -471,7 +533,10 @@ class Retriever:
             fused = fz.dbsf(ranked, w)  # weighted DBSF: Qdrant's has no weights
         else:
             fused = fz.rrf(ranked, k=rrf_k, weights=w)
-        if req.fusion in ("hybrid", "attention") and req.has_photo and req.vote:
+        if keep:
+            assert parsed is not None
+            fused = self._keep_photo(req, parsed, asked, filters, fused, payloads)
+        elif req.fusion in ("hybrid", "attention") and req.has_photo and req.vote:
             fused = self._vote(fused, payloads, filters)
         fused = fused[:limit]
         t4 = time.perf_counter()

@@ -146,6 +146,7 @@
     photo_kind: "the kind of product most like your photo",
     photo_gender: "who the products most like your photo are for",
     photo_colour: "the colour of the products most like your photo",
+    asked_words: "the words you added in its name",
   };
 
   // Inline icons (static markup, never data): 24×24, stroked with the current colour.
