@@ -467,6 +467,54 @@ def train_classifier_cmd(
     typer.echo(f"saved {dest}")
 
 
+@app.command("train-colour-reader")
+def train_colour_reader_cmd(
+    catalogue: Annotated[Path, typer.Argument(help="Catalogue with photos and colours.")] = DEFAULT_CATALOGUE,
+    out: Annotated[Path | None, typer.Option(help="Reader file (default: the packaged one).")] = None,
+) -> None:
+    """Train the reader of a photo's colour (CLIP vector + product pixels) on the CLIP's training
+    split's photos; prints its accuracy on the validation split's (~3 minutes on 2 cores)."""
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from assistant.catalogue.loader import load_catalogue
+    from assistant.clip.colour_reader import DEFAULT_COLOUR_READER, pixel_features, train_colour_reader
+    from assistant.clip.model import load_open_clip
+    from assistant.clip.train import is_validation
+    from assistant.encoders.clip import ClipEncoder
+    from assistant.encoders.images import load_image
+
+    s = state.settings
+    torch.set_num_threads(s.threads)
+    enc = ClipEncoder(load_open_clip(s.clip.model, s.clip.pretrained))
+    products = [p for p in load_catalogue(catalogue).products if p.image is not None and p.colour]
+    vectors, pixels, kept, skipped = [], [], [], 0
+    for i in tqdm(range(0, len(products), 64), desc="photos", unit="batch"):
+        images = []
+        for p in products[i : i + 64]:
+            try:
+                images.append(load_image(p.image))
+                kept.append(p)
+            except AssistantError:
+                skipped += 1
+        if images:
+            vectors.append(enc.encode_image(images))
+            pixels.extend(pixel_features(im) for im in images)
+    if not kept:
+        raise AssistantError(f"no readable photo with a colour in {catalogue}")
+    typer.echo(f"{len(kept)} photos with a colour; {skipped} bad photos skipped", err=True)
+    is_val = np.array([is_validation(p.id) for p in kept])
+    reader, report = train_colour_reader(np.concatenate(vectors), np.stack(pixels), [str(p.colour) for p in kept], is_val)
+    dest = out or DEFAULT_COLOUR_READER
+    reader.save(dest, report)
+    typer.echo(
+        f"{report.colours} colours; validation accuracy {report.accuracy:.3f} ({report.validation} photos; "
+        f"{report.accuracy_clip_only:.3f} from the CLIP vector alone); trained on {report.train}"
+    )
+    typer.echo(f"saved {dest}")
+
+
 BENCHMARKS = {"query": "bench_query.py", "ingest": "bench_ingest.py", "scale": "bench_scale.py"}
 
 

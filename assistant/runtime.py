@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.clip.classifier import AttributeClassifier
+from assistant.clip.colour_reader import ColourReader
 from assistant.config import Settings
 from assistant.encoders.clip import ClipEncoder
 from assistant.encoders.sparse import Bm25Encoder
@@ -54,7 +55,19 @@ def load_encoders(settings: Settings) -> Encoders:
 def build_retriever(settings: Settings, index: ProductIndex | None = None, encoders: Encoders | None = None) -> Retriever:
     index = index or open_index(settings)
     enc = encoders or load_encoders(settings)
-    return Retriever(index, settings.collection, enc.clip, enc.text, enc.sparse, attention=load_attention(settings, enc))
+    return Retriever(
+        index, settings.collection, enc.clip, enc.text, enc.sparse, attention=load_attention(settings, enc), colour_reader=load_colour_reader(settings)
+    )
+
+
+def load_colour_reader(settings: Settings) -> ColourReader | None:
+    """The colour reader of a photo's colour, where the packaged CLIP (whose vectors it reads) runs."""
+    from assistant.clip.colour_reader import DEFAULT_COLOUR_READER
+    from assistant.clip.model import KAGL_CLIP
+
+    if settings.clip.model != KAGL_CLIP or settings.clip.pretrained is not None or not DEFAULT_COLOUR_READER.is_file():
+        return None
+    return ColourReader.load(DEFAULT_COLOUR_READER)
 
 
 def load_attention(settings: Settings, enc: Encoders) -> AttentionComposer | None:

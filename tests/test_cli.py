@@ -65,3 +65,34 @@ def test_a_clip_searched_from_the_command_line_gives_a_group_per_product_and_a_b
     r = _run("--index", index, "search", "--video", str(tmp_path / "notes.mp4"), timeout=300)
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: the video is not readable")
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.model
+def test_the_colour_reader_trains_from_a_catalogue_and_one_without_photos_is_one_line(tmp_path, kagl_csv):
+    import csv
+
+    from assistant.clip.colour_reader import ColourReader
+
+    with kagl_csv.open(newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    picked = [r for c in ("Black", "White") for r in [r for r in rows if r["image"] and r["base_colour"] == c][:40]]
+    for r in picked:
+        r["image"] = str((kagl_csv.parent / r["image"]).resolve())
+    small = tmp_path / "small.csv"
+    with small.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(picked)
+    out = tmp_path / "colour.safetensors"
+    r = _run("train-colour-reader", str(small), "--out", str(out), timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "2 colours; validation accuracy" in r.stdout and out.is_file()
+    assert ColourReader.load(out).labels == ["Black", "White"]
+    no_photos = tmp_path / "none.csv"
+    with no_photos.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows([{**x, "image": ""} for x in picked[:3]])
+    r = _run("train-colour-reader", str(no_photos), "--out", str(tmp_path / "x.safetensors"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: no readable photo") and "Traceback" not in r.stderr

@@ -83,3 +83,13 @@ def test_within_a_tier_the_fused_order_stands_and_nothing_read_changes_nothing()
     assert keep_photo(fused(*PAYLOADS), PAYLOADS, PhotoReading(), set(), []) == fused(*PAYLOADS)
     only_colour = keep_photo(fused(*PAYLOADS), PAYLOADS, READING, set(), [], traits=("colour",))
     assert [f.id for f in only_colour][:4] == ["other-kind", "women-brown", "unisex-brown-leather", "men-brown"]
+
+
+def test_the_colour_reader_joins_the_neighbours_colour_at_its_weight():
+    neighbours = [payload(colour="navy blue"), payload(colour="black"), payload(colour="navy blue")]
+    read = {"Black": 0.8, "Navy Blue": 0.1, "Grey": 0.1}  # the reader's own colour names
+    # the neighbours: navy blue 1 + 1/3, black 1/2 (of 11/6)
+    assert read_photo(neighbours, [], colour_read=read, colour_read_weight=0.0).colour == "navy blue"
+    mixed = read_photo(neighbours, [], colour_read=read, colour_read_weight=0.7)
+    assert mixed.colour == "black" and mixed.shares["colour"] == pytest.approx(0.3 * (1 / 2) / (11 / 6) + 0.7 * 0.8)
+    assert read_photo([], [], colour_read=read, colour_read_weight=0.7).colour == "black"  # no neighbour: the reader alone

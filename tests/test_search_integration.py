@@ -277,6 +277,12 @@ def test_a_photo_with_words_keeps_what_the_words_do_not_change(indexed):
     assert all(h.product.gender in ("Women", "Unisex") for h in resp.hits)
     assert [(h.product.category, h.product.colour) for h in resp.hits[:3]] == [("Tshirts", "Black")] * 3
     assert any(e.modality == "photo_colour" for e in resp.hits[0].evidence)
-    # pinned without the tiers, the same words leave colours as the fused vector has them
+    # the packaged colour reader joins the neighbours' reading of the colour: the same answer
+    from assistant.clip.colour_reader import DEFAULT_COLOUR_READER, ColourReader
+
+    reading = Retriever(retriever.index, "kagl", retriever.clip, retriever.text, retriever.sparse, colour_reader=ColourReader.load(DEFAULT_COLOUR_READER))
+    read = reading.search(SearchRequest(image=Image.open(shirt["image"]).convert("RGB"), text="same but for women", k=5))
+    assert [(h.product.category, h.product.colour) for h in read.hits[:3]] == [("Tshirts", "Black")] * 3
+    # without the tiers (vote=False), the same words leave colours as the fused vector has them
     loose = retriever.search(SearchRequest(image=Image.open(shirt["image"]).convert("RGB"), text="same but for women", k=5, vote=False))
     assert not any(e.modality == "photo_colour" for h in loose.hits for e in h.evidence)

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from assistant.index.schema import key
 from assistant.retrieval import fusion as fz
 from assistant.retrieval.understanding import STOPWORDS, singular
 
@@ -69,11 +70,15 @@ def read_photo(
     depth: int = 10,
     fused_weight: float = 0.5,
     colour_depth: int = 5,
+    colour_read: Mapping[str, float] | None = None,
+    colour_read_weight: float = 0.0,
 ) -> PhotoReading:
     """The photo's kind, gender and colour from the payloads of its own nearest neighbours
     (the photo searched alone) and, for the kind, also the fused list's head at `fused_weight`:
     the words can tell a shirt from a kurta the photo alone leaves open. Colour is read closer
-    in (`colour_depth`): far neighbours share the kind, less often the colour."""
+    in (`colour_depth`): far neighbours share the kind, less often the colour. `colour_read`
+    (colour name → probability, `clip.colour_reader`) joins the neighbours' colour shares at
+    `colour_read_weight` (the shares at 1 - that)."""
     values: dict[str, str | None] = {}
     shares: dict[str, float] = {}
     for trait, field in FIELDS.items():
@@ -82,6 +87,11 @@ def read_photo(
         if trait == "kind":
             _tally(fused_head, field, depth, fused_weight, tally)
         total = sum(tally.values())
+        if trait == "colour" and colour_read and colour_read_weight > 0:
+            mixed = {v: (1 - colour_read_weight) * t / total for v, t in tally.items()} if total > 0 else {}
+            for name, p in colour_read.items():
+                mixed[key(name)] = mixed.get(key(name), 0.0) + colour_read_weight * p
+            tally, total = mixed, sum(mixed.values())
         if total <= 0:
             values[trait] = None
             continue

@@ -54,7 +54,7 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     from assistant.language.zh import chinese_bridge
     from assistant.llm.backends import load_lead_writer, load_tool_model
     from assistant.policies import EXAMPLE_POLICIES, load_passages
-    from assistant.runtime import load_attention, load_encoders, open_index
+    from assistant.runtime import load_attention, load_colour_reader, load_encoders, open_index
     from assistant.voice.hearing import CatalogueHearing
     from assistant.voice.transcriber import load_transcriber
 
@@ -69,7 +69,9 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
         batchers = [BatchingImageTextEncoder(enc.clip, "clip"), BatchingTextEncoder(enc.text, "text")]
     clip: ImageTextEncoder = batchers[0] if batchers else enc.clip
     text: TextEncoder = batchers[1] if batchers else enc.text
-    retriever = Retriever(open_index(settings), settings.collection, clip, text, enc.sparse, attention=load_attention(settings, enc))
+    retriever = Retriever(
+        open_index(settings), settings.collection, clip, text, enc.sparse, attention=load_attention(settings, enc), colour_reader=load_colour_reader(settings)
+    )
     retriever.require_collection()
     policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), text)
     store = open_store(settings.sessions, settings.data_dir)
