@@ -182,6 +182,14 @@ def test_tools_over_the_real_index(indexed, tmp_path):
     assert isinstance(err, ToolError) and "not an image" in err.error
     err = call_tool(ctx, "search_by_photo", {"image": "/etc/passwd"})
     assert isinstance(err, ToolError) and "base64" in err.error, "a path is not read from the server's disk"
+    sandal = next(r for r in rows if r["article_type"] == "Sandals" and r["image"])
+    photo = base64.b64encode(open(sandal["image"], "rb").read()).decode()
+    kept = call_tool(ctx, "search_by_photo", {"image": photo, "text": "but in black", "k": 3})
+    assert all("photo_kind" in p.why for p in kept.products)  # hybrid: the photo's traits kept
+    early = call_tool(ctx, "search_by_photo", {"image": photo, "text": "but in black", "k": 3, "fusion": "early"})
+    assert early.products and not any("photo_kind" in p.why for p in early.products)  # early as it ranks
+    refused = call_tool(ctx, "search_by_photo", {"image": photo, "text": "but in black", "fusion": "attention"})
+    assert isinstance(refused, ToolError) and "train-fusion" in refused.error  # this retriever has no model
     missing = call_tool(ctx, "get_product", {"product_id": "no-such-id"})
     assert isinstance(missing, ToolError) and "no-such-id" in missing.error
 

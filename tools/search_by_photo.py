@@ -7,6 +7,8 @@ also served over HTTP and MCP, where a path would let a caller probe the server'
 
 from __future__ import annotations
 
+from typing import Literal
+
 from PIL import Image
 from pydantic import BaseModel, Field
 
@@ -26,6 +28,11 @@ class SearchByPhotoArgs(BaseModel):
     text: str | None = Field(None, description='Optional change to apply, e.g. "but in black"')
     filters: SearchFilters = Field(default_factory=SearchFilters)
     k: int = Field(10, ge=1, le=50)
+    fusion: Literal["clip", "early", "late", "hybrid", "attention"] = Field(
+        "hybrid",
+        description="Retrieval fusion mode. hybrid: the best for what is sent (a photo with words is read "
+        "together by the attention model where it is loaded); attention needs both a photo and words",
+    )
 
 
 def resolve_image(ctx: ToolContext, ref: str) -> Image.Image:
@@ -40,5 +47,6 @@ def resolve_image(ctx: ToolContext, ref: str) -> Image.Image:
 
 def search_by_photo(ctx: ToolContext, args: SearchByPhotoArgs) -> SearchResult:
     image = resolve_image(ctx, args.image)
-    resp = ctx.retriever.search(SearchRequest(text=args.text, image=image, filters=args.filters.to_filters(), k=args.k))
+    req = SearchRequest(text=args.text, image=image, filters=args.filters.to_filters(), fusion=args.fusion, k=args.k)
+    resp = ctx.retriever.search(req)
     return search_result(resp)
