@@ -142,6 +142,24 @@ def test_a_clip_of_three_products_gives_a_card_group_for_each(retriever, clips, 
 
 
 @pytest.mark.model
+def test_products_laid_apart_in_one_shot_each_get_their_group(retriever, subset, tmp_path):
+    from assistant.encoders.framing import products_in
+    from assistant.video.decode import read_clip
+    from assistant.video.items import search_video
+
+    clip = Path(make_clip(subset[1], tmp_path / "apart", "h264", seed=3, apart=True).path)
+    frames = read_clip(clip.read_bytes()).frames
+    assert len(products_in(frames[len(frames) // 2].image)) == 3  # the three laid apart, left to right
+    result = search_video(retriever, clip.read_bytes(), k=5)
+    assert len(result.groups) == 3 and result.shots == 1
+    found = [[h.product_id for h in g.response.hits] for g in result.groups]
+    assert [pid in ids for pid, ids in zip([p for p, _, _ in subset[1]], found, strict=True)] == [True] * 3
+    # a product filmed alone stays one product
+    single = search_video(retriever, Path(make_clip(subset[1][:1], tmp_path / "one", "h264", seed=5).path))
+    assert len(single.groups) == 1
+
+
+@pytest.mark.model
 def test_words_with_a_clip_change_every_group_and_a_clip_of_no_product_is_said(retriever, clips, tmp_path):
     from assistant.video.items import search_video
 
@@ -169,3 +187,25 @@ def test_the_video_tool_takes_base64_and_answers_bad_clips_with_a_tool_error(ret
     for bad, words in (("not base64!", "base64"), (base64.b64encode(b"plain text").decode(), "not readable")):
         err = call_tool(ctx, "search_by_video", {"video": bad})
         assert isinstance(err, ToolError) and words in err.error
+
+
+def test_products_laid_apart_are_framed_each_and_a_product_in_pieces_stays_one():
+    from PIL import ImageDraw
+
+    from assistant.encoders.framing import products_in
+
+    def stage(*boxes: tuple[tuple[int, int, int, int], tuple[int, int, int]]) -> Image.Image:
+        im = Image.new("RGB", (480, 360), (150, 160, 170))
+        for box, colour in boxes:
+            ImageDraw.Draw(im).rectangle(box, fill=colour)
+        return im
+
+    apart = products_in(stage(((300, 100, 420, 260), (200, 30, 30)), ((40, 120, 150, 250), (20, 20, 120))))
+    assert len(apart) == 2 and all(p.isolated for p in apart)
+    left, right = (np.asarray(p.image, dtype=float).reshape(-1, 3) for p in apart)
+    assert left[:, 2].mean() > left[:, 0].mean() and right[:, 0].mean() > right[:, 2].mean()  # blue left, red right
+    # stripes of the backdrop's colour cut a shirt into pieces a few pixels apart: one product
+    pieces = stage(*[((150, y, 330, y + 12), (30, 90, 40)) for y in range(60, 300, 20)])
+    assert products_in(pieces) == []
+    assert products_in(stage(((150, 80, 330, 280), (30, 90, 40)))) == []  # one product: frame_product's
+    assert products_in(Image.effect_noise((480, 360), 120).convert("RGB")) == []  # no one backdrop

@@ -10,7 +10,10 @@ shoes) and become one item. Each item is searched with its vector on the photo-t
 alone (finding the very product filmed; the cross-modal lists a photo search also reads find
 its kind, and pulled the filmed product out of the top 5 on the dev clips), with the
 shopper's words as filters and in the vector, as a photo search does; one card group per
-item, in the order the items first appear. An item whose nearest catalogue photo is far (a
+item, in the order the items first appear. A shot that shows several products laid apart on
+one backdrop (a shirt beside its shoes; `encoders.framing.products_in`), unlike each other,
+gives one view per product, each from its own crops, and each view is grouped like a shot.
+An item whose nearest catalogue photo is far (a
 face, a street, a blank wall) shows no product and is dropped; a clip with none left is
 `NoProductInVideo`.
 
@@ -26,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from assistant.encoders.base import l2_normalise
-from assistant.encoders.framing import isolate
+from assistant.encoders.framing import isolate, products_in
 from assistant.errors import NoProductInVideo
 from assistant.index.base import Filters, VectorQuery
 from assistant.index.schema import IMAGE
@@ -42,6 +46,10 @@ FRAMES_PER_SHOT = 6  # evenly spread over the shot; more add encoder time, not a
 SAME_ITEM = 0.75
 MIN_PRODUCT_SIMILARITY = 0.35  # cosine to the nearest catalogue photo below which an item is no product (a weak test: see README)
 PHOTO_TO_PHOTO = {IMAGE: 1.0}
+# cosine to the nearest catalogue photo each of a shot's products laid apart needs for the shot
+# to be split (dev clips: products laid apart 0.48-0.87; the one single product that fell apart
+# had a part at 0.39)
+APART_MIN_SIMILARITY = 0.45
 
 
 @dataclass(frozen=True)
@@ -97,38 +105,82 @@ def _spread(frames: tuple[Frame, ...], n: int) -> list[Frame]:
     return [frames[round(i * (len(frames) - 1) / (n - 1))] for i in range(n)]
 
 
+def _greedy_groups(vectors: list[np.ndarray]) -> list[list[int]]:
+    """Each vector joins the earlier group it is most like, if like enough (`SAME_ITEM`); else
+    it starts a new group. In order of first appearance."""
+    groups: list[list[int]] = []
+    for i, v in enumerate(vectors):
+        sims = [max(float(vectors[j] @ v) for j in members) for members in groups]
+        best = int(np.argmax(sims)) if sims else -1
+        if best >= 0 and sims[best] >= SAME_ITEM:
+            groups[best].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _laid_apart(shot: Shot, frames: list[Frame]) -> list[list[Image.Image]]:
+    """The products a shot shows laid apart (`framing.products_in` on its sharpest frame), each
+    as its crops from the shot's frames that show as many patches (matched left to right);
+    [] when the sharpest frame shows one product, or none apart."""
+    apart = products_in(shot.frame.image)
+    if len(apart) < 2:
+        return []
+    crops = [[p.image] for p in apart]
+    agree = 1
+    for f in frames:
+        if f is shot.frame:
+            continue
+        found = products_in(f.image)
+        if len(found) == len(apart):
+            agree += 1
+            for j, p in enumerate(found):
+                crops[j].append(p.image)
+    # products laid apart stay apart through the shot; patches that come and go are a product
+    # cut by the framing or a speck of the backdrop (on dev clips of one product a shot)
+    return crops if agree * 2 >= len(frames) + (shot.frame not in frames) else []
+
+
 def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoItem], int]:
     """The items the shots show, in order of first appearance, and how many showed no product."""
     if not clip_shots:
         return [], 0
     chosen = [_spread(s.members or (s.frame,), FRAMES_PER_SHOT) for s in clip_shots]
     frames = [f.image for shot in chosen for f in shot]
-    encoded = retriever.clip.encode_image([isolate(im) for im in frames] + frames)  # one batch for the clip
+    apart = [_laid_apart(s, c) for s, c in zip(clip_shots, chosen, strict=True)]
+    crops = [im for shot in apart for product in shot for im in product]
+    encoded = retriever.clip.encode_image([isolate(im) for im in frames] + frames + crops)  # one batch for the clip
     # Each frame counts twice: framed on white, and as filmed. Either alone found 70-72% of the
     # dev clips' products per shot, their sum 79%: the framing helps where the backdrop
     # misleads, the frame where the framing cut or whitened part of the product.
-    rows = encoded[: len(frames)] + encoded[len(frames) :]
+    n = len(frames)
+    rows = encoded[:n] + encoded[n : 2 * n]
     bounds = np.cumsum([0] + [len(shot) for shot in chosen])
-    per_shot = [rows[bounds[i] : bounds[i + 1]] for i in range(len(clip_shots))]
-    shot_vectors = [l2_normalise(r.mean(axis=0)) for r in per_shot]
-    groups: list[list[int]] = []
-    for i, v in enumerate(shot_vectors):
-        # a shot joins the earlier item it is most like, if like enough; else it is a new item
-        sims = [max(float(shot_vectors[j] @ v) for j in members) for members in groups]
-        best = int(np.argmax(sims)) if sims else -1
-        if best >= 0 and sims[best] >= SAME_ITEM:
-            groups[best].append(i)
+    crop_rows = iter(encoded[2 * n :])
+    # A view is what one shot shows of one item: the whole shot, or, where the shot shows
+    # several products laid apart that are unlike each other, each of them (a pair of shoes is
+    # two patches alike: one product). (shot index, its image vectors)
+    views: list[tuple[int, np.ndarray]] = []
+    for i, shot_apart in enumerate(apart):
+        per_product = [np.stack([next(crop_rows) for _ in product]) for product in shot_apart]
+        alike = _greedy_groups([l2_normalise(r.mean(axis=0)) for r in per_product])
+        parts = [np.concatenate([per_product[j] for j in g]) for g in alike]
+        # each part must look like a catalogue product: a face or an arm cut off by the framing does not
+        if len(parts) >= 2 and all(_nearest_photo(retriever, l2_normalise(p.mean(axis=0))) >= APART_MIN_SIMILARITY for p in parts):
+            views.extend((i, p) for p in parts)
         else:
-            groups.append([i])
+            views.append((i, rows[bounds[i] : bounds[i + 1]]))
+    groups = _greedy_groups([l2_normalise(r.mean(axis=0)) for _, r in views])
     items, dropped = [], 0
     for g in groups:
-        vector = l2_normalise(np.concatenate([per_shot[i] for i in g]).mean(axis=0))
+        vector = l2_normalise(np.concatenate([views[v][1] for v in g]).mean(axis=0))
         near = _nearest_photo(retriever, vector)
         if near < MIN_PRODUCT_SIMILARITY:
             dropped += 1
             continue
-        sharpest = max(g, key=lambda i: clip_shots[i].sharpness)
-        items.append(VideoItem([clip_shots[i] for i in g], clip_shots[sharpest].frame, near, vector))
+        shot_ids = sorted({views[v][0] for v in g})
+        sharpest = max(shot_ids, key=lambda i: clip_shots[i].sharpness)
+        items.append(VideoItem([clip_shots[i] for i in shot_ids], clip_shots[sharpest].frame, near, vector))
     return items, dropped
 
 
