@@ -56,7 +56,13 @@ def build_retriever(settings: Settings, index: ProductIndex | None = None, encod
     index = index or open_index(settings)
     enc = encoders or load_encoders(settings)
     return Retriever(
-        index, settings.collection, enc.clip, enc.text, enc.sparse, attention=load_attention(settings, enc), colour_reader=load_colour_reader(settings)
+        index,
+        settings.collection,
+        enc.clip,
+        enc.text,
+        enc.sparse,
+        attention=load_attention(settings, enc),
+        colour_reader=load_colour_reader(settings),
     )
 
 

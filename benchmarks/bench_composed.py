@@ -125,7 +125,9 @@ def main() -> None:
             per_query, times = [], []
             for q in tqdm(queries, desc=f"{mode} keep {'/'.join(keep)}", unit="query"):
                 t0 = time.perf_counter()
-                resp = retriever.search(SearchRequest(text=q["text"], image=images[q["id"]], filters=Filters(**q["filters"]), fusion=mode, k=10, pinned=True))
+                resp = retriever.search(
+                    SearchRequest(text=q["text"], image=images[q["id"]], filters=Filters(**q["filters"]), fusion=mode, k=10, pinned=True)
+                )
                 times.append(time.perf_counter() - t0)
                 per_query.append((q["change"], *score([(h.product_id, h.product.category) for h in resp.hits], q)))
             p50 = sorted(times)[len(times) // 2] * 1e3

@@ -160,7 +160,9 @@ def make_clip(products: list[tuple[str, str, Path]], out: Path, codec: str = "h2
             for f in range(n):
                 put(_window(stage, motion, f / max(n - 1, 1), offset))
             for i in ids:
-                shown.append(Shown(products[i][0], products[i][1], round(t, 3), round(t + n / FPS, 3), motion if len(ids) == 1 else f"apart-{motion}"))
+                shown.append(
+                    Shown(products[i][0], products[i][1], round(t, 3), round(t + n / FPS, 3), motion if len(ids) == 1 else f"apart-{motion}")
+                )
             t += n / FPS
         for packet in stream.encode(None):
             container.mux(packet)

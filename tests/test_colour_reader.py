@@ -75,5 +75,6 @@ def test_trained_on_real_photos_it_reads_colours_and_reloads_the_same(kagl_csv, 
     with pytest.raises(ModelError, match="dim"):
         again.probabilities(vectors[0][:10], images[0])
     packaged = ColourReader.load(DEFAULT_COLOUR_READER)  # the committed reader loads and reads these
-    reads = [max((q := packaged.probabilities(v, im)), key=q.get) for v, im in zip(vectors[is_val], [images[i] for i in np.flatnonzero(is_val)])]
-    assert np.mean([r == c for r, c in zip(reads, np.array(colours)[is_val])]) >= 0.75
+    held = np.flatnonzero(is_val)
+    reads = [max((q := packaged.probabilities(vectors[i], images[i])), key=q.get) for i in held]
+    assert np.mean([r == colours[i] for r, i in zip(reads, held, strict=True)]) >= 0.75

@@ -274,7 +274,11 @@ def test_a_photo_with_words_runs_in_attention_by_default_and_early_when_pinned(i
 def test_a_photo_with_words_keeps_what_the_words_do_not_change(indexed):
     retriever, _, _, rows = indexed
     # "this in leather": the photo's kind, with leather in the name (KAGL has no material field)
-    sandal = next(r for r in rows if r["article_type"] == "Sandals" and r["gender"] == "Men" and r["image"] and not {"leather", "sports"} & set(r["name"].lower().split()))
+    sandal = next(
+        r
+        for r in rows
+        if r["article_type"] == "Sandals" and r["gender"] == "Men" and r["image"] and not {"leather", "sports"} & set(r["name"].lower().split())
+    )
     leather = {r["id"] for r in rows if r["article_type"] == "Sandals" and "leather" in r["name"].lower().split()}
     resp = retriever.search(SearchRequest(image=Image.open(sandal["image"]).convert("RGB"), text="this in leather", k=10))
     assert len(leather) >= 5 and {h.product_id for h in resp.hits[:5]} <= leather
@@ -288,7 +292,9 @@ def test_a_photo_with_words_keeps_what_the_words_do_not_change(indexed):
     # the packaged colour reader joins the neighbours' reading of the colour: the same answer
     from assistant.clip.colour_reader import DEFAULT_COLOUR_READER, ColourReader
 
-    reading = Retriever(retriever.index, "kagl", retriever.clip, retriever.text, retriever.sparse, colour_reader=ColourReader.load(DEFAULT_COLOUR_READER))
+    reading = Retriever(
+        retriever.index, "kagl", retriever.clip, retriever.text, retriever.sparse, colour_reader=ColourReader.load(DEFAULT_COLOUR_READER)
+    )
     read = reading.search(SearchRequest(image=Image.open(shirt["image"]).convert("RGB"), text="same but for women", k=5))
     assert [(h.product.category, h.product.colour) for h in read.hits[:3]] == [("Tshirts", "Black")] * 3
     # without the tiers (vote=False), the same words leave colours as the fused vector has them

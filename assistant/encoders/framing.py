@@ -102,9 +102,10 @@ def frame_product(image: Image.Image) -> Framed:
 def products_in(image: Image.Image, min_share: float = MIN_REGION) -> list[Framed]:
     """Each product standing apart on the frame's backdrop (products laid side by side, a
     shirt beside its shoes), framed on its own, left to right: the separate patches of the
-    foreground that cover at least `min_share` of the frame and a quarter of the largest each. One patch, or none, or a
-    busy scene: [] (`frame_product` frames a lone product). Two patches may still be one
-    product (a pair of shoes): telling that is the caller's (`video.items` compares them)."""
+    foreground that cover at least `min_share` of the frame and a quarter of the largest each.
+    One patch, or none, or a busy scene: [] (`frame_product` frames a lone product). Two
+    patches may still be one product (a pair of shoes): telling that is the caller's
+    (`video.items` compares them)."""
     from scipy import ndimage
 
     found = _foreground(image)

@@ -152,10 +152,9 @@ def keep_photo(
         p = payloads[f.id]
         marks = [fits(t, p) for t in active]
         sources = dict(f.sources)
-        for t, m in zip(active, marks):
+        for t, m in zip(active, marks, strict=True):
             if m > 0:  # explained as (place, share) like a vote; words as (how many, how many)
                 sources[ASKED_WORDS if t == "words" else fz.vote_source(t)] = (int(m), m) if t == "words" else (1, shares.get(t, 1.0))
         scored.append(([-m for m in marks], order, fz.Fused(f.id, f.score, sources)))
     scored.sort(key=lambda s: (s[0], s[1]))
     return [f for _, _, f in scored]
-

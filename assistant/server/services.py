@@ -70,7 +70,13 @@ def load_services(settings: Settings, policies_dir: Path | None = None) -> Servi
     clip: ImageTextEncoder = batchers[0] if batchers else enc.clip
     text: TextEncoder = batchers[1] if batchers else enc.text
     retriever = Retriever(
-        open_index(settings), settings.collection, clip, text, enc.sparse, attention=load_attention(settings, enc), colour_reader=load_colour_reader(settings)
+        open_index(settings),
+        settings.collection,
+        clip,
+        text,
+        enc.sparse,
+        attention=load_attention(settings, enc),
+        colour_reader=load_colour_reader(settings),
     )
     retriever.require_collection()
     policies = PolicyIndex(load_passages(policies_dir or EXAMPLE_POLICIES), text)

@@ -138,7 +138,8 @@ def _laid_apart(shot: Shot, frames: list[Frame]) -> list[list[Image.Image]]:
                 crops[j].append(p.image)
     # products laid apart stay apart through the shot; patches that come and go are a product
     # cut by the framing or a speck of the backdrop (on dev clips of one product a shot)
-    return crops if agree * 2 >= len(frames) + (shot.frame not in frames) else []
+    looked = len(frames) + (not any(f is shot.frame for f in frames))  # the sharpest may be one of them
+    return crops if agree * 2 >= looked else []
 
 
 def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoItem], int]:
