@@ -66,12 +66,18 @@ def build_retriever(settings: Settings, index: ProductIndex | None = None, encod
     )
 
 
+def _packaged_clip(settings: Settings) -> bool:
+    """Whether the packaged catalogue CLIP runs: the models trained on its vectors read only it."""
+    from assistant.clip.model import KAGL_CLIP
+
+    return settings.clip.model == KAGL_CLIP and settings.clip.pretrained is None
+
+
 def load_colour_reader(settings: Settings) -> ColourReader | None:
     """The colour reader of a photo's colour, where the packaged CLIP (whose vectors it reads) runs."""
     from assistant.clip.colour_reader import DEFAULT_COLOUR_READER
-    from assistant.clip.model import KAGL_CLIP
 
-    if settings.clip.model != KAGL_CLIP or settings.clip.pretrained is not None or not DEFAULT_COLOUR_READER.is_file():
+    if not _packaged_clip(settings) or not DEFAULT_COLOUR_READER.is_file():
         return None
     return ColourReader.load(DEFAULT_COLOUR_READER)
 
@@ -79,9 +85,8 @@ def load_colour_reader(settings: Settings) -> ColourReader | None:
 def load_attention(settings: Settings, enc: Encoders) -> AttentionComposer | None:
     """The `attention` fusion mode's model, where the packaged CLIP runs and the model is there."""
     from assistant.clip.fusion_model import DEFAULT_FUSION_MODEL
-    from assistant.clip.model import KAGL_CLIP
 
     loaded = getattr(enc.clip, "clip", None)  # the open_clip model under the encoder
-    if settings.clip.model != KAGL_CLIP or settings.clip.pretrained is not None or loaded is None or not DEFAULT_FUSION_MODEL.is_file():
+    if not _packaged_clip(settings) or loaded is None or not DEFAULT_FUSION_MODEL.is_file():
         return None
     return AttentionComposer.load(loaded, DEFAULT_FUSION_MODEL)

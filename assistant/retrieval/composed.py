@@ -56,11 +56,8 @@ class PhotoReading:
         return getattr(self, trait) if trait in FIELDS else None
 
 
-def _tally(payloads: Sequence[Mapping[str, Any]], field: str, depth: int, weight: float, into: dict[str, float]) -> None:
-    for rank, p in enumerate(payloads[:depth], 1):
-        v = p.get(field)
-        if isinstance(v, str) and v:
-            into[v] = into.get(v, 0.0) + weight / rank
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def read_photo(
@@ -82,10 +79,9 @@ def read_photo(
     values: dict[str, str | None] = {}
     shares: dict[str, float] = {}
     for trait, field in FIELDS.items():
-        tally: dict[str, float] = {}
-        _tally(neighbours, field, colour_depth if trait == "colour" else depth, 1.0, tally)
+        tally = fz.rank_tally([_text(p.get(field)) for p in neighbours[: colour_depth if trait == "colour" else depth]])
         if trait == "kind":
-            _tally(fused_head, field, depth, fused_weight, tally)
+            fz.rank_tally([_text(p.get(field)) for p in fused_head[:depth]], fused_weight, into=tally)
         total = sum(tally.values())
         if trait == "colour" and colour_read and colour_read_weight > 0:
             mixed = {v: (1 - colour_read_weight) * t / total for v, t in tally.items()} if total > 0 else {}

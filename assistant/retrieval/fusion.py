@@ -123,6 +123,16 @@ def early_fuse(vectors: Sequence[np.ndarray], weights: Sequence[float]) -> np.nd
     return (acc / n).astype(np.float32)
 
 
+def rank_tally(values: Sequence[str | None], weight: float = 1.0, into: dict[str, float] | None = None) -> dict[str, float]:
+    """Each value of a ranked list (best first) votes weight / rank; unknown values do not vote.
+    Adds to `into` when given (several lists voting together) and returns it."""
+    tally = {} if into is None else into
+    for rank, v in enumerate(values, 1):
+        if v:
+            tally[v] = tally.get(v, 0.0) + weight / rank
+    return tally
+
+
 def head_vote(
     fused: Sequence[Fused], attributes: Mapping[str, tuple[Mapping[str, str | None], float]], depth: int
 ) -> tuple[list[Fused], dict[str, dict[str, float]]]:
@@ -146,11 +156,7 @@ def head_vote(
     for name, (values, weight) in attributes.items():
         if weight <= 0:
             continue
-        tally: dict[str, float] = {}
-        for rank, f in enumerate(fused[:depth], 1):
-            v = values.get(f.id)
-            if v:
-                tally[v] = tally.get(v, 0.0) + 1.0 / rank
+        tally = rank_tally([values.get(f.id) for f in fused[:depth]])
         total = sum(tally.values())
         if total <= 0:
             continue

@@ -231,6 +231,11 @@ def merge_filters(a: Filters, b: Filters | None) -> Filters:
     return out
 
 
+def _said(filters: Filters) -> set[str]:
+    """Which of a photo's traits (kind, gender, colour) the words already set as a filter."""
+    return {t for t, on in (("kind", filters.article_type or filters.category), ("gender", filters.gender), ("colour", filters.colour)) if on}
+
+
 def _without(filters: Filters, name: str) -> Filters:
     out = Filters(**{k: (list(v) if isinstance(v, list) else v) for k, v in filters.__dict__.items()})
     if name == "price":
@@ -400,20 +405,24 @@ class Retriever:
     def _photo_lists(self, req: SearchRequest, vector: np.ndarray) -> dict[str, VectorQuery]:
         """A photo query's lists: its vector (early- or attention-fused) in each photo list.
 
-        The leftover words as keywords beside them were tried ("this in leather": KAGL has no
-        material field) and left out: on the composed dev set, a keyword list at 0.5 of the
-        photo lists' 5 changed nothing, at 3 it cost 0.02 precision by type and found no more
-        leather (`benchmarks/bench_composed.py`)."""
+        The leftover words as a keyword list beside them were tried ("this in leather": KAGL has
+        no material field): on the composed dev set, at 0.5 of the photo lists' 5 it changed
+        nothing, at 3 it cost 0.02 precision by type and found no more leather. They pay as a
+        tier within the photo's kind instead (`_keep_photo`, `retrieval.composed`)."""
         c = self.config
         return {name: VectorQuery(name, vector.tolist(), c.candidates) for name in (req.photo_lists or c.hybrid_photo_lists)}
+
+    def _query_lists(self, lists: Mapping[str, VectorQuery], qfilter: Filters | None) -> dict[str, list[IndexHit]]:
+        """Each list's hits, one index query per list (fused here, not in the engine)."""
+        return {name: self.index.query(self.collection_name, [q], None, qfilter, q.limit) for name, q in lists.items()}
 
     def _vote(self, fused: list[fz.Fused], payloads: Mapping[str, Mapping[str, Any]], filters: Filters) -> list[fz.Fused]:
         """The head's vote on a photo's kind, gender and colour, each unless the words set it."""
         c = self.config
-        said = {"kind": bool(filters.article_type or filters.category), "gender": bool(filters.gender), "colour": bool(filters.colour)}
+        said = _said(filters)
         attributes: dict[str, tuple[dict[str, str | None], float]] = {}
         for name, weight in c.photo_votes.items():
-            if weight <= 0 or said.get(name, False):
+            if weight <= 0 or name in said:
                 continue
             if name == "kind":
                 values = {f.id: (payloads[f.id].get("category_path") or [None])[-1] for f in fused}
@@ -432,16 +441,14 @@ class Retriever:
         Adds the keyword hits' payloads to `payloads`."""
         c = self.config
         assert req.image_vector is not None
-        # The photo alone, with the shopper's own restrictions only (not the words'): its neighbours.
-        # (as deep as the lists a photo alone searches: weighted fusion scales each list by its range)
-        depth = c.candidates
+        # The photo alone, with the shopper's own restrictions only (not the words'): its
+        # neighbours, as a photo alone is answered (the hybrid photo lists, weighted, voted on).
         own = req.filters if req.filters is not None and not req.filters.is_empty() else None
-        alone = {name: VectorQuery(name, req.image_vector.tolist(), depth) for name in c.hybrid_photo_lists}
-        hits = {name: self.index.query(self.collection_name, [q], None, own, depth) for name, q in alone.items()}
+        hits = self._query_lists(self._photo_lists(replace(req, photo_lists=None), req.image_vector), own)
         near = {h.id: h.payload for found in hits.values() for h in found}
         ranked = fz.weighted({name: [fz.Ranked(h.id, h.score) for h in found] for name, found in hits.items()}, dict(c.hybrid_photo_lists))
-        ranked = self._vote(ranked, near, own or Filters())  # as the photo alone is answered
-        said = {t for t, on in (("kind", asked.article_type or asked.category), ("gender", asked.gender), ("colour", asked.colour)) if on}
+        ranked = self._vote(ranked, near, own or Filters())
+        said = _said(asked)
         read = None
         if self.colour_reader is not None and req.image is not None and "colour" not in said and "colour" in c.photo_words_keep:
             read = self.colour_reader.probabilities(req.image_vector, req.image)
@@ -517,7 +524,7 @@ class Retriever:
         t3 = time.perf_counter()
         qfilter = None if filters.is_empty() else filters
         limit = max(req.k, 50) if parsed and parsed.sort else req.k
-        per_list: dict[str, list[IndexHit]] = {name: self.index.query(self.collection_name, [q], None, qfilter, q.limit) for name, q in lists.items()}
+        per_list = self._query_lists(lists, qfilter)
         ranked = {name: [fz.Ranked(h.id, h.score) for h in hits] for name, hits in per_list.items()}
         payloads = {h.id: h.payload for hits in per_list.values() for h in hits}
         if req.fusion in ("hybrid", "attention"):
