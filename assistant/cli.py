@@ -322,6 +322,8 @@ def train_clip_cmd(
     out: Annotated[Path | None, typer.Option(help="Delta checkpoint to write (default: the packaged one).")] = None,
     epochs: Annotated[int, typer.Option()] = 12,
     seed: Annotated[int, typer.Option()] = 0,
+    attribute_weight: Annotated[float, typer.Option(help="Weight of the photo attribute term (TrainConfig.attribute_weight; 0 = off).")] = 0.0,
+    views: Annotated[int, typer.Option(help="Cached photo views: 2 = as taken and mirrored; 3 adds a random crop.")] = 2,
 ) -> None:
     """Train the catalogue CLIP with open_clip's contrastive loss; prints validation recall."""
     import torch
@@ -334,7 +336,8 @@ def train_clip_cmd(
     torch.set_num_threads(s.threads)
     cat = load_catalogue(catalogue)
     target = out or DEFAULT_WEIGHTS
-    report = train_clip(cat.products, target, TrainConfig(epochs=epochs, seed=seed), cache_dir=s.data_dir / "cache")
+    cfg = TrainConfig(epochs=epochs, seed=seed, attribute_weight=attribute_weight, views=views)
+    report = train_clip(cat.products, target, cfg, cache_dir=s.data_dir / "cache")
     typer.echo(json.dumps(report.final.__dict__ if report.final else {}, indent=2))
     typer.echo(f"saved {target} in {report.seconds:.0f} s")
 

@@ -11,8 +11,9 @@ photo's kind, gender and colour (`FusionConfig.photo_votes`) and without the tie
 photo's traits (`FusionConfig.photo_words_keep`, `retrieval.composed`); then hybrid and
 attention with the kind vote as configured and a grid of gender and colour vote weights
 (applied to each query's top 200, an attribute the words set as a filter not voted on); then
-hybrid and attention with the tiers (`--keep`: the configured tiers, and for attention each
-tier left out in turn); then the defaults end to end (no mode named: a photo with words runs
+hybrid and attention with the tiers (`--keep`: the configured tiers, the same without the fill
+of the photo's kind (`FusionConfig.photo_kind_fill`), and for attention each tier left out in
+turn); then the defaults end to end (no mode named: a photo with words runs
 in `FusionConfig.photo_words_fusion`).
 Attention rows need the trained model (`shop-assistant train-fusion`).
 
@@ -114,16 +115,18 @@ def main() -> None:
                     kinds = values["kind"]
                     per_query.append((q["change"], *score([(f.id, kinds[f.id]) for f in ranked], q)))
                 rows.append({"mode": mode, "votes": votes, "by_change": summarise(per_query)})
-    # the tiers: each mode's list with the photo's traits kept, as configured and one tier left out
+    # the tiers: each mode's list with the photo's traits kept, as configured, without the kind's
+    # fill (`FusionConfig.photo_kind_fill`), and (attention) with one tier left out
     tiers = [tuple(defaults.photo_words_keep)]
     tiers += [tuple(t for t in tiers[0] if t != out) for out in tiers[0]]
     for mode in [m for m in a.modes if m in ("hybrid", "attention")] if a.keep else []:
         if mode == "attention" and retriever.attention is None:
             continue
-        for keep in tiers if mode == "attention" else tiers[:1]:
-            retriever.config = replace(defaults, photo_words_keep=keep)
+        runs = [(tiers[0], True), (tiers[0], False)] + ([(keep, True) for keep in tiers[1:]] if mode == "attention" else [])
+        for keep, fill in runs:
+            retriever.config = replace(defaults, photo_words_keep=keep, photo_kind_fill=fill and defaults.photo_kind_fill)
             per_query, times = [], []
-            for q in tqdm(queries, desc=f"{mode} keep {'/'.join(keep)}", unit="query"):
+            for q in tqdm(queries, desc=f"{mode} keep {'/'.join(keep)}{'' if fill else ' no fill'}", unit="query"):
                 t0 = time.perf_counter()
                 resp = retriever.search(
                     SearchRequest(text=q["text"], image=images[q["id"]], filters=Filters(**q["filters"]), fusion=mode, k=10, pinned=True)
@@ -131,7 +134,8 @@ def main() -> None:
                 times.append(time.perf_counter() - t0)
                 per_query.append((q["change"], *score([(h.product_id, h.product.category) for h in resp.hits], q)))
             p50 = sorted(times)[len(times) // 2] * 1e3
-            rows.append({"mode": mode, "votes": dict(defaults.photo_votes), "keep": list(keep), "p50_ms": p50, "by_change": summarise(per_query)})
+            row = {"mode": mode, "votes": dict(defaults.photo_votes), "keep": list(keep), "fill": fill}
+            rows.append({**row, "p50_ms": p50, "by_change": summarise(per_query)})
     retriever.config = defaults
     # the defaults, end to end: a photo with words as a shopper sends it (no mode named)
     e2e = {}
@@ -148,7 +152,7 @@ def main() -> None:
         v = r["votes"]
         name = f"{v.get('kind', 0):g}/{v.get('gender', 0):g}/{v.get('colour', 0):g}" if v else "none"
         if "keep" in r:
-            name = "keep " + "/".join(t[0] for t in r["keep"])  # k(ind) w(ords) g(ender) c(olour)
+            name = "keep " + "/".join(t[0] for t in r["keep"]) + ("" if r.get("fill", True) else " -fill")  # k(ind) w(ords) g(ender) c(olour)
         print(f"{r['mode']:<12}{name:<16}" + cells(r["by_change"]))
     for mode, got in e2e.items():
         print(f"{mode:<12}{'(defaults)':<16}" + cells(got))
@@ -161,6 +165,7 @@ def main() -> None:
         "depth": defaults.photo_vote_depth,
         "photo_words_fusion": defaults.photo_words_fusion,
         "photo_words_keep": list(defaults.photo_words_keep),
+        "photo_kind_fill": defaults.photo_kind_fill,
     }
     write_result(a.out, {"set": a.set, "queries": len(queries), "defaults": used, "rows": rows, "end_to_end": e2e})
     print(f"wrote {a.out}")

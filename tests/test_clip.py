@@ -101,3 +101,29 @@ def test_missing_checkpoint_names_the_path(tmp_path):
 def test_unknown_model_names_the_choices():
     with pytest.raises(ConfigError, match=KAGL_CLIP):
         load_open_clip("no-such-clip", None)
+
+
+def test_attribute_heads_classify_what_the_catalogue_says_and_skip_what_it_does_not(kagl_csv):
+    from assistant.clip.train import AttributeHeads
+
+    products = [p for p in load_catalogue(kagl_csv, limit=400).products if p.image][:60]
+    products[0] = products[0].model_copy(update={"colour": None})
+    heads = AttributeHeads.for_products(products, list(range(len(products))), 16)
+    assert int(heads.labels["colour"][0]) == -1, "a product without a colour has no colour class"
+    assert heads.weights["category"].shape[0] == len({str(p.category) for p in products})
+    # Vectors that carry the kind (one direction per kind) are learnt to be classified by it.
+    kinds = heads.labels["category"]
+    torch.manual_seed(0)
+    directions = torch.nn.functional.normalize(torch.randn(int(kinds.max()) + 1, 16), dim=-1)
+    vectors = torch.nn.functional.normalize(directions[kinds] + 0.1 * torch.randn(len(products), 16), dim=-1)
+    rows = torch.arange(len(products))
+    opt = torch.optim.Adam(heads.parameters(), lr=0.05)
+    first = float(heads.loss(vectors, rows))
+    for _ in range(100):
+        opt.zero_grad()
+        loss = heads.loss(vectors, rows)
+        loss.backward()
+        opt.step()
+    assert float(heads.loss(vectors, rows)) < 0.5 * first
+    logits = vectors @ torch.nn.functional.normalize(heads.weights["category"], dim=-1).T
+    assert float((logits.argmax(1) == kinds).float().mean()) > 0.9

@@ -300,3 +300,27 @@ def test_a_photo_with_words_keeps_what_the_words_do_not_change(indexed):
     # without the tiers (vote=False), the same words leave colours as the fused vector has them
     loose = retriever.search(SearchRequest(image=Image.open(shirt["image"]).convert("RGB"), text="same but for women", k=5, vote=False))
     assert not any(e.modality == "photo_colour" for h in loose.hits for e in h.evidence)
+
+
+def test_a_photo_with_words_fills_a_page_of_its_kind_when_the_fused_list_holds_too_few(indexed):
+    from collections import Counter
+    from dataclasses import replace
+
+    retriever, _, _, rows = indexed
+    # a kind with ten products of one colour, and a photo of that kind in another colour
+    counts = Counter((r["article_type"], r["base_colour"]) for r in rows if r["gender"] in ("Men", "Unisex"))
+    (kind, colour), _ = next(
+        (kc, n)
+        for kc, n in counts.most_common()
+        if n >= 10 and any(r["article_type"] == kc[0] and r["base_colour"] != kc[1] and r["image"] and r["gender"] == "Men" for r in rows)
+    )
+    photo = next(r for r in rows if r["article_type"] == kind and r["base_colour"] != colour and r["image"] and r["gender"] == "Men")
+    # a short fused list (3 candidates a list) cannot hold a page of ten by itself
+    narrow = Retriever(retriever.index, "kagl", retriever.clip, retriever.text, retriever.sparse, config=replace(retriever.config, candidates=3))
+    request = SearchRequest(image=Image.open(photo["image"]).convert("RGB"), text=f"like this but in {colour.lower()}", k=10)
+    resp = narrow.search(request)
+    assert [(h.product.category, h.product.colour) for h in resp.hits] == [(kind, colour)] * 10
+    assert all(any(e.modality == "photo_kind" for e in h.evidence) for h in resp.hits)
+    unfilled_config = replace(retriever.config, candidates=3, photo_kind_fill=False)
+    unfilled = Retriever(retriever.index, "kagl", retriever.clip, retriever.text, retriever.sparse, config=unfilled_config).search(request)
+    assert len(unfilled.hits) < 10
