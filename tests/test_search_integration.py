@@ -269,6 +269,12 @@ def test_a_photo_with_words_runs_in_attention_by_default_and_early_when_pinned(i
     assert with_attention.search(SearchRequest(image=img, k=5)).fusion == "hybrid"  # a photo alone: nothing to read together
     with pytest.raises(QueryError, match="photo and words together"):
         with_attention.search(SearchRequest(text="black shoes", fusion="attention"))
+    # The photo read once for attention (its views' tokens in one pass) is the photo read twice:
+    # the same vector as the pooled encoder's views, the same attention-fused query.
+    read = with_attention._read_photo(img)
+    assert float(read.vector @ with_attention._photo_vector(img)) > 0.9999
+    once = composer.query(img, "like this but in black", read.tokens)
+    assert float(once @ composer.query(img, "like this but in black")) > 0.9999
 
 
 def test_a_photo_with_words_keeps_what_the_words_do_not_change(indexed):

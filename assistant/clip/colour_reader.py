@@ -25,7 +25,7 @@ from PIL import Image
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from assistant.encoders.framing import frame_product
+from assistant.encoders.framing import Framed, frame_product
 from assistant.errors import ModelError
 
 DEFAULT_COLOUR_READER = Path(__file__).parent / "weights" / "kagl-clip-lite0-colour.safetensors"
@@ -37,11 +37,12 @@ MIN_PRODUCT_PIXELS = 20
 MIN_EXAMPLES = 5  # rarer colours are left out: too few to learn or to check
 
 
-def pixel_features(image: Image.Image) -> np.ndarray:
+def pixel_features(image: Image.Image, framed: Framed | None = None) -> np.ndarray:
     """The product pixels' colours: a hue x saturation x value histogram (shares) and the mean
     and spread of red, green and blue. Near-white pixels are the studio's, not the product's
-    (a white product keeps them all: fewer than `MIN_PRODUCT_PIXELS` others)."""
-    framed = frame_product(image)
+    (a white product keeps them all: fewer than `MIN_PRODUCT_PIXELS` others). `framed`: `image`
+    already framed by `frame_product`, where the caller has it."""
+    framed = framed or frame_product(image)
     if framed is not None and framed.isolated and not framed.studio:
         image = framed.image  # the product set on white: the backdrop is not its colour
     small = image.convert("RGB").resize((64, 64))
@@ -75,11 +76,12 @@ class ColourReader:
     def clip_dim(self) -> int:
         return self.weight.shape[1] - PIXEL_DIM
 
-    def probabilities(self, vector: np.ndarray, image: Image.Image) -> dict[str, float]:
-        """Catalogue colour → probability for one photo (`vector`: its CLIP image vector)."""
+    def probabilities(self, vector: np.ndarray, image: Image.Image, framed: Framed | None = None) -> dict[str, float]:
+        """Catalogue colour → probability for one photo (`vector`: its CLIP image vector;
+        `framed`: the photo framed by `frame_product`, where the caller has it)."""
         if vector.shape != (self.clip_dim,):
             raise ModelError(f"the colour reader reads {self.clip_dim}-dim CLIP vectors, not {vector.shape}")
-        x = torch.from_numpy(np.concatenate([vector.astype(np.float32), PIXEL_SCALE * pixel_features(image)]))
+        x = torch.from_numpy(np.concatenate([vector.astype(np.float32), PIXEL_SCALE * pixel_features(image, framed)]))
         with torch.no_grad():
             p = torch.softmax(self.weight @ x + self.bias, dim=0)
         return dict(zip(self.labels, p.tolist(), strict=True))

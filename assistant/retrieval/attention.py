@@ -15,7 +15,7 @@ from PIL import Image
 
 from assistant.clip.fusion_model import AttentionFusion
 from assistant.clip.model import LoadedClip
-from assistant.clip.tokens import photo_tokens, word_tokens
+from assistant.clip.tokens import PhotoTokens, photo_tokens, word_tokens
 
 
 class AttentionComposer:
@@ -30,8 +30,9 @@ class AttentionComposer:
         return cls(clip, AttentionFusion.load(path))
 
     @torch.no_grad()
-    def query(self, image: Image.Image, words: str) -> np.ndarray:
-        p = photo_tokens(self.clip, [image])
+    def query(self, image: Image.Image, words: str, photo: PhotoTokens | None = None) -> np.ndarray:
+        """`photo`: `image`'s tokens (`clip.tokens.photo_tokens`), where the caller read them."""
+        p = photo if photo is not None else photo_tokens(self.clip, [image])
         w = word_tokens(self.clip, [words])
         q, _ = self.model(p.patches, p.vector, w.tokens, w.mask, w.vector)
         return q[0].float().numpy()

@@ -23,19 +23,23 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from assistant.encoders.base import ImageTextEncoder, l2_normalise
-from assistant.encoders.framing import frame_product
+from assistant.encoders.framing import Framed, frame_product
 
 PhotoView = Literal["mirror", "framed"]
 PHOTO_VIEWS: tuple[PhotoView, ...] = ("mirror", "framed")
 
 
-def views(image: Image.Image, wanted: Sequence[PhotoView]) -> list[Image.Image]:
-    """The images read for `image`: itself first, then each wanted view that applies."""
+def views(image: Image.Image, wanted: Sequence[PhotoView], framed: Framed | None = None) -> list[Image.Image]:
+    """The images read for `image`: itself first, then each wanted view that applies (`framed`:
+    `image` already framed by `frame_product`, where the caller has it)."""
     unknown = set(wanted) - set(PHOTO_VIEWS)
     if unknown:
         raise ValueError(f"unknown photo view(s) {sorted(unknown)}; known: {list(PHOTO_VIEWS)}")
     out = [image]
-    framed = frame_product(image) if "framed" in wanted else None
+    if "framed" not in wanted:
+        framed = None
+    elif framed is None:
+        framed = frame_product(image)
     if framed is not None and framed.isolated and not framed.studio:
         out.append(framed.image)
     if "mirror" in wanted:

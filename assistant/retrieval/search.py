@@ -23,15 +23,17 @@ from PIL import Image
 from assistant import stages
 from assistant.catalogue.schema import Product
 from assistant.clip.colour_reader import ColourReader
-from assistant.encoders.base import ImageTextEncoder, SparseEncoder, TextEncoder
+from assistant.clip.tokens import PhotoTokens, photo_tokens
+from assistant.encoders.base import ImageTextEncoder, SparseEncoder, TextEncoder, l2_normalise
 from assistant.encoders.batching import encode_soon
+from assistant.encoders.framing import Framed, frame_product
 from assistant.errors import QueryError
 from assistant.index.base import Filters, Fusion, IndexHit, ProductIndex, VectorQuery
 from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT
 from assistant.retrieval import composed
 from assistant.retrieval import fusion as fz
 from assistant.retrieval.attention import AttentionComposer
-from assistant.retrieval.photo import PhotoView, photo_vector
+from assistant.retrieval.photo import PhotoView, photo_vector, views
 from assistant.retrieval.understanding import MAX_QUERY_CHARS, ParsedQuery, Vocabulary, parse_query
 
 FusionMode = Literal["bm25", "text", "clip", "early", "late", "hybrid", "attention"]
@@ -107,6 +109,15 @@ class FusionConfig:
     # no p50 cost, the search runs for a minority of queries. The same fill within the kind and
     # the photo's colour changed nothing there.
     photo_kind_fill: bool = True
+
+
+@dataclass(frozen=True)
+class _PhotoRead:
+    """A query photo read once (`Retriever._read_photo`)."""
+
+    vector: np.ndarray  # unit length: the mean of its views' vectors
+    tokens: PhotoTokens  # the photo as sent: its patches and vector
+    framed: Framed | None  # its framing, where one was made
 
 
 @dataclass
@@ -342,12 +353,12 @@ class Retriever:
             return ParsedQuery(text=req.text.strip(), filters=Filters())
         return parse_query(req.text, self.vocabulary)
 
-    def _lists(self, req: SearchRequest, text: str | None) -> dict[str, VectorQuery]:
+    def _lists(self, req: SearchRequest, text: str | None, read: _PhotoRead | None = None) -> dict[str, VectorQuery]:
         """The ranked lists (prefetches) a fusion mode asks for, with their query vectors."""
         c = self.config
         mode = req.fusion
         if mode == "attention":
-            return self._attention_lists(req)
+            return self._attention_lists(req, read)
         wanted: set[str] = {
             "bm25": {BM25},
             "text": {TEXT},
@@ -417,14 +428,27 @@ class Retriever:
         c = self.config
         return photo_vector(self.clip, image, c.photo_views) if c.photo_views else self.clip.encode_image([image])[0]
 
-    def _attention_lists(self, req: SearchRequest) -> dict[str, VectorQuery]:
-        """The photo lists of hybrid mode, searched with the attention-fused vector."""
+    def _read_photo(self, image: Image.Image) -> _PhotoRead:
+        """A photo with words in attention mode, read once: its views' tokens in one pass of the
+        image tower give both its vector (the mean of the views', as `_photo_vector` reads it)
+        and the photo's own patches the attention model reads; its framing is made once for
+        the views and the colour reader."""
+        assert self.attention is not None
+        c = self.config
+        framed = frame_product(image) if "framed" in c.photo_views or self.colour_reader is not None else None
+        tokens = photo_tokens(self.attention.clip, views(image, c.photo_views, framed))
+        vector = l2_normalise(tokens.vector.double().sum(dim=0).numpy())
+        return _PhotoRead(vector, PhotoTokens(tokens.patches[:1], tokens.vector[:1]), framed)
+
+    def _attention_lists(self, req: SearchRequest, read: _PhotoRead | None = None) -> dict[str, VectorQuery]:
+        """The photo lists of hybrid mode, searched with the attention-fused vector (`read`: the
+        photo's tokens, where `_read_photo` read them)."""
         if self.attention is None:
             raise QueryError("the attention fusion mode needs its trained model (`shop-assistant train-fusion`); choose another mode")
         if req.image is None or not (req.text or "").strip():
             raise QueryError("the attention fusion mode reads a photo and words together: send both, or choose another mode")
         # The whole words, not the understood remainder: the model learned "in red" with its colour.
-        return self._photo_lists(req, self.attention.query(req.image, req.text.strip()))
+        return self._photo_lists(req, self.attention.query(req.image, req.text.strip(), read.tokens if read else None))
 
     def _photo_lists(self, req: SearchRequest, vector: np.ndarray) -> dict[str, VectorQuery]:
         """A photo query's lists: its vector (early- or attention-fused) in each photo list.
@@ -466,6 +490,7 @@ class Retriever:
         payloads: dict[str, Mapping[str, Any]],
         lists: Mapping[str, VectorQuery],
         page: int,
+        read: _PhotoRead | None = None,
     ) -> list[fz.Fused]:
         """A photo with words: the fused list re-ranked to keep the photo's traits that the words
         (`asked`, before any relaxation) do not change, and to favour the added words that
@@ -482,16 +507,16 @@ class Retriever:
         ranked = fz.weighted({name: [fz.Ranked(h.id, h.score) for h in found] for name, found in hits.items()}, dict(c.hybrid_photo_lists))
         ranked = self._vote(ranked, near, own or Filters())
         said = _said(asked)
-        read = None
+        colours = None
         if self.colour_reader is not None and req.image is not None and "colour" not in said and "colour" in c.photo_words_keep:
-            read = self.colour_reader.probabilities(req.image_vector, req.image)
+            colours = self.colour_reader.probabilities(req.image_vector, req.image, read.framed if read else None)
         reading = composed.read_photo(
             [near[f.id] for f in ranked],
             [payloads[f.id] for f in fused[: c.photo_reading_depth]],
             depth=c.photo_reading_depth,
             fused_weight=c.photo_reading_fused_weight,
             colour_depth=c.photo_colour_depth,
-            colour_read=read,
+            colour_read=colours,
             colour_read_weight=c.photo_colour_reader_weight,
         )
         words = composed.asked_words(req.text or "", [m.phrase for m in parsed.matches]) if "words" in c.photo_words_keep else []
@@ -554,7 +579,11 @@ class Retriever:
         parsed = self.understand(req)
         filters = merge_filters(parsed.filters if parsed else Filters(), req.filters)
         keep = bool(c.photo_words_keep) and req.vote and req.has_photo and parsed is not None and req.fusion in ("hybrid", "attention")
-        if req.image is not None and req.image_vector is None and (keep or req.fusion != "attention"):
+        read: _PhotoRead | None = None
+        if req.image is not None and req.image_vector is None and keep and req.fusion == "attention" and self.attention is not None:
+            read = self._read_photo(req.image)
+            req = replace(req, image_vector=read.vector)
+        elif req.image is not None and req.image_vector is None and (keep or req.fusion != "attention"):
             req = replace(req, image_vector=self._photo_vector(req.image))  # read once: the lists and the photo's traits
         asked = filters
         if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
@@ -562,7 +591,7 @@ class Retriever:
         t1 = time.perf_counter()
         filters, relaxed, total = self._relax(filters, req.relax)
         t2 = time.perf_counter()
-        lists = self._lists(req, parsed.text if parsed else None)
+        lists = self._lists(req, parsed.text if parsed else None, read)
         t3 = time.perf_counter()
         qfilter = None if filters.is_empty() else filters
         limit = max(req.k, 50) if parsed and parsed.sort else req.k
@@ -599,7 +628,7 @@ class Retriever:
             fused = fz.rrf(ranked, k=rrf_k, weights=w)
         if keep:
             assert parsed is not None
-            fused = self._keep_photo(req, parsed, asked, filters, fused, payloads, lists, limit)
+            fused = self._keep_photo(req, parsed, asked, filters, fused, payloads, lists, limit, read)
         elif req.fusion in ("hybrid", "attention") and req.has_photo and req.vote:
             fused = self._vote(fused, payloads, filters)
         fused = fused[:limit]
