@@ -118,12 +118,12 @@ def test_attribute_heads_classify_what_the_catalogue_says_and_skip_what_it_does_
     vectors = torch.nn.functional.normalize(directions[kinds] + 0.1 * torch.randn(len(products), 16), dim=-1)
     rows = torch.arange(len(products))
     opt = torch.optim.Adam(heads.parameters(), lr=0.05)
-    first = float(heads.loss(vectors, rows))
+    first = float(heads.loss(vectors, rows).detach())
     for _ in range(100):
         opt.zero_grad()
         loss = heads.loss(vectors, rows)
         loss.backward()
         opt.step()
-    assert float(heads.loss(vectors, rows)) < 0.5 * first
+    assert float(heads.loss(vectors, rows).detach()) < 0.5 * first
     logits = vectors @ torch.nn.functional.normalize(heads.weights["category"], dim=-1).T
     assert float((logits.argmax(1) == kinds).float().mean()) > 0.9
