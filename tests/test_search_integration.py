@@ -271,9 +271,11 @@ def test_a_photo_with_words_runs_in_attention_by_default_and_early_when_pinned(i
         with_attention.search(SearchRequest(text="black shoes", fusion="attention"))
     # The photo read once for attention (its views' tokens in one pass) is the photo read twice:
     # the same vector as the pooled encoder's views, the same attention-fused query.
-    read = with_attention._read_photo(img)
+    read = with_attention._read_photo(img, with_tokens=True)
     assert float(read.vector @ with_attention._photo_vector(img)) > 0.9999
+    assert read.tokens is not None
     once = composer.query(img, "like this but in black", read.tokens)
+    assert float(with_attention._read_photo(img, with_tokens=False).vector @ read.vector) > 0.9999
     assert float(once @ composer.query(img, "like this but in black")) > 0.9999
 
 

@@ -42,8 +42,8 @@ def pixel_features(image: Image.Image, framed: Framed | None = None) -> np.ndarr
     and spread of red, green and blue. Near-white pixels are the studio's, not the product's
     (a white product keeps them all: fewer than `MIN_PRODUCT_PIXELS` others). `framed`: `image`
     already framed by `frame_product`, where the caller has it."""
-    framed = framed or frame_product(image)
-    if framed is not None and framed.isolated and not framed.studio:
+    framed = framed if framed is not None else frame_product(image)
+    if framed.isolated and not framed.studio:
         image = framed.image  # the product set on white: the backdrop is not its colour
     small = image.convert("RGB").resize((64, 64))
     rgb = np.asarray(small, dtype=np.float32).reshape(-1, 3) / 255.0

@@ -12,9 +12,9 @@ fused list is re-ranked in tiers, each a trait the answers should share, in this
 3. the photo's gender, unless the words set one (unisex products fit any);
 4. the photo's colour, unless the words set one;
 and within a tier the fused order stands (where the fused list holds less than a page of the
-photo's kind, `retrieval.search` fills the kind's tier from the same lists searched within it). Every hit a tier favours says so in its sources
-(`photo_kind`, `asked_words`, `photo_gender`, `photo_colour`). Chosen on the composed dev set
-(`benchmarks/bench_composed.py --set dev`).
+photo's kind, `retrieval.search` fills the kind's tier from the same lists searched within it).
+Every hit a tier favours says so in its sources (`photo_kind`, `asked_words`, `photo_gender`,
+`photo_colour`). Chosen on the composed dev set (`benchmarks/bench_composed.py --set dev`).
 
 Owns the reading of a photo's traits and the tiers; not the lists (`retrieval.search`).
 """

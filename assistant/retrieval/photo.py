@@ -47,6 +47,6 @@ def views(image: Image.Image, wanted: Sequence[PhotoView], framed: Framed | None
     return out
 
 
-def photo_vector(clip: ImageTextEncoder, image: Image.Image, wanted: Sequence[PhotoView]) -> np.ndarray:
+def photo_vector(clip: ImageTextEncoder, image: Image.Image, wanted: Sequence[PhotoView], framed: Framed | None = None) -> np.ndarray:
     """The unit mean of the CLIP image vectors of `image`'s views (one encoder batch)."""
-    return l2_normalise(clip.encode_image(views(image, wanted)).astype(np.float64).sum(axis=0))
+    return l2_normalise(clip.encode_image(views(image, wanted, framed)).astype(np.float64).sum(axis=0))

@@ -116,7 +116,7 @@ class _PhotoRead:
     """A query photo read once (`Retriever._read_photo`)."""
 
     vector: np.ndarray  # unit length: the mean of its views' vectors
-    tokens: PhotoTokens  # the photo as sent: its patches and vector
+    tokens: PhotoTokens | None  # the photo as sent, its patches and vector (attention mode only)
     framed: Framed | None  # its framing, where one was made
 
 
@@ -428,14 +428,16 @@ class Retriever:
         c = self.config
         return photo_vector(self.clip, image, c.photo_views) if c.photo_views else self.clip.encode_image([image])[0]
 
-    def _read_photo(self, image: Image.Image) -> _PhotoRead:
-        """A photo with words in attention mode, read once: its views' tokens in one pass of the
-        image tower give both its vector (the mean of the views', as `_photo_vector` reads it)
-        and the photo's own patches the attention model reads; its framing is made once for
-        the views and the colour reader."""
-        assert self.attention is not None
+    def _read_photo(self, image: Image.Image, with_tokens: bool) -> _PhotoRead:
+        """A photo with words, read once: its framing is made once for the views and the colour
+        reader. `with_tokens` (attention mode): its views' tokens in one pass of the image tower
+        give both its vector (the mean of the views', as `_photo_vector` reads it) and the
+        photo's own patches the attention model reads."""
         c = self.config
         framed = frame_product(image) if "framed" in c.photo_views or self.colour_reader is not None else None
+        if not with_tokens:
+            return _PhotoRead(photo_vector(self.clip, image, c.photo_views, framed), None, framed)
+        assert self.attention is not None
         tokens = photo_tokens(self.attention.clip, views(image, c.photo_views, framed))
         vector = l2_normalise(tokens.vector.double().sum(dim=0).numpy())
         return _PhotoRead(vector, PhotoTokens(tokens.patches[:1], tokens.vector[:1]), framed)
@@ -448,7 +450,7 @@ class Retriever:
         if req.image is None or not (req.text or "").strip():
             raise QueryError("the attention fusion mode reads a photo and words together: send both, or choose another mode")
         # The whole words, not the understood remainder: the model learned "in red" with its colour.
-        return self._photo_lists(req, self.attention.query(req.image, req.text.strip(), read.tokens if read else None))
+        return self._photo_lists(req, self.attention.query(req.image, req.text.strip(), read.tokens if read is not None else None))
 
     def _photo_lists(self, req: SearchRequest, vector: np.ndarray) -> dict[str, VectorQuery]:
         """A photo query's lists: its vector (early- or attention-fused) in each photo list.
@@ -580,11 +582,12 @@ class Retriever:
         filters = merge_filters(parsed.filters if parsed else Filters(), req.filters)
         keep = bool(c.photo_words_keep) and req.vote and req.has_photo and parsed is not None and req.fusion in ("hybrid", "attention")
         read: _PhotoRead | None = None
-        if req.image is not None and req.image_vector is None and keep and req.fusion == "attention" and self.attention is not None:
-            read = self._read_photo(req.image)
+        if req.image is not None and req.image_vector is None and keep:
+            # read once: the lists, the attention model and the photo's traits
+            read = self._read_photo(req.image, with_tokens=req.fusion == "attention" and self.attention is not None)
             req = replace(req, image_vector=read.vector)
-        elif req.image is not None and req.image_vector is None and (keep or req.fusion != "attention"):
-            req = replace(req, image_vector=self._photo_vector(req.image))  # read once: the lists and the photo's traits
+        elif req.image is not None and req.image_vector is None and req.fusion != "attention":
+            req = replace(req, image_vector=self._photo_vector(req.image))
         asked = filters
         if filters.price_min is not None and filters.price_max is not None and filters.price_min > filters.price_max:
             raise QueryError(f"the price range is empty: minimum {filters.price_min:g} is above maximum {filters.price_max:g}")
