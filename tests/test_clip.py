@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import open_clip
 import pytest
@@ -51,6 +53,10 @@ def test_training_lowers_the_loss_on_real_pairs(kagl_csv, tmp_path):
     tokens = a.tokenizer(["Puma Men Black Sports Shoes"])
     with torch.no_grad():
         assert torch.equal(a.model.encode_text(tokens), b.model.encode_text(tokens))
+    # the attribute term trains beside the contrastive loss and adds to it
+    attr = train_clip(products, tmp_path / "attr.safetensors", replace(cfg, epochs=2, attribute_weight=0.5), log=lambda _: None)
+    assert (tmp_path / "attr.safetensors").is_file()
+    assert attr.epochs[0]["loss"] > report.epochs[0]["loss"]
 
 
 @pytest.fixture(scope="module")

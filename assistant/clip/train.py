@@ -382,13 +382,15 @@ def train_clip(
     head_params = [*head.parameters(), *model.text.proj.parameters(), model.logit_scale]
     for p in tail_params + head_params:
         p.requires_grad_(True)
-    attributes = AttributeHeads.for_products(kept_products, tr_idx.tolist(), int(head.proj.out_features))
+    # Made only when used: their random start draws on torch's generator, and the packaged
+    # model's training (weight 0) must draw exactly as it did.
+    attributes = AttributeHeads.for_products(kept_products, tr_idx.tolist(), int(head.proj.out_features)) if cfg.attribute_weight > 0 else None
     groups = [
         {"params": tail_params, "lr": cfg.lr_tail},
         {"params": [p for p in head_params if p.ndim > 0], "lr": cfg.lr_head},
         {"params": [model.logit_scale], "lr": cfg.lr_head, "weight_decay": 0.0},
     ]
-    if cfg.attribute_weight > 0:
+    if attributes is not None:
         groups.append({"params": list(attributes.parameters()), "lr": cfg.lr_head, "weight_decay": 0.0})
     opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(tr_idx) / cfg.batch_size)
@@ -443,7 +445,7 @@ def train_clip(
             variant = torch.randint(0, txt_hidden.shape[1], (len(idx),), generator=gen)
             images = encode_images(idx, view)
             loss = loss_fn(images, encode_texts(idx, variant), model.logit_scale.exp())
-            if cfg.attribute_weight > 0:
+            if attributes is not None:
                 loss = loss + cfg.attribute_weight * attributes.loss(images, idx)
             opt.zero_grad()
             loss.backward()
