@@ -322,8 +322,8 @@ def train_clip_cmd(
     out: Annotated[Path | None, typer.Option(help="Delta checkpoint to write (default: the packaged one).")] = None,
     epochs: Annotated[int, typer.Option()] = 12,
     seed: Annotated[int, typer.Option()] = 0,
-    attribute_weight: Annotated[float, typer.Option(help="Weight of the photo attribute term (TrainConfig.attribute_weight; 0 = off).")] = 0.0,
-    views: Annotated[int, typer.Option(help="Cached photo views: 2 = as taken and mirrored; 3 adds a random crop.")] = 2,
+    attribute_weight: Annotated[float, typer.Option(min=0.0, help="Weight of the photo attribute term (0 = off).")] = 0.0,
+    views: Annotated[int, typer.Option(min=1, max=3, help="Cached photo views: 1 = as taken; 2 adds it mirrored; 3 a random crop.")] = 2,
 ) -> None:
     """Train the catalogue CLIP with open_clip's contrastive loss; prints validation recall."""
     import torch

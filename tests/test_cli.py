@@ -32,6 +32,15 @@ def test_help_lists_the_subcommands():
         assert cmd in r.stdout
 
 
+def test_train_clip_refuses_views_and_weights_it_cannot_train_with_before_any_work(tmp_path):
+    out = tmp_path / "clip.safetensors"
+    r = _run("train-clip", "--views", "4", "--out", str(out))
+    assert r.returncode == 2 and "--views" in r.stderr and "Traceback" not in r.stderr
+    r = _run("train-clip", "--attribute-weight", "-0.5", "--out", str(out))
+    assert r.returncode == 2 and "--attribute-weight" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
 def test_unknown_benchmark_names_the_choices():
     r = _run("bench", "nope")
     assert r.returncode == 2 and "ingest" in r.stderr and "scale" in r.stderr
