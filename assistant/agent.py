@@ -173,6 +173,12 @@ class Agent:
             plan = self._plan(message, work, pending=work.pending is not None, photo=image is not None or video is not None)
             language = plan.language
             ctx = ToolContext(self.retriever, work, self.policies)
+            if doubt is not None and doubt.sure and doubt.query and self._unsure_search(plan, doubt):
+                # Heard again, and Whisper's own score supports the reading that names a kind of
+                # product: it is searched, and the shopper told what was heard.
+                yield DataNotice(data={"code": "heard_again", "text": say(plan.language, "heard_again", heard=message.strip(), query=doubt.query)})
+                message, doubt = doubt.query, None
+                plan = self._plan(message, work, pending=work.pending is not None, photo=image is not None or video is not None)
             answer = self._ask_back(plan, work, doubt) if doubt is not None else None
             if video is not None:
                 answer = yield from self._video(plan, ctx, work, video)
@@ -245,7 +251,7 @@ class Agent:
         """A spoken search whose words name no kind of product and hold a word the recogniser
         was unsure of: asked about, not searched ("Looting for men" would show noise). With a
         close catalogue term the question offers it, and a yes searches for it."""
-        if plan.intent != "search" or plan.problem or not asks_back(doubt, plan.text or "", self.retriever.vocabulary):
+        if not self._unsure_search(plan, doubt):
             return None
         lang = plan.language
         if doubt.term is None or doubt.query is None:
@@ -253,6 +259,10 @@ class Agent:
         question = say(lang, "did_you_mean", heard=doubt.heard, term=doubt.term)
         s.pending = PendingAction(tool="search", arguments={"query": doubt.query}, prompt=question)
         return Answer(question)
+
+    def _unsure_search(self, plan: Plan, doubt: Doubt) -> bool:
+        """A search (not "add it to my cart") naming no kind of product, with a doubt about its words."""
+        return plan.intent == "search" and not plan.problem and asks_back(doubt, plan.text or "", self.retriever.vocabulary)
 
     def _busy(self) -> bool:
         """Other turns running now, or turns overlapping within the last BUSY_WINDOW_S: shoppers

@@ -105,6 +105,7 @@ MESSAGES: dict[str, dict[Language, str]] = {
     "removed": {"en": "Removed. Your cart has {count} item{s}.", "zh": "已删除。购物车里还有 {count} 件商品。"},
     "cart_failed": {"en": "I could not do that: {error}.", "zh": "操作失败：{error}。"},
     "did_you_mean": {"en": 'I\'m not sure I heard "{heard}" right. Did you mean {term}?', "zh": "我不确定是否听清了“{heard}”。您是说 {term} 吗？"},
+    "heard_again": {"en": 'I heard "{heard}" and took it for "{query}".', "zh": "我听到的是“{heard}”，理解为“{query}”。"},
     "didnt_catch": {
         "en": 'I didn\'t catch "{heard}". Could you say what you are looking for again?',
         "zh": "我没听清“{heard}”。能再说一遍您想找什么吗？",

@@ -6,7 +6,10 @@ with the packaged Whisper base (English declared) under two prompts of the same 
 scored as heard and corrected against the catalogue (`assistant/voice/hearing.py`):
 
 - `fixed prompt`: the hand-made shop-word prompt (as heard: the earlier behaviour);
-- `catalogue prompt`: the catalogue's 25 most frequent article types.
+- `catalogue prompt`: the catalogue's 25 most frequent article types; its corrected transcript
+  is also heard again where it names no kind of product (`assistant/voice/rehearing.py`), and
+  `re-heard` scores what the agent then searches: the re-heard reading where Whisper is sure
+  of it, else the corrected transcript (or a question).
 
 For each: WER against the typed text (jiwer; lower case, punctuation dropped) and the share of
 queries whose top-5 cards are mostly (3 of 5) of the asked article type, with the typed text's
@@ -34,7 +37,7 @@ from assistant.retrieval.search import Retriever, SearchRequest  # noqa: E402
 from assistant.runtime import build_retriever  # noqa: E402
 from assistant.voice.audio import SAMPLE_RATE, AudioLimits, decode  # noqa: E402
 from assistant.voice.checkpoint import packaged_whisper  # noqa: E402
-from assistant.voice.hearing import CatalogueHearing, asks_back  # noqa: E402
+from assistant.voice.hearing import CatalogueHearing, spoken_search  # noqa: E402
 from assistant.voice.transcriber import DEFAULT_PROMPT, Transcriber  # noqa: E402
 from benchmarks.common import add_index_options, settings_from, write_result  # noqa: E402
 
@@ -79,14 +82,15 @@ def main() -> None:
     hearing = CatalogueHearing(retriever.vocabulary)
     model_dir = packaged_whisper(s.data_dir / "models")
     prompts = {"fixed": DEFAULT_PROMPT, "catalogue": hearing.prompt()}
-    transcribers = {name: Transcriber(model_dir, prompt=prompt, hearing=hearing) for name, prompt in prompts.items()}
+    # Only the catalogue prompt (the default) is heard again: the fixed prompt's rows are the earlier behaviour.
+    transcribers = {name: Transcriber(model_dir, prompt=prompt, hearing=hearing, rehear=name == "catalogue") for name, prompt in prompts.items()}
     queries = load_set(HERE / "voice" / f"spoken_en-{a.set}.tsv")[: a.limit]
 
     def type_ok(text: str, article_type: str) -> bool:
         return cards_of_type(retriever, text, article_type)
 
     typed = sum(type_ok(q, t) for q, t in queries) / len(queries)
-    setups = [f"{p} prompt{', corrected' if c else ''}" for p in prompts for c in (False, True)]
+    setups = [*(f"{p} prompt{', corrected' if c else ''}" for p in prompts for c in (False, True)), "catalogue prompt, re-heard"]
     results = []
     for spec in a.voices.split(","):
         voice, rate = spec.rsplit(":", 1)
@@ -102,9 +106,15 @@ def main() -> None:
                     text = tr.query if corrected else tr.text
                     row["heard"][setup] = text
                     row["type_ok"][setup] = type_ok(text, t)
-                # As the agent decides (`Agent._ask_back`): an unsure word in a search naming no kind of product is asked about.
-                asks = asks_back(tr.doubt, tr.query, retriever.vocabulary)
+                # As the agent decides (`Agent._turn`): an unsure word in a search naming no kind of
+                # product is asked about, or, re-heard and sure, the re-heard reading is searched.
+                run_on = spoken_search(tr.doubt, tr.query, retriever.vocabulary)
+                asks = run_on is None
                 row.setdefault("asked", {})[name] = asks
+                if name == "catalogue":
+                    row["heard"]["catalogue prompt, re-heard"] = run_on or tr.query
+                    row["type_ok"]["catalogue prompt, re-heard"] = type_ok(run_on or tr.query, t)
+                    row["reheard"] = tr.reheard.__dict__ if tr.reheard else None
                 row.setdefault("suggestion_ok", {})[name] = bool(asks and tr.doubt and tr.doubt.query and type_ok(tr.doubt.query, t))
                 row["corrections"][name] = [c.__dict__ for c in tr.corrections]
                 row["doubtful"][name] = list(tr.doubtful)
@@ -121,7 +131,7 @@ def main() -> None:
                 "type_match": sum(r["type_ok"][setup] for r in mine) / len(mine), "typed_type_match": typed,
                 "transcribe_s_p50": float(np.percentile([r["seconds"][prompt] for r in mine], 50)),
             })  # fmt: skip
-            if setup.endswith("corrected"):
+            if setup in ("fixed prompt, corrected", "catalogue prompt, re-heard"):
                 # What the shopper meets: right cards, a question back (its suggestion right or not), or wrong cards.
                 asked = [r for r in mine if r["asked"][prompt]]
                 searched = [r for r in mine if not r["asked"][prompt]]

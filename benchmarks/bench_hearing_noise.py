@@ -28,7 +28,7 @@ from assistant.errors import NoSpeech  # noqa: E402
 from assistant.runtime import build_retriever  # noqa: E402
 from assistant.voice.audio import SAMPLE_RATE  # noqa: E402
 from assistant.voice.checkpoint import packaged_whisper  # noqa: E402
-from assistant.voice.hearing import CatalogueHearing, asks_back  # noqa: E402
+from assistant.voice.hearing import CatalogueHearing, spoken_search  # noqa: E402
 from assistant.voice.transcriber import Transcriber  # noqa: E402
 from benchmarks.bench_hearing import HERE, cards_of_type, load_set, save, speak  # noqa: E402
 from benchmarks.common import add_index_options, settings_from  # noqa: E402
@@ -103,11 +103,12 @@ def main() -> None:
             except NoSpeech:
                 outcome, heard = "no_speech", ""
             else:
-                heard = tr.query
-                if asks_back(tr.doubt, tr.query, retriever.vocabulary):
+                run_on = spoken_search(tr.doubt, tr.query, retriever.vocabulary)  # as the agent decides
+                heard = run_on or tr.query
+                if run_on is None:
                     outcome = "asked"
                 else:
-                    outcome = "right" if cards_of_type(retriever, tr.query, t) else "wrong"
+                    outcome = "right" if cards_of_type(retriever, run_on, t) else "wrong"
             secs.append(time.perf_counter() - t0)
             counts[outcome] += 1
             results.append({"condition": name, "query": q, "article_type": t, "heard": heard, "outcome": outcome})

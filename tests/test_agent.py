@@ -769,6 +769,29 @@ def test_a_spoken_search_on_an_unsure_word_asks_back(world):
     assert tools == ["search_products"] and products
 
 
+def test_a_spoken_search_heard_again_with_confidence_is_searched_and_said(world):
+    from assistant.voice.hearing import Doubt
+
+    agent = _agent(world)
+    # "Looting for men." names no kind of product; heard again, Whisper scored "blue jeans for men." well.
+    sure = Doubt("Looting", "blue jeans for men", "blue jeans for men.", sure=True)
+    events, text, products, tools = run_spoken(agent, "h1", "Looting for men.", sure)
+    notices = [e.data for e in events if e.type == "data-notice"]
+    assert notices and notices[0]["code"] == "heard_again" and '"blue jeans for men."' in notices[0]["text"]
+    assert tools == ["search_products"] and products and all(p["category"] == "Jeans" for p in products)
+    assert "Did you mean" not in text
+    # Not sure: asked about, the re-heard reading offered and searched on a yes.
+    unsure = Doubt("Looting", "blue jeans for men", "blue jeans for men.")
+    _, text, products, tools = run_spoken(agent, "h2", "Looting for men.", unsure)
+    assert tools == [] and not products and "Did you mean blue jeans for men?" in text
+    _, _, products, tools = run(agent, "h2", "yes")
+    assert tools == ["search_products"] and all(p["category"] == "Jeans" for p in products)
+    # A message that is not a search is never rewritten, however sure the reading.
+    run(agent, "h3", "black watches for men")
+    events, _, _, tools = run_spoken(agent, "h3", "tell me about the second one", Doubt("second", "second watches", "second watches", sure=True))
+    assert tools == ["get_product"] and not [e for e in events if e.type == "data-notice"]
+
+
 def run_spoken(agent, sid, message, doubt):
     events = list(agent.turn(sid, message, None, doubt))
     text = "".join(e.delta for e in events if e.type == "text-delta")

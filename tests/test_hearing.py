@@ -90,3 +90,39 @@ def test_a_failing_espeak_is_a_typed_error(hearing):
     broken.espeak = "false"  # a real binary that fails: the transcriber then keeps the transcript as heard
     with pytest.raises(ModelError, match="espeak"):
         broken.correct(heard("spots shoes for men", {"spots"}))
+
+
+# Hearing a spoken search again (`assistant.voice.rehearing`): the readings put to Whisper, and the choice among them.
+
+
+def test_readings_put_catalogue_terms_in_place_of_the_words_they_sound_like(hearing):
+    from assistant.voice.rehearing import readings
+
+    out = readings(["Show me a cherry for women.", "Show me a cherry for women."], hearing)
+    assert out[0] == "Show me a cherry for women.", "the transcript itself is a reading, once"
+    assert "Show me a saree for women." in out and "Show me a sarees for women." in out, "both forms of the term, the full stop kept"
+    assert all(r.startswith("Show me a ") and r.endswith(" for women.") for r in out), "frame words are never replaced"
+    # A run of words is replaced as one ("back, back" → backpacks); readings that differ only in case
+    # or punctuation are one.
+    out = readings(["A black, back, back for school.", "a black back back for school"], hearing)
+    assert "A black, backpacks for school." in out and "a black back back for school" not in out
+
+
+@pytest.mark.parametrize(
+    ("scored", "text", "sure"),
+    [
+        # Whisper's own score decides between readings of the same length...
+        ([("A green hat.", -14.0, 4, "hats", 2), ("A green dupatta.", -19.0, 5, "dupatta", 2)], "A green hat.", False),
+        # ... a catalogue word taking more tokens is not penalised for them ("saree": 2 tokens, "cherry": 1) ...
+        ([("a sarees for women.", -6.0, 8, "sarees", 2), ("a shirts for women.", -5.5, 7, "shirts", 2)], "a sarees for women.", True),
+        # ... and a reading that also hears the colour and gender said beats one that hears only the kind.
+        ([("blue jeans for men.", -8.0, 5, "jeans", 3), ("jeans for men.", -7.0, 4, "jeans", 2)], "blue jeans for men.", True),
+    ],
+)
+def test_the_best_reading_by_whispers_score_is_searched_only_when_whisper_is_sure(scored, text, sure):
+    from assistant.voice.rehearing import SURE_LOGPROB, Scored, choose
+
+    best = choose([Scored(*s) for s in scored])
+    assert best is not None and best.text == text and best.sure is sure
+    assert (best.logprob >= SURE_LOGPROB) is sure and best.alternatives and text not in best.alternatives
+    assert choose([]) is None

@@ -89,6 +89,26 @@ def test_streamed_speech_is_transcribed_answered_and_spoken(server):
     assert seconds > 1.0  # something was said, not a click
 
 
+def test_a_misheard_spoken_search_is_heard_again_with_the_catalogues_terms(server):
+    # espeak-ng's default voice at its default speed: Whisper base hears "Looting for men.", which
+    # names no kind of product; heard again, Whisper's own score picks "blue jeans for men".
+    wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "175", "--stdout", "blue jeans for men"], capture_output=True, check=True).stdout
+    with open_chat(server) as ws:
+        ws.send(json.dumps({"type": "session.update", "session": {"input_audio_language": "en", "output_audio": False}}))
+        until(ws, "session.updated")
+        stream_pcm(ws, pcm16(wav))
+        ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        events = until(ws, "finish")
+    done = next(e for e in events if e["type"] == "conversation.item.input_audio_transcription.completed")
+    assert "jeans" not in done["transcript"].lower(), f"Whisper heard it right this time: {done['transcript']!r}"
+    reheard = done["reheard"]
+    assert reheard["kind"] == "jeans" and "jeans" in reheard["text"].lower() and reheard["sure"], reheard
+    notice = next(e for e in events if e["type"] == "data-notice")["data"]
+    assert notice["code"] == "heard_again" and "jeans" in notice["text"]
+    cards = next(e for e in events if e["type"] == "data-products")["data"]["products"]
+    assert cards and all(c["category"] == "Jeans" for c in cards)
+
+
 @pytest.mark.parametrize("fmt", ["webm", "mp3"])
 def test_containers_are_decoded(server, fmt):
     with open_chat(server) as ws:

@@ -152,6 +152,14 @@ class HeardAs(BaseModel):
     alternatives: list[str]
 
 
+class HeardAgain(BaseModel):
+    text: str  # the reading of the audio that names a kind of product ("blue jeans for men.")
+    kind: str  # the kind it names
+    logprob: float  # Whisper's mean log-probability per token of the reading
+    sure: bool  # searched at once (true) or offered as a question (false), where the message is a search
+    alternatives: list[str]
+
+
 class TranscriptCompleted(BaseModel):
     type: Literal["conversation.item.input_audio_transcription.completed"] = "conversation.item.input_audio_transcription.completed"
     item_id: str
@@ -160,6 +168,8 @@ class TranscriptCompleted(BaseModel):
     query: str  # what the turn runs on: the transcript (corrected against the catalogue), or its English translation
     # Words taken for the catalogue terms they sound like, with the next closest terms.
     corrections: list[HeardAs] = Field(default_factory=list)
+    # A transcript naming no kind of product, heard again with the catalogue's terms.
+    reheard: HeardAgain | None = None
 
 
 class AudioDelta(BaseModel):

@@ -37,6 +37,7 @@ from assistant.server.protocol import (
     AudioCommitted,
     AudioDelta,
     AudioDone,
+    HeardAgain,
     HeardAs,
     SessionUpdated,
     SessionUpdateEvent,
@@ -46,6 +47,7 @@ from assistant.server.protocol import (
 )
 from assistant.server.turns import stream_turn
 from assistant.voice.audio import SAMPLE_RATE, AudioFormat, decode, pcm16_samples, pcm16_seconds
+from assistant.voice.rehearing import Reheard
 from assistant.voice.speech import SAMPLE_RATE as SPEECH_RATE
 from assistant.voice.speech import SpokenAnswer
 
@@ -197,6 +199,7 @@ class VoiceChannel:
                 language=transcript.language,
                 query=transcript.query,
                 corrections=[HeardAs(heard=c.heard, term=c.term, alternatives=list(c.alternatives)) for c in transcript.corrections],
+                reheard=_heard_again(transcript.reheard),
             )
         )
         speak = self.output_audio and services.speaker is not None
@@ -272,3 +275,7 @@ def _sounds_like_speech(chunk: bytes, fmt: AudioFormat) -> bool:
         return True  # a container chunk cannot be judged alone; a client sends one when it records speech
     x = pcm16_samples(chunk)
     return x.size > 0 and float(np.sqrt(np.mean(x * x))) > SPEECH_RMS
+
+
+def _heard_again(r: Reheard | None) -> HeardAgain | None:
+    return HeardAgain(text=r.text, kind=r.kind, logprob=r.logprob, sure=r.sure, alternatives=list(r.alternatives)) if r is not None else None

@@ -71,6 +71,9 @@ class Doubt:
     heard: str  # as transcribed
     term: str | None  # the closest catalogue term, when any is at least somewhat close
     query: str | None  # the transcript with `term` in its place: what to search for on a yes
+    # The audio heard again (`assistant.voice.rehearing`) and Whisper's own score supports
+    # `query`: searched at once, with a notice, rather than asked about.
+    sure: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,16 @@ def asks_back(doubt: Doubt | None, query: str, vocabulary: Vocabulary) -> bool:
     return doubt is not None and not parse_query(query, vocabulary).filters.category
 
 
+def spoken_search(doubt: Doubt | None, query: str, vocabulary: Vocabulary) -> str | None:
+    """What a spoken search runs on, as the agent decides (`Agent._turn`): the query itself where
+    it is not asked about (`asks_back`), the re-heard reading where Whisper is sure of it, None
+    where the shopper is asked. The voice benchmarks' count of it."""
+    if not asks_back(doubt, query, vocabulary):
+        return query
+    assert doubt is not None  # asks_back holds only with a doubt
+    return doubt.query if doubt.sure and doubt.query else None
+
+
 def _key(text: str) -> str:
     return "".join(jellyfish.metaphone(w) for w in text.split())
 
@@ -151,9 +164,10 @@ class CatalogueHearing:
         kinds = vocabulary.article_type or vocabulary.category
         self.terms = sorted(t for t in kinds | vocabulary.colour if t and _letters(t))
         forms = [(t, f) for t in self.terms for f in {t, singular(t)}]
+        self.vocabulary = vocabulary
         self.espeak = espeak
-        self._espeak = shutil.which(espeak) is not None  # else Metaphone keys: coarser, but no binary
-        sounds = phonemes([f for _, f in forms], espeak) if self._espeak else [tuple(_key(f)) for _, f in forms]
+        self.speaks = shutil.which(espeak) is not None  # else Metaphone keys: coarser, but no binary
+        sounds = phonemes([f for _, f in forms], espeak) if self.speaks else [tuple(_key(f)) for _, f in forms]
         self._forms = [(t, f, _letters(f), snd) for (t, f), snd in zip(forms, sounds, strict=True)]
         brands = {b for b in vocabulary.brand if b not in ORDINARY_WORDS and vocabulary.counts.get(b, 0) >= 5}
         known = vocabulary.category | vocabulary.colour | vocabulary.usage | vocabulary.season | vocabulary.gender | brands
@@ -165,9 +179,12 @@ class CatalogueHearing:
         """Whisper's prompt: the catalogue's most frequent article types, as a shopper's line."""
         return "Shopper: show me " + ", ".join(self._prompt_terms) + ". Add it to my cart."
 
-    def closest(self, heard: str, n: int = 3) -> list[tuple[str, float]]:
-        """The catalogue terms closest to `heard` by sound and spelling, best first (0-1)."""
-        return self._closest(heard, (phonemes([heard], self.espeak)[0] if self._espeak else tuple(_key(heard))), n)
+    def closest(self, heard: str, n: int = 3, sound: tuple[str, ...] | None = None) -> list[tuple[str, float]]:
+        """The catalogue terms closest to `heard` by sound and spelling, best first (0-1);
+        `sound`: its phonemes where the caller has them already (`phonemes` reads many at once)."""
+        if sound is None:
+            sound = phonemes([heard], self.espeak)[0] if self.speaks else tuple(_key(heard))
+        return self._closest(heard, sound, n)
 
     def _closest(self, heard: str, sound: tuple[str, ...], n: int) -> list[tuple[str, float]]:
         letters = _letters(heard)
@@ -212,7 +229,7 @@ class CatalogueHearing:
                 if len(span) < n or not span[-1] or (n > 1 and span[-1] in _FRAME_WORDS - {"man", "men"}):
                     break
                 spans.append(" ".join(span))
-            sounds = phonemes(spans, self.espeak) if self._espeak else [tuple(_key(x)) for x in spans]
+            sounds = phonemes(spans, self.espeak) if self.speaks else [tuple(_key(x)) for x in spans]
             best: tuple[float, int, list[tuple[str, float]]] | None = None
             for n, (span_text, sound) in enumerate(zip(spans, sounds, strict=True), 1):
                 found = self._closest(span_text, sound, 3)

@@ -21,8 +21,10 @@ import numpy as np
 from assistant.errors import ModelError, NoSpeech
 from assistant.language.text import normalise
 from assistant.language.zh import homophones
+from assistant.retrieval.understanding import parse_query
 from assistant.voice.audio import SAMPLE_RATE
 from assistant.voice.hearing import CatalogueHearing, Correction, Doubt, HeardWord
+from assistant.voice.rehearing import Reheard, Rehearing
 
 # Words a shopper says that a general speech model mishears in robotic or accented speech;
 # the prompt biases Whisper's decoder towards them (it is context, not a constraint). With a
@@ -53,6 +55,7 @@ class Transcript:
     corrections: tuple[Correction, ...] = ()  # words taken for the catalogue terms they sound like
     doubtful: tuple[str, ...] = ()  # unsure words that sound like no catalogue term
     doubt: Doubt | None = None  # the first of them, with the term it may have been
+    reheard: Reheard | None = None  # a search naming no kind of product, heard again with the catalogue's terms
 
 
 class Transcriber:
@@ -65,6 +68,7 @@ class Transcriber:
         prompt: str | None = DEFAULT_PROMPT,
         min_speech_s: float = 0.25,
         hearing: CatalogueHearing | None = None,
+        rehear: bool = True,
     ) -> None:
         try:
             from faster_whisper import WhisperModel
@@ -73,6 +77,7 @@ class Transcriber:
         self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
         self.hearing = hearing
         self.prompt = prompt
+        self.rehearing = Rehearing(self.model, hearing, prompt) if hearing is not None and rehear else None
         self.min_speech_s = min_speech_s
         self._vad_lock = threading.Lock()  # Silero's ONNX session is shared; one caller at a time
 
@@ -128,6 +133,16 @@ class Transcriber:
                 on_text(" ".join(parts))
         return " ".join(p for p in parts if p), info.language
 
+    def _rehear(self, samples: np.ndarray, heard: str, corrected: str) -> Reheard | None:
+        """A transcript that still names no kind of product, heard again (`assistant.voice.rehearing`)."""
+        if self.rehearing is None or self.hearing is None or parse_query(corrected, self.hearing.vocabulary).filters.category:
+            return None
+        try:
+            return self.rehearing.hear(samples, [heard, corrected], MAX_TOKENS)
+        except (RuntimeError, ValueError) as e:  # CTranslate2's errors: the corrected transcript is still an answer
+            log.warning("transcript not heard again: %s: %s", type(e).__name__, e)
+            return None
+
     def _prompt(self, language: str | None) -> str | None:
         """The shop-word prompt for a declared language (detection keeps the English one)."""
         if self.prompt is None:
@@ -159,10 +174,17 @@ class Transcriber:
             text, _ = self._run(samples, "en", "transcribe", None, heard)
             try:
                 hearing = self.hearing.correct(heard)
+                reheard = self._rehear(samples, text, hearing.text)
             except ModelError as e:  # espeak-ng failed: the transcript as heard is still an answer
                 log.warning("transcript not corrected against the catalogue: %s", e.message)
                 return Transcript(text, lang, text, seconds, tuple(heard))
-            return Transcript(text, lang, hearing.text, seconds, tuple(heard), hearing.corrections, hearing.doubtful, hearing.doubt)
+            doubt = hearing.doubt
+            if reheard is not None:
+                # The re-heard reading is offered, or searched where Whisper is sure of it; the agent
+                # uses it only for a search (`Agent._ask_back`): "add it to my cart" is never rewritten.
+                heard_as = doubt.heard if doubt is not None else text.strip(" .,!?")
+                doubt = Doubt(heard_as, reheard.text.rstrip(".,!?"), reheard.text, sure=reheard.sure)
+            return Transcript(text, lang, hearing.text, seconds, tuple(heard), hearing.corrections, hearing.doubtful, doubt, reheard)
         if lang == "zh":
             # The turn runs on the Chinese itself, with catalogue words written as they sound.
             query, _ = homophones().mend(normalise(text))
