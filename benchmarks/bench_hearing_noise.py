@@ -3,7 +3,8 @@
 Speaks a labelled set (`benchmarks/voice/spoken_en-<set>.tsv`) with one espeak-ng voice and
 spoils each utterance in turn: white noise mixed at 20, 10 and 5 dB SNR, a hum-and-chords
 "music" bed at 10 dB, 8 kHz telephone audio (down-sampled and back, so the band above 4 kHz is
-gone), and clipping (the signal amplified 8x and cut at full scale). Each goes through the
+gone), clipping (the signal amplified 8x and cut at full scale), and rambling (the query in
+the middle of about 25 s of talk around it). Each goes through the
 production path (catalogue prompt, correction, the agent's ask-back rule) and is scored by what
 the shopper meets: the right cards (3 of the top 5 of the asked type), a question back or an
 honest "no speech heard" (`NoSpeech`), or wrong cards, the outcome to avoid. Writes
@@ -65,7 +66,16 @@ def _telephone(x: np.ndarray) -> np.ndarray:
     return resample(resample(x, SAMPLE_RATE, 8000), 8000, SAMPLE_RATE)
 
 
-def conditions(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+# A shopper who talks around the request: the query said in the middle of about 25 s of speech.
+RAMBLE_BEFORE = (
+    "Hi there, good morning. So I was talking to my sister yesterday and she said I should ask you, because we are going "
+    "to a family wedding next month, and honestly I have been looking around for ages without any luck. Anyway, what I need is"
+)
+RAMBLE_AFTER = "and it would be lovely if it could arrive before the weekend. Thank you so much, that's all for now."
+
+
+def conditions(rng: np.random.Generator, voice: str, rate: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    before, after = speak(RAMBLE_BEFORE, voice, rate), speak(RAMBLE_AFTER, voice, rate)
     return {
         "clean": lambda x: x,
         "white noise 20 dB": lambda x: _at_snr(x, rng.normal(size=x.size).astype(np.float32), 20),
@@ -74,6 +84,7 @@ def conditions(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.
         "music 10 dB": lambda x: _at_snr(x, _music(x.size, rng), 10),
         "telephone 8 kHz": _telephone,
         "clipped (8x)": lambda x: np.clip(x * 8.0, -1.0, 1.0).astype(np.float32),
+        "rambling, about 25 s": lambda x: np.concatenate([before, x, after]),
     }
 
 
@@ -93,7 +104,7 @@ def main() -> None:
     clean = [speak(q, voice, int(rate)) for q, _ in queries]
 
     rows, results = [], []
-    for name, spoil in conditions(np.random.default_rng(11)).items():
+    for name, spoil in conditions(np.random.default_rng(11), voice, int(rate)).items():
         counts = {"right": 0, "asked": 0, "no_speech": 0, "wrong": 0}
         secs = []
         for (q, t), samples in zip(queries, clean, strict=True):
