@@ -209,3 +209,11 @@ def test_products_laid_apart_are_framed_each_and_a_product_in_pieces_stays_one()
     assert products_in(pieces) == []
     assert products_in(stage(((150, 80, 330, 280), (30, 90, 40)))) == []  # one product: frame_product's
     assert products_in(Image.effect_noise((480, 360), 120).convert("RGB")) == []  # no one backdrop
+    # A clip's frames read the backdrop once for both: the same framing and the same products apart.
+    from assistant.encoders.framing import frame_product, framings
+
+    for im in (stage(((300, 100, 420, 260), (200, 30, 30)), ((40, 120, 150, 250), (20, 20, 120))), pieces, Image.effect_noise((480, 360), 120)):
+        one, several = framings(im)
+        alone = frame_product(im)
+        assert (one.isolated, one.whole, np.asarray(one.image).tobytes()) == (alone.isolated, alone.whole, np.asarray(alone.image).tobytes())
+        assert [np.asarray(p.image).tobytes() for p in several] == [np.asarray(p.image).tobytes() for p in products_in(im)]

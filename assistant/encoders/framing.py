@@ -89,7 +89,17 @@ def _framed(image: Image.Image, mask: Image.Image, b: int, studio: bool) -> Fram
 
 def frame_product(image: Image.Image) -> Framed:
     """`isolate`, saying whether it could and whether the product is whole in the frame."""
+    return _frame_product(image, _foreground(image))
+
+
+def framings(image: Image.Image, min_share: float = MIN_REGION) -> tuple[Framed, list[Framed]]:
+    """`frame_product` and `products_in` of one image from one reading of its backdrop (a
+    clip's frames need both: the reading is most of either's time)."""
     found = _foreground(image)
+    return _frame_product(image, found), _products_in(image, found, min_share)
+
+
+def _frame_product(image: Image.Image, found: tuple[Image.Image, int, bool] | None) -> Framed:
     if found is None:
         return Framed(image, False, False)
     mask, b, studio = found
@@ -106,9 +116,12 @@ def products_in(image: Image.Image, min_share: float = MIN_REGION) -> list[Frame
     One patch, or none, or a busy scene: [] (`frame_product` frames a lone product). Two
     patches may still be one product (a pair of shoes): telling that is the caller's
     (`video.items` compares them)."""
+    return _products_in(image, _foreground(image), min_share)
+
+
+def _products_in(image: Image.Image, found: tuple[Image.Image, int, bool] | None, min_share: float) -> list[Framed]:
     from scipy import ndimage
 
-    found = _foreground(image)
     if found is None:
         return []
     mask, b, studio = found

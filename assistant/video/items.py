@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from assistant.encoders.base import l2_normalise
-from assistant.encoders.framing import isolate, products_in
+from assistant.encoders.framing import Framed, framings, products_in
 from assistant.errors import NoProductInVideo
 from assistant.index.base import Filters, VectorQuery
 from assistant.index.schema import IMAGE
@@ -119,11 +119,12 @@ def _greedy_groups(vectors: list[np.ndarray]) -> list[list[int]]:
     return groups
 
 
-def _laid_apart(shot: Shot, frames: list[Frame]) -> list[list[Image.Image]]:
+def _laid_apart(shot: Shot, frames: list[Frame], patches: dict[int, list[Framed]]) -> list[list[Image.Image]]:
     """The products a shot shows laid apart (`framing.products_in` on its sharpest frame), each
     as its crops from the shot's frames that show as many patches (matched left to right);
-    [] when the sharpest frame shows one product, or none apart."""
-    apart = products_in(shot.frame.image)
+    [] when the sharpest frame shows one product, or none apart. `patches`: `products_in` of
+    frames already read, by `id` of their image."""
+    apart = patches[id(shot.frame.image)] if id(shot.frame.image) in patches else products_in(shot.frame.image)
     if len(apart) < 2:
         return []
     crops = [[p.image] for p in apart]
@@ -131,7 +132,7 @@ def _laid_apart(shot: Shot, frames: list[Frame]) -> list[list[Image.Image]]:
     for f in frames:
         if f is shot.frame:
             continue
-        found = products_in(f.image)
+        found = patches[id(f.image)]
         if len(found) == len(apart):
             agree += 1
             for j, p in enumerate(found):
@@ -148,9 +149,13 @@ def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoIt
         return [], 0
     chosen = [_spread(s.members or (s.frame,), FRAMES_PER_SHOT) for s in clip_shots]
     frames = [f.image for shot in chosen for f in shot]
-    apart = [_laid_apart(s, c) for s, c in zip(clip_shots, chosen, strict=True)]
+    # Each frame's backdrop read once, for its framing on white and for products laid apart.
+    read = {id(im): framings(im) for im in frames}
+    patches = {key: apart for key, (_, apart) in read.items()}
+    apart = [_laid_apart(s, c, patches) for s, c in zip(clip_shots, chosen, strict=True)]
     crops = [im for shot in apart for product in shot for im in product]
-    encoded = retriever.clip.encode_image([isolate(im) for im in frames] + frames + crops)  # one batch for the clip
+    framed = [read[id(im)][0].image for im in frames]
+    encoded = retriever.clip.encode_image(framed + frames + crops)  # one batch for the clip
     # Each frame counts twice: framed on white, and as filmed. Either alone found 70-72% of the
     # dev clips' products per shot, their sum 79%: the framing helps where the backdrop
     # misleads, the frame where the framing cut or whitened part of the product.
