@@ -1,7 +1,7 @@
 """Spoken queries in several voices: does the assistant hear the catalogue's words?
 
 Speaks each query of a labelled set (`benchmarks/voice/spoken_en-dev.tsv` to tune on,
-`spoken_en-test.tsv` held out) with espeak-ng in several voices and speeds, transcribes it
+`spoken_en-test.tsv` held out, `spoken_en-fresh.tsv` a later held-out set) with espeak-ng in several voices and speeds, transcribes it
 with the packaged Whisper base (English declared) under two prompts of the same run, each
 scored as heard and corrected against the catalogue (`assistant/voice/hearing.py`):
 
@@ -17,7 +17,7 @@ share as the reference of the same run. The corrected set-ups also say what a sh
 when the assistant asks back about an unsure word (`Agent._ask_back`): the right cards, a
 question (and whether its suggestion finds the right cards on a yes), or wrong cards. Writes benchmarks/results/hearing-<set>.json.
 
-Usage: python benchmarks/bench_hearing.py [--set dev|test] [--voices en-us:175,en-gb:160,en-us+f3:150,en-us+m3:140] [--index PATH]
+Usage: python benchmarks/bench_hearing.py [--set dev|test|fresh] [--voices en-us:175,en-gb:160,en-us+f3:150,en-us+m3:140] [--index PATH]
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     add_index_options(ap)
-    ap.add_argument("--set", default="dev", choices=["dev", "test"])
+    ap.add_argument("--set", default="dev", choices=["dev", "test", "fresh"])
     ap.add_argument("--voices", default=VOICES, help="espeak-ng voice:wpm, comma-separated")
     ap.add_argument("--limit", type=int, help="only the first N queries")
     ap.add_argument("--out", type=Path)
