@@ -110,3 +110,40 @@ WORDY_BRANDS = Vocabulary(
 )
 def test_brands_that_are_ordinary_words_need_the_phrasing_to_say_so(query, brand):
     assert parse_query(query, WORDY_BRANDS).filters.brand == brand
+
+
+# Kinds as a speech recogniser or a hurried shopper writes them (found in spoken queries:
+# "Red lip stick.", "Cuff links for a suit.", "Flat sandals for women.", "A scarf for women").
+KINDS = Vocabulary(
+    colour={"red", "gold", "black"},
+    gender={"men", "women"},
+    category={"lipstick", "lips", "cufflinks", "suits", "flats", "sandals", "shirts", "tshirts", "sweatshirts", "dress", "scarves",
+              "gloves", "kajal and eyeliner", "necklace and chains", "key chain", "handbags", "jackets", "jeans"},
+    article_type={"lipstick", "cufflinks", "flats", "sandals", "shirts", "tshirts", "scarves", "gloves", "kajal and eyeliner",
+                  "necklace and chains", "key chain", "handbags", "jackets", "jeans"},
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "kinds"),
+    [
+        ("red lip stick", ["lipstick"]),  # said in parts, not the broader "lips"
+        ("cuff links", ["cufflinks"]),
+        ("a hand bag", ["handbags"]),
+        ("sweat shirt for men", ["sweatshirts"]),
+        ("flat sandals for women", ["sandals"]),  # the first of two kinds back to back modifies the second
+        ("a shirt dress", ["dress"]),
+        ("flats, sandals", ["flats", "sandals"]),  # a plural first is a list
+        ("a scarf for women", ["scarves"]),  # -ves plurals reached by their -f singular
+        ("gloves", ["gloves"]),
+        ("black eyeliner", ["kajal and eyeliner"]),  # a kind named for two things, by either
+        ("a gold chain", ["necklace and chains"]),
+        ("a key chain", ["key chain"]),  # a kind of its own is named whole first
+        ("I like that shirt", ["shirts"]),  # "that shirt" is no T-shirt
+        ("a bracelet shirt", ["shirts"]),
+        ("t shirts", ["tshirts"]),
+        ("a T-Shirt", ["tshirts"]),
+    ],
+)
+def test_kinds_said_in_parts_or_with_a_modifier(query, kinds):
+    assert sorted(parse_query(query, KINDS).filters.category) == kinds

@@ -143,7 +143,8 @@ def singular(word: str) -> str:
 
 
 def _norm_tokens(text: str) -> list[str]:
-    text = text.lower().replace("t-shirt", "tshirt").replace("t shirt", "tshirt")
+    # Word-bounded: "that shirt" and "bracelet shirt" hold "t shirt" too, and are no T-shirt.
+    text = re.sub(r"\bt[- ]shirt", "tshirt", text.lower())
     return re.findall(r"[a-z0-9][a-z0-9'&+]*", text)
 
 
@@ -184,6 +185,19 @@ def _build_phrase_table(vocab: Vocabulary) -> dict[str, tuple[str, str]]:
             add(syn, "colour", v)
     for v in sorted(vocab.category):
         add(v, "category", v)
+    for v in sorted(vocab.category):
+        if v.endswith("ves"):
+            # `singular` cannot tell "scarves" (scarf) from "gloves" (glove): the kind is
+            # reached by its -f and -fe singulars too ("a scarf"), a key nobody says costs nothing.
+            add(v[:-3] + "f", "category", v)
+            add(v[:-3] + "fe", "category", v)
+    for v in sorted(vocab.article_type):
+        if " and " in v:
+            # A kind named for two things ("kajal and eyeliner", "necklace and chains") is
+            # asked for by either ("black eyeliner", "a gold chain"), where the word names
+            # nothing else (`add` keeps the first field and value a key was given).
+            for part in v.split(" and "):
+                add(part, "category", v)
     for v in sorted(vocab.season):
         add(v, "season", v)
     for syn, v in SEASON_SYNONYMS.items():
@@ -249,6 +263,23 @@ def _said_as_brand(text: str, tokens: list[str], i: int, n: int) -> bool:
     return False
 
 
+_MAX_JOINED = 3  # words of a kind said in parts: "lip stick", "sweat shirt"
+
+
+def _head_kinds(kinds: list[tuple[int, int, Match]], tokens: list[str], filters: Filters, matches: list[Match]) -> None:
+    """Of two kinds named back to back, the first in its singular form is a modifier of the
+    second, as English compounds go: "flat sandals" are sandals, "shirt dress" is a dress.
+    A plural first ("flats, sandals", "shirts trousers") is a list and keeps both."""
+    for (_, end, first), (start, _, second) in zip(kinds, kinds[1:], strict=False):
+        last = tokens[end - 1]
+        if end != start or singular(last) != last or first.value == second.value:
+            continue
+        if first in matches:
+            matches.remove(first)
+        if first.value in filters.category and not any(m.field == "category" and m.value == first.value for m in matches):
+            filters.category.remove(first.value)
+
+
 def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
     filters = Filters()
     matches: list[Match] = []
@@ -281,6 +312,7 @@ def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
     max_len = max((len(k.split()) for k in table), default=1)
     tokens = _norm_tokens(semantic)
     excluded_spans: list[tuple[int, int]] = []
+    kinds: list[tuple[int, int, Match]] = []  # token span of each kind named, for `_head_kinds`
     i = 0
     negate_next = False
     while i < len(tokens):
@@ -289,8 +321,12 @@ def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
             i += 2 if tokens[i] == "other" else 1
             continue
         for n in range(min(max_len, len(tokens) - i), 0, -1):
-            k = _phrase_key(tokens[i : i + n])
-            hit = table.get(k)
+            hit = table.get(_phrase_key(tokens[i : i + n]))
+            if hit is None and 1 < n <= _MAX_JOINED:
+                # A kind said in parts ("lip stick", "cuff links", "hand bag", "ear rings"), as
+                # speech recognisers often write it; only kinds, where two words make one.
+                joined = table.get(singular("".join(tokens[i : i + n])))
+                hit = joined if joined and joined[0] == "category" else None
             if hit is None:
                 continue
             field_name, value = hit
@@ -308,12 +344,15 @@ def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
                     if (field_name != "gender" or v in vocab.gender) and v not in target:
                         target.append(v)
                 matches.append(Match(phrase, field_name, value))
+                if field_name == "category":
+                    kinds.append((i, i + n, matches[-1]))
             i += n
             break
         else:
             i += 1
         negate_next = False
 
+    _head_kinds(kinds, tokens, filters, matches)
     # Excluded brands leave the semantic text, or the embedding would pull them back in.
     if excluded_spans:
         kept = [t for j, t in enumerate(tokens) if not any(a <= j < b for a, b in excluded_spans)]
