@@ -59,7 +59,7 @@ from assistant.retrieval.understanding import GENDER_EXPANSION, parse_query, sin
 from assistant.sessions import EarlierSearch, PendingAction, SessionState, SessionStore, ShownCard, open_session
 from assistant.tool_loop import Policy, ToolLoopFailed, TurnContext, ask_model, review_call, start_exchange, tell_model
 from assistant.video.decode import DecodedClip
-from assistant.voice.hearing import Doubt, asks_back
+from assistant.voice.hearing import Doubt, spoken_search
 from tools.context import ToolContext
 from tools.registry import ToolError, call_tool, get_tool
 from tools.types import ProductCard, SearchResult
@@ -173,13 +173,19 @@ class Agent:
             plan = self._plan(message, work, pending=work.pending is not None, photo=image is not None or video is not None)
             language = plan.language
             ctx = ToolContext(self.retriever, work, self.policies)
-            if doubt is not None and doubt.sure and doubt.query and self._unsure_search(plan, doubt):
-                # Heard again, and Whisper's own score supports the reading that names a kind of
-                # product: it is searched, and the shopper told what was heard.
-                yield DataNotice(data={"code": "heard_again", "text": say(plan.language, "heard_again", heard=message.strip(), query=doubt.query)})
-                message, doubt = doubt.query, None
-                plan = self._plan(message, work, pending=work.pending is not None, photo=image is not None or video is not None)
-            answer = self._ask_back(plan, work, doubt) if doubt is not None else None
+            answer: Answer | None = None
+            if doubt is not None and plan.intent == "search" and not plan.problem:
+                # A spoken search (never "add it to my cart"): run as heard, on the reading heard
+                # again, or asked about; `spoken_search` is the one rule, the voice benchmarks' too.
+                run_on = spoken_search(doubt, plan.text or "", self.retriever.vocabulary)
+                if run_on is None:
+                    answer = self._ask_back(plan, work, doubt)
+                elif run_on != (plan.text or ""):
+                    # Heard again, and Whisper's own score supports the reading that names a kind of
+                    # product: it is searched, and the shopper told what was heard.
+                    yield DataNotice(data={"code": "heard_again", "text": say(plan.language, "heard_again", heard=message.strip(), query=run_on)})
+                    message = run_on
+                    plan = self._plan(message, work, pending=work.pending is not None, photo=image is not None or video is not None)
             if video is not None:
                 answer = yield from self._video(plan, ctx, work, video)
             if answer is None and self.tool_model is not None and _model_may_choose(plan, image):
@@ -247,22 +253,16 @@ class Agent:
         relaxed = [c for _, _, r in ctx.calls if isinstance(r, SearchResult) for c in r.filters_relaxed]
         return Guard(facts, self.retriever.vocabulary, shown=shown, relaxed=relaxed)
 
-    def _ask_back(self, plan: Plan, s: SessionState, doubt: Doubt) -> Answer | None:
+    def _ask_back(self, plan: Plan, s: SessionState, doubt: Doubt) -> Answer:
         """A spoken search whose words name no kind of product and hold a word the recogniser
         was unsure of: asked about, not searched ("Looting for men" would show noise). With a
         close catalogue term the question offers it, and a yes searches for it."""
-        if not self._unsure_search(plan, doubt):
-            return None
         lang = plan.language
         if doubt.term is None or doubt.query is None:
             return Answer(say(lang, "didnt_catch", heard=doubt.heard))
         question = say(lang, "did_you_mean", heard=doubt.heard, term=doubt.term)
         s.pending = PendingAction(tool="search", arguments={"query": doubt.query}, prompt=question)
         return Answer(question)
-
-    def _unsure_search(self, plan: Plan, doubt: Doubt) -> bool:
-        """A search (not "add it to my cart") naming no kind of product, with a doubt about its words."""
-        return plan.intent == "search" and not plan.problem and asks_back(doubt, plan.text or "", self.retriever.vocabulary)
 
     def _busy(self) -> bool:
         """Other turns running now, or turns overlapping within the last BUSY_WINDOW_S: shoppers

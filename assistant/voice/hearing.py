@@ -130,16 +130,15 @@ def _one(text: str, binary: str) -> tuple[str, ...]:
 
 
 def asks_back(doubt: Doubt | None, query: str, vocabulary: Vocabulary) -> bool:
-    """Whether a spoken search is asked about rather than run: it holds an unsure word and
-    names no kind of product ("Looting for men" would show noise). The agent's rule
-    (`Agent._ask_back`), and the voice benchmarks' count of it."""
+    """Whether a spoken search is asked about rather than run as heard: it holds an unsure
+    word and names no kind of product ("Looting for men" would show noise)."""
     return doubt is not None and not parse_query(query, vocabulary).filters.category
 
 
 def spoken_search(doubt: Doubt | None, query: str, vocabulary: Vocabulary) -> str | None:
-    """What a spoken search runs on, as the agent decides (`Agent._turn`): the query itself where
-    it is not asked about (`asks_back`), the re-heard reading where Whisper is sure of it, None
-    where the shopper is asked. The voice benchmarks' count of it."""
+    """What a spoken search runs on: the query itself where it is not asked about (`asks_back`),
+    the re-heard reading where Whisper is sure of it, None where the shopper is asked. The one
+    rule: the agent decides a spoken search by it (`Agent._turn`), the voice benchmarks count by it."""
     if not asks_back(doubt, query, vocabulary):
         return query
     assert doubt is not None  # asks_back holds only with a doubt
