@@ -119,6 +119,7 @@ def main() -> None:
                 row["corrections"][name] = [c.__dict__ for c in tr.corrections]
                 row["doubtful"][name] = list(tr.doubtful)
                 row.setdefault("words", {})[name] = [(w.text, round(w.probability, 3)) for w in tr.words]
+                row.setdefault("logprob", {})[name] = tr.logprob
             results.append(row)
     rows = []
     for spec in [*a.voices.split(","), "pooled"]:

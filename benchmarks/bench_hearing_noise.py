@@ -109,11 +109,13 @@ def main() -> None:
         secs = []
         for (q, t), samples in zip(queries, clean, strict=True):
             t0 = time.perf_counter()
+            logprob = None
             try:
                 tr = transcriber.transcribe(spoil(samples), "en")
             except NoSpeech:
                 outcome, heard = "no_speech", ""
             else:
+                logprob = tr.logprob
                 run_on = spoken_search(tr.doubt, tr.query, retriever.vocabulary)  # as the agent decides
                 heard = run_on or tr.query
                 if run_on is None:
@@ -122,7 +124,7 @@ def main() -> None:
                     outcome = "right" if cards_of_type(retriever, run_on, t) else "wrong"
             secs.append(time.perf_counter() - t0)
             counts[outcome] += 1
-            results.append({"condition": name, "query": q, "article_type": t, "heard": heard, "outcome": outcome})
+            results.append({"condition": name, "query": q, "article_type": t, "heard": heard, "outcome": outcome, "logprob": logprob})
         n = len(queries)
         rows.append({"condition": name, "n": n, **{k: v / n for k, v in counts.items()}, "transcribe_s_p50": float(np.percentile(secs, 50))})
     print(f"set {a.set}, voice {a.voice}: {len(queries)} queries per condition")

@@ -56,6 +56,9 @@ class Transcript:
     doubtful: tuple[str, ...] = ()  # unsure words that sound like no catalogue term
     doubt: Doubt | None = None  # the first of them, with the term it may have been
     reheard: Reheard | None = None  # a search naming no kind of product, heard again with the catalogue's terms
+    # Whisper's mean log-probability per token of its first reading of the audio (None where it
+    # was not read); low for speech it could hardly make out (noise, a poor line).
+    logprob: float | None = None
 
 
 class Transcriber:
@@ -96,8 +99,10 @@ class Transcriber:
         task: str,
         on_text: Callable[[str], None] | None,
         words: list[HeardWord] | None = None,
+        logprobs: list[float] | None = None,
     ) -> tuple[str, str]:
-        """The text and the language; `words` (when given) receives each word with its probability.
+        """The text and the language; `words` (when given) receives each word with its probability,
+        `logprobs` each segment's mean log-probability per token.
 
         Without timestamps Whisper reads each 30-second window whole, in one segment. With word
         timings it resumes after the last word it placed, inside the window it has just read, and
@@ -127,6 +132,8 @@ class Transcriber:
                 break
             windows_read.add(window)
             parts.append(seg.text.strip())
+            if logprobs is not None:
+                logprobs.append(float(seg.avg_logprob))
             if words is not None:
                 words.extend(HeardWord(w.word, float(w.probability)) for w in seg.words or [])
             if on_text is not None:
@@ -163,7 +170,9 @@ class Transcriber:
             raise NoSpeech(
                 "no speech was heard in the audio (silence or noise); please try again", zh="音频里没有听到说话声（静音或噪音），请再试一次"
             )
-        text, lang = self._run(samples, language, "transcribe", on_text)
+        logprobs: list[float] = []
+        text, lang = self._run(samples, language, "transcribe", on_text, logprobs=logprobs)
+        logprob = round(float(np.mean(logprobs)), 3) if logprobs else None
         if not text:
             raise NoSpeech("the speech could not be made out; please try again", zh="没有听清您说的话，请再试一次")
         query = text
@@ -177,20 +186,20 @@ class Transcriber:
                 reheard = self._rehear(samples, text, hearing.text)
             except ModelError as e:  # espeak-ng failed: the transcript as heard is still an answer
                 log.warning("transcript not corrected against the catalogue: %s", e.message)
-                return Transcript(text, lang, text, seconds, tuple(heard))
+                return Transcript(text, lang, text, seconds, tuple(heard), logprob=logprob)
             doubt = hearing.doubt
             if reheard is not None:
                 # The re-heard reading is offered, or searched where Whisper is sure of it; the agent
                 # uses it only for a search (`Agent._ask_back`): "add it to my cart" is never rewritten.
                 heard_as = doubt.heard if doubt is not None else text.strip(" .,!?")
                 doubt = Doubt(heard_as, reheard.text.rstrip(".,!?"), reheard.text, sure=reheard.sure)
-            return Transcript(text, lang, hearing.text, seconds, tuple(heard), hearing.corrections, hearing.doubtful, doubt, reheard)
+            return Transcript(text, lang, hearing.text, seconds, tuple(heard), hearing.corrections, hearing.doubtful, doubt, reheard, logprob)
         if lang == "zh":
             # The turn runs on the Chinese itself, with catalogue words written as they sound.
             query, _ = homophones().mend(normalise(text))
         elif lang != "en":
             query, _ = self._run(samples, lang, "translate", None)
-        return Transcript(text=text, language=lang, query=query or text, audio_seconds=seconds)
+        return Transcript(text=text, language=lang, query=query or text, audio_seconds=seconds, logprob=logprob)
 
 
 def load_transcriber(models_dir: Path, threads: int = 2, hearing: CatalogueHearing | None = None) -> Transcriber:
