@@ -41,7 +41,7 @@ SUGGEST_SCORE = 0.45  # an unsure word this close to a term is asked about ("did
 PROMPT_TERMS = 25  # article types in Whisper's prompt: 60 made it invent endings ("That's it.", "you")
 MAX_SPAN = 3  # words of a transcript compared with one term ("round hand man" → "brown handbag")
 # Words that carry the request's shape, not its content: never replaced, never doubtful.
-_FRAME_WORDS = STOPWORDS | frozenset(
+FRAME_WORDS = STOPWORDS | frozenset(
     "men women man woman mens womens boys girls kids her him his wife husband show shows add cart please "
     "under over below above cheap cheaper more less size new best good nice one two three first second third last "
     "what how much does do you your have has can could would long delivery return returns policy yes no not "
@@ -149,7 +149,8 @@ def _key(text: str) -> str:
     return "".join(jellyfish.metaphone(w) for w in text.split())
 
 
-def _letters(text: str) -> str:
+def letters(text: str) -> str:
+    """A word's letters in lower case, nothing else: "T-shirts." → "tshirts"."""
     return re.sub(r"[^a-z]", "", text.lower())
 
 
@@ -161,16 +162,16 @@ class CatalogueHearing:
         # Brands, usages and seasons are heard as they are ("seal" is not the brand Steel, "form"
         # not the usage Formal): on the dev set every brand substitution was a wrong one.
         kinds = vocabulary.article_type or vocabulary.category
-        self.terms = sorted(t for t in kinds | vocabulary.colour if t and _letters(t))
+        self.terms = sorted(t for t in kinds | vocabulary.colour if t and letters(t))
         forms = [(t, f) for t in self.terms for f in {t, singular(t)}]
         self.vocabulary = vocabulary
         self.espeak = espeak
         self.speaks = shutil.which(espeak) is not None  # else Metaphone keys: coarser, but no binary
         sounds = phonemes([f for _, f in forms], espeak) if self.speaks else [tuple(_key(f)) for _, f in forms]
-        self._forms = [(t, f, _letters(f), snd) for (t, f), snd in zip(forms, sounds, strict=True)]
+        self._forms = [(t, f, letters(f), snd) for (t, f), snd in zip(forms, sounds, strict=True)]
         brands = {b for b in vocabulary.brand if b not in ORDINARY_WORDS and vocabulary.counts.get(b, 0) >= 5}
         known = vocabulary.category | vocabulary.colour | vocabulary.usage | vocabulary.season | vocabulary.gender | brands
-        self.words = {f for t in known for w in t.split() for f in (_letters(w), _letters(singular(w)))}
+        self.words = {f for t in known for w in t.split() for f in (letters(w), letters(singular(w)))}
         counts = vocabulary.counts
         self._prompt_terms = sorted(kinds, key=lambda t: (-counts.get(t, 0), t))[:PROMPT_TERMS]
 
@@ -186,29 +187,29 @@ class CatalogueHearing:
         return self._closest(heard, sound, n)
 
     def _closest(self, heard: str, sound: tuple[str, ...], n: int) -> list[tuple[str, float]]:
-        letters = _letters(heard)
+        plain = letters(heard)
         best: dict[str, float] = {}
         for term, _, tletters, tsound in self._forms:
-            score = 0.7 * (1 - _phoneme_distance(sound, tsound)) + 0.3 * Levenshtein.normalized_similarity(letters, tletters)
+            score = 0.7 * (1 - _phoneme_distance(sound, tsound)) + 0.3 * Levenshtein.normalized_similarity(plain, tletters)
             best[term] = max(best.get(term, 0.0), score)
         return sorted(best.items(), key=lambda x: -x[1])[:n]
 
     def all_known(self, text: str) -> bool:
         """Whether every word of a transcript is a frame word or a catalogue word: nothing to correct."""
-        return all(self._explained(w) for raw in text.split() if (w := _letters(raw)))
+        return all(self._explained(w) for raw in text.split() if (w := letters(raw)))
 
     def _bar(self, span: Sequence[tuple[str, str, float]]) -> float:
         return MIN_SCORE_WITH_KNOWN if any(self._explained(t) for _, t, _ in span) else MIN_SCORE
 
     def _explained(self, word: str) -> bool:
         """A frame word or a word of some catalogue term: heard as it is."""
-        return word in _FRAME_WORDS or word in self.words or singular(word) in self.words
+        return word in FRAME_WORDS or word in self.words or singular(word) in self.words
 
     def correct(self, words: Sequence[HeardWord]) -> Hearing:
         """The transcript with unsure words that name nothing replaced by the catalogue term they
         sound like; see the module's note."""
         # (as written, its letters in lower case, probability): "$50" and "t-shirts." keep their form.
-        tokens = [(w.text.strip(), _letters(w.text), w.probability) for w in words if w.text.strip()]
+        tokens = [(w.text.strip(), letters(w.text), w.probability) for w in words if w.text.strip()]
         out: list[str] = []
         corrections: list[Correction] = []
         doubtful: list[str] = []
@@ -225,7 +226,7 @@ class CatalogueHearing:
             spans = []
             for n in range(1, MAX_SPAN + 1):
                 span = [t for _, t, _ in tokens[i : i + n]]
-                if len(span) < n or not span[-1] or (n > 1 and span[-1] in _FRAME_WORDS - {"man", "men"}):
+                if len(span) < n or not span[-1] or (n > 1 and span[-1] in FRAME_WORDS - {"man", "men"}):
                     break
                 spans.append(" ".join(span))
             sounds = phonemes(spans, self.espeak) if self.speaks else [tuple(_key(x)) for x in spans]
@@ -233,7 +234,7 @@ class CatalogueHearing:
             for n, (span_text, sound) in enumerate(zip(spans, sounds, strict=True), 1):
                 found = self._closest(span_text, sound, 3)
                 tail = "".join(t for _, t, _ in tokens[i + 1 : i + n])
-                if n > 1 and _letters(singular(found[0][0])) in (tail, _letters(singular(tail))):
+                if n > 1 and letters(singular(found[0][0])) in (tail, letters(singular(tail))):
                     continue  # "got sunglasses" is not corrected to "sunglasses": the unsure word is not heard better so
                 if found and (best is None or found[0][1] > best[0]):
                     best = (found[0][1], n, found)

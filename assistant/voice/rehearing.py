@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.retrieval.understanding import parse_query, singular
-from assistant.voice.hearing import _FRAME_WORDS, CatalogueHearing, _letters, phonemes
+from assistant.voice.hearing import FRAME_WORDS, CatalogueHearing, letters, phonemes
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -77,12 +77,12 @@ def readings(texts: Sequence[str], hearing: CatalogueHearing) -> list[str]:
         words = text.split()
         for i in range(len(words)):
             for n in range(1, MAX_SPAN + 1):
-                plain = [_letters(w) for w in words[i : i + n]]
+                plain = [letters(w) for w in words[i : i + n]]
                 if len(plain) < n:
                     break
-                if all(not w or w in _FRAME_WORDS for w in plain):
+                if all(not w or w in FRAME_WORDS for w in plain):
                     continue  # "for women" carries the request's shape, not what was misheard
-                if n > 1 and (plain[0] in _FRAME_WORDS or plain[-1] in _FRAME_WORDS):
+                if n > 1 and (plain[0] in FRAME_WORDS or plain[-1] in FRAME_WORDS):
                     continue
                 places.append((k, i, n, " ".join(plain)))
     runs = list(dict.fromkeys(run for *_, run in places))  # the beam's readings share most runs: each is matched once
