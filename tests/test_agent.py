@@ -786,6 +786,16 @@ def test_a_spoken_search_heard_again_with_confidence_is_searched_and_said(world)
     assert tools == [] and not products and "Did you mean blue jeans for men?" in text
     _, _, products, tools = run(agent, "h2", "yes")
     assert tools == ["search_products"] and all(p["category"] == "Jeans" for p in products)
+    # A kind heard in part ("bags" in "Brown and bag." for a brown handbag): the reading naming
+    # it in full is searched where Whisper is sure of it.
+    part = Doubt("Brown and bag", "Brown handbag", "Brown handbag.", sure=True, replaces="bags")
+    events, _, products, tools = run_spoken(agent, "h4", "Brown and bag.", part)
+    assert [e.data["code"] for e in events if e.type == "data-notice"][:1] == ["heard_again"]
+    assert tools == ["search_products"] and products and all(p["category"] == "Handbags" for p in products)
+    # A search naming a kind, with no reading that names it in full, runs as heard.
+    events, _, products, tools = run_spoken(agent, "h5", "black jeans for men", Doubt("black", "black watches", "black watches", sure=True))
+    assert tools == ["search_products"] and all(p["category"] == "Jeans" for p in products)
+    assert not [e for e in events if e.type == "data-notice" and e.data["code"] == "heard_again"]
     # A message that is not a search is never rewritten, however sure the reading.
     run(agent, "h3", "black watches for men")
     events, _, _, tools = run_spoken(agent, "h3", "tell me about the second one", Doubt("second", "second watches", "second watches", sure=True))

@@ -126,3 +126,29 @@ def test_the_best_reading_by_whispers_score_is_searched_only_when_whisper_is_sur
     assert best is not None and best.text == text and best.sure is sure
     assert (best.logprob >= SURE_LOGPROB) is sure and best.alternatives and text not in best.alternatives
     assert choose([]) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "named", "longer"),
+    [
+        ("earrings", "ring", True),  # "Go there, rings." for gold earrings
+        ("duffel bag", "bags", True),  # "A thoughtful bag" for a duffel bag
+        ("laptop bag", "tops", True),  # "Up top bar." for a laptop bag
+        ("sweatshirts", "tshirts", True),
+        ("dresses", "dress", False),  # the same kind, another form
+        ("tshirts", "shirts", False),  # two letters more is a plural's or a prefix's, not a longer name
+        ("capris", "caps", False),
+        ("backpacks", "track pants", False),
+    ],
+)
+def test_a_kind_heard_in_part_is_extended_only_by_a_longer_name_holding_it(kind, named, longer):
+    from assistant.voice.rehearing import extends
+
+    assert extends(kind, named) is longer
+
+
+def test_only_kinds_a_longer_kind_holds_are_heard_again():
+    from assistant.voice.rehearing import extendable
+
+    vocab = Vocabulary(category={"ring", "earrings", "belts", "bags", "handbags"}, article_type={"ring", "earrings", "belts", "handbags"})
+    assert extendable(["ring", "belts", "bags"], vocab) == ["ring", "bags"]

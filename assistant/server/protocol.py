@@ -158,6 +158,7 @@ class HeardAgain(BaseModel):
     logprob: float  # Whisper's mean log-probability per token of the reading
     sure: bool  # searched at once (true) or offered as a question (false), where the message is a search
     alternatives: list[str]
+    replaces: str | None = None  # the kind the transcript named that `kind` names in full ("ring" → "earrings")
 
 
 class TranscriptCompleted(BaseModel):
@@ -168,7 +169,7 @@ class TranscriptCompleted(BaseModel):
     query: str  # what the turn runs on: the transcript (corrected against the catalogue), or its English translation
     # Words taken for the catalogue terms they sound like, with the next closest terms.
     corrections: list[HeardAs] = Field(default_factory=list)
-    # A transcript naming no kind of product, heard again with the catalogue's terms.
+    # A transcript naming no kind of product, or one a longer kind's name holds, heard again with the catalogue's terms.
     reheard: HeardAgain | None = None
 
 

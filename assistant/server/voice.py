@@ -278,4 +278,6 @@ def _sounds_like_speech(chunk: bytes, fmt: AudioFormat) -> bool:
 
 
 def _heard_again(r: Reheard | None) -> HeardAgain | None:
-    return HeardAgain(text=r.text, kind=r.kind, logprob=r.logprob, sure=r.sure, alternatives=list(r.alternatives)) if r is not None else None
+    if r is None:
+        return None
+    return HeardAgain(text=r.text, kind=r.kind, logprob=r.logprob, sure=r.sure, alternatives=list(r.alternatives), replaces=r.replaces)

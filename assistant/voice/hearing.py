@@ -74,6 +74,9 @@ class Doubt:
     # The audio heard again (`assistant.voice.rehearing`) and Whisper's own score supports
     # `query`: searched at once, with a notice, rather than asked about.
     sure: bool = False
+    # The kind the transcript named that `query` names in full ("rings" heard for earrings):
+    # the search is heard again or asked about though the transcript names a kind.
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,9 @@ def _one(text: str, binary: str) -> tuple[str, ...]:
 
 def asks_back(doubt: Doubt | None, query: str, vocabulary: Vocabulary) -> bool:
     """Whether a spoken search is asked about rather than run as heard: it holds an unsure
-    word and names no kind of product ("Looting for men" would show noise)."""
-    return doubt is not None and not parse_query(query, vocabulary).filters.category
+    word and names no kind of product ("Looting for men" would show noise), or a reading heard
+    again names in full a kind it named in part ("Go there, rings": earrings)."""
+    return doubt is not None and (doubt.replaces is not None or not parse_query(query, vocabulary).filters.category)
 
 
 def spoken_search(doubt: Doubt | None, query: str, vocabulary: Vocabulary) -> str | None:

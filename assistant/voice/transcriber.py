@@ -24,7 +24,7 @@ from assistant.language.zh import homophones
 from assistant.retrieval.understanding import parse_query
 from assistant.voice.audio import SAMPLE_RATE
 from assistant.voice.hearing import CatalogueHearing, Correction, Doubt, HeardWord
-from assistant.voice.rehearing import Reheard, Rehearing
+from assistant.voice.rehearing import Reheard, Rehearing, extendable
 
 # Words a shopper says that a general speech model mishears in robotic or accented speech;
 # the prompt biases Whisper's decoder towards them (it is context, not a constraint). With a
@@ -55,7 +55,8 @@ class Transcript:
     corrections: tuple[Correction, ...] = ()  # words taken for the catalogue terms they sound like
     doubtful: tuple[str, ...] = ()  # unsure words that sound like no catalogue term
     doubt: Doubt | None = None  # the first of them, with the term it may have been
-    reheard: Reheard | None = None  # a search naming no kind of product, heard again with the catalogue's terms
+    # A search naming no kind of product, or one a longer kind holds, heard again with the catalogue's terms.
+    reheard: Reheard | None = None
     # Whisper's mean log-probability per token of its first reading of the audio (None where it
     # was not read); low for speech it could hardly make out (noise, a poor line).
     logprob: float | None = None
@@ -141,11 +142,15 @@ class Transcriber:
         return " ".join(p for p in parts if p), info.language
 
     def _rehear(self, samples: np.ndarray, heard: str, corrected: str) -> Reheard | None:
-        """A transcript that still names no kind of product, heard again (`assistant.voice.rehearing`)."""
-        if self.rehearing is None or self.hearing is None or parse_query(corrected, self.hearing.vocabulary).filters.category:
+        """A transcript that still names no kind of product, or names one a longer kind's name
+        holds ("rings": earrings), heard again (`assistant.voice.rehearing`)."""
+        if self.rehearing is None or self.hearing is None:
             return None
+        named = parse_query(corrected, self.hearing.vocabulary).filters.category
+        if named and not extendable(named, self.hearing.vocabulary):
+            return None  # "brown leather belt": no longer kind to have been heard in part
         try:
-            return self.rehearing.hear(samples, [heard, corrected], MAX_TOKENS)
+            return self.rehearing.hear(samples, [heard, corrected], MAX_TOKENS, named)
         except (RuntimeError, ValueError) as e:  # CTranslate2's errors: the corrected transcript is still an answer
             log.warning("transcript not heard again: %s: %s", type(e).__name__, e)
             return None
@@ -192,7 +197,7 @@ class Transcriber:
                 # The re-heard reading is offered, or searched where Whisper is sure of it; the agent
                 # uses it only for a search (`Agent._ask_back`): "add it to my cart" is never rewritten.
                 heard_as = doubt.heard if doubt is not None else text.strip(" .,!?")
-                doubt = Doubt(heard_as, reheard.text.rstrip(".,!?"), reheard.text, sure=reheard.sure)
+                doubt = Doubt(heard_as, reheard.text.rstrip(".,!?"), reheard.text, sure=reheard.sure, replaces=reheard.replaces)
             return Transcript(text, lang, hearing.text, seconds, tuple(heard), hearing.corrections, hearing.doubtful, doubt, reheard, logprob)
         if lang == "zh":
             # The turn runs on the Chinese itself, with catalogue words written as they sound.
