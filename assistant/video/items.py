@@ -119,12 +119,12 @@ def _greedy_groups(vectors: list[np.ndarray]) -> list[list[int]]:
     return groups
 
 
-def _laid_apart(shot: Shot, frames: list[Frame], patches: dict[int, list[Framed]]) -> list[list[Image.Image]]:
+def _laid_apart(shot: Shot, frames: list[Frame], read: dict[int, tuple[Framed, list[Framed]]]) -> list[list[Image.Image]]:
     """The products a shot shows laid apart (`framing.products_in` on its sharpest frame), each
     as its crops from the shot's frames that show as many patches (matched left to right);
-    [] when the sharpest frame shows one product, or none apart. `patches`: `products_in` of
-    frames already read, by `id` of their image."""
-    apart = patches[id(shot.frame.image)] if id(shot.frame.image) in patches else products_in(shot.frame.image)
+    [] when the sharpest frame shows one product, or none apart. `read`: `framing.framings` of
+    the frames already read, by `id` of their image."""
+    apart = read[id(shot.frame.image)][1] if id(shot.frame.image) in read else products_in(shot.frame.image)
     if len(apart) < 2:
         return []
     crops = [[p.image] for p in apart]
@@ -132,7 +132,7 @@ def _laid_apart(shot: Shot, frames: list[Frame], patches: dict[int, list[Framed]
     for f in frames:
         if f is shot.frame:
             continue
-        found = patches[id(f.image)]
+        found = read[id(f.image)][1]
         if len(found) == len(apart):
             agree += 1
             for j, p in enumerate(found):
@@ -151,8 +151,7 @@ def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoIt
     frames = [f.image for shot in chosen for f in shot]
     # Each frame's backdrop read once, for its framing on white and for products laid apart.
     read = {id(im): framings(im) for im in frames}
-    patches = {key: apart for key, (_, apart) in read.items()}
-    apart = [_laid_apart(s, c, patches) for s, c in zip(clip_shots, chosen, strict=True)]
+    apart = [_laid_apart(s, c, read) for s, c in zip(clip_shots, chosen, strict=True)]
     crops = [im for shot in apart for product in shot for im in product]
     framed = [read[id(im)][0].image for im in frames]
     encoded = retriever.clip.encode_image(framed + frames + crops)  # one batch for the clip
