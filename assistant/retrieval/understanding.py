@@ -325,7 +325,7 @@ def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
             if hit is None and 1 < n <= _MAX_JOINED:
                 # A kind said in parts ("lip stick", "cuff links", "hand bag", "ear rings"), as
                 # speech recognisers often write it; only kinds, where two words make one.
-                joined = table.get(singular("".join(tokens[i : i + n])))
+                joined = table.get(_phrase_key(["".join(tokens[i : i + n])]))
                 hit = joined if joined and joined[0] == "category" else None
             if hit is None:
                 continue
