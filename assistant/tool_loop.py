@@ -24,7 +24,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 
-from assistant.compound import clauses, mixes_steps, parse, steps_of
+from assistant.compound import clauses, mixes_steps, parse, product_type, search_types, steps_of
 from assistant.errors import AssistantError, LLMUnavailable
 from assistant.history import summary_view
 from assistant.planner import Plan, plan_turn
@@ -162,11 +162,14 @@ def _review_search(arguments: dict[str, Any], t: TurnContext) -> Verdict:
     add a colour nobody asked for); the page size is the agent's."""
     args = json.loads(json.dumps(arguments))  # a deep copy: the model's own call is reported as it was
     filters = dict(args.get("filters") or {})
-    said = t.parsed.filters if t.parsed is not None else None
+    own = parse(str(args.get("query") or ""), t.vocabulary) if args.get("query") else None
+    step = _step_searched(args, own, t)
+    # A search for one step of a message of several ("black sunglasses for men plus a silver
+    # watch": the watches) follows that step's words, not the whole message's colours.
+    said = step.filters if step is not None else t.parsed.filters if t.parsed is not None else None
     active = t.state.active_filters if t.plan.intent in ("refine", "more") else {}
     # A message that names several values of a field ("a black belt and a brown wallet") may be
     # split over several searches: a call may take part of them, the part its own query names.
-    own = parse(str(args.get("query") or ""), t.vocabulary) if args.get("query") else None
     reasons = []
     for f in FILTER_FIELDS:
         proposed = {singular(str(v).lower()) for v in filters.get(f) or []}  # "sandals" is "sandal"
@@ -194,6 +197,16 @@ def _review_search(arguments: dict[str, Any], t: TurnContext) -> Verdict:
     if reasons:
         return Verdict("repaired", args, "filters follow the shopper's words: " + "; ".join(reasons))
     return Verdict("kept", args)
+
+
+def _step_searched(arguments: dict[str, Any], own: ParsedQuery | None, t: TurnContext) -> ParsedQuery | None:
+    """The reading of the one search step of a multi-step message whose product types the
+    call asks for (by its filters, else by its query's words); None when the message is one
+    step or the call matches none or several of its steps."""
+    steps = [s for s in steps_of(t.message, t.vocabulary) or [] if s.intent == "search"]
+    asked = search_types(arguments) or frozenset(singular(v.lower()) for v in product_type(own))
+    matching = [s for s in steps if s.types & asked]
+    return parse(matching[0].text, t.vocabulary) if len(matching) == 1 else None
 
 
 @dataclass

@@ -129,9 +129,9 @@ def test_a_request_for_two_things_may_be_split_over_two_searches():
     second = {**search(gender=["men"], category=["shoes"], k=5), "query": "red shoes"}
     v = review_call("search_products", second, t)
     assert v.action == "repaired" and v.arguments["filters"]["colour"] == ["red"], v.reason
-    # A value the shopper never said is still repaired away.
+    # A value the shopper never said is repaired to what they said of that kind.
     wrong = search(colour=["blue"], gender=["men"], category=["watches"], k=5)
-    assert review_call("search_products", wrong, t).arguments["filters"]["colour"] == ["black", "red"]
+    assert review_call("search_products", wrong, t).arguments["filters"]["colour"] == ["black"]
 
 
 def test_a_search_clause_beside_a_reference_may_be_searched():
@@ -203,3 +203,18 @@ def test_a_search_the_review_would_widen_to_both_kinds_is_refused_too():
     # no kind proposed: the review would fill in the message's two kinds, a mixed search
     v = review_call("search_products", search(), context("black watches and red shoes for men"))
     assert v.action == "refused"
+
+
+@pytest.mark.parametrize(
+    ("categories", "query", "colour"),
+    [(["shoes"], "shoes", ["red"]), (["watches"], "watches", ["black"]), ([], "red shoes", ["red"])],
+)
+def test_a_search_for_one_step_of_several_takes_that_steps_words(categories, query, colour):
+    # "black watches and red shoes for men": a search of the shoes alone is for red ones (not
+    # black or red), and for men, the gender said once for both
+    proposed = search(category=categories, gender=["men", "unisex"]) | {"query": query}
+    v = review_call("search_products", proposed, context("black watches and red shoes for men"))
+    assert v.action == "repaired", v
+    assert v.arguments["filters"]["colour"] == colour
+    assert set(v.arguments["filters"]["category"]) == {query.split()[-1]}
+    assert "men" in v.arguments["filters"]["gender"]
