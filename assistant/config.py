@@ -54,6 +54,8 @@ LLMBackend = Literal["embedded", "openai", "none"]
 LLM_BACKENDS: tuple[str, ...] = get_args(LLMBackend)
 PolicyChoice = Literal["auto", "planner", "model", "guarded"]
 POLICY_CHOICES: tuple[str, ...] = get_args(PolicyChoice)
+TokenField = Literal["max_tokens", "max_completion_tokens"]
+TOKEN_FIELDS: tuple[str, ...] = get_args(TokenField)
 
 
 class LLMSettings(BaseModel):
@@ -72,6 +74,12 @@ class LLMSettings(BaseModel):
     # the message); "auto" is "model" for the openai backend and "planner" otherwise.
     policy: PolicyChoice = "auto"
     tool_max_tokens: int = 256  # a tool-calling step: the calls' JSON and a short reply
+    # The request field that carries those limits: "max_tokens" is what llama.cpp's servers,
+    # vLLM and Ollama read; OpenAI's own newer models take only "max_completion_tokens" (and
+    # refuse both at once). A server that ignores the field it is sent generates without a
+    # limit: llama-cpp-python's server wrote 4,097 tokens (8 minutes on this CPU) of one looping
+    # tool call when sent only "max_completion_tokens".
+    token_field: TokenField = "max_tokens"
     # What a tool-calling model reads of the conversation: the recent turns and the summary of
     # the ones before them (`assistant.history`), together about this many tokens.
     history_tokens: int = Field(1_000, ge=100)
@@ -147,6 +155,10 @@ class Settings(BaseModel):
             if v not in POLICY_CHOICES:
                 raise ConfigError(f"SHOP_ASSISTANT_LLM_POLICY is {v!r}; choose one of {', '.join(POLICY_CHOICES)}")
             s.llm.policy = v  # type: ignore[assignment]
+        if v := env.get("SHOP_ASSISTANT_LLM_TOKEN_FIELD"):
+            if v not in TOKEN_FIELDS:
+                raise ConfigError(f"SHOP_ASSISTANT_LLM_TOKEN_FIELD is {v!r}; choose one of {', '.join(TOKEN_FIELDS)}")
+            s.llm.token_field = v  # type: ignore[assignment]
         if v := env.get("SHOP_ASSISTANT_LLM_HISTORY_TOKENS"):
             if not v.isdigit() or int(v) < 100:
                 raise ConfigError(f"SHOP_ASSISTANT_LLM_HISTORY_TOKENS is {v!r}; give a whole number of tokens, at least 100")

@@ -218,3 +218,27 @@ def test_a_search_for_one_step_of_several_takes_that_steps_words(categories, que
     assert v.arguments["filters"]["colour"] == colour
     assert set(v.arguments["filters"]["category"]) == {query.split()[-1]}
     assert "men" in v.arguments["filters"]["gender"]
+
+
+@pytest.mark.parametrize(("field", "other"), [("max_tokens", "max_completion_tokens"), ("max_completion_tokens", "max_tokens")])
+def test_the_token_limit_goes_out_in_the_field_the_endpoint_reads(field, other):
+    # A server that ignores the field it is sent generates without a limit (llama-cpp-python's
+    # reads only max_tokens); OpenAI's newer models take only max_completion_tokens.
+    from assistant.config import Settings
+    from assistant.llm.backends import load_tool_model
+    from tests.scripted_endpoint import ScriptedEndpoint, completion
+
+    with ScriptedEndpoint(lambda body, n: completion("Hello!")) as ep:
+        s = Settings.from_env({"SHOP_ASSISTANT_LLM_TOKEN_FIELD": field})
+        s.llm.backend, s.llm.url, s.llm.policy, s.llm.timeout_s = "openai", ep.url, "guarded", 3
+        model, _ = load_tool_model(s)
+        model.invoke("hi")
+    assert ep.requests[0][field] == s.llm.tool_max_tokens and other not in ep.requests[0]
+
+
+def test_an_unknown_token_field_is_a_clear_config_error():
+    from assistant.config import Settings
+    from assistant.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_completion_tokens"):
+        Settings.from_env({"SHOP_ASSISTANT_LLM_TOKEN_FIELD": "tokens"})

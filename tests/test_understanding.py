@@ -134,6 +134,9 @@ KINDS = Vocabulary(
         ("flat sandals for women", ["sandals"]),  # the first of two kinds back to back modifies the second
         ("a shirt dress", ["dress"]),
         ("flats, sandals", ["flats", "sandals"]),  # a plural first is a list
+        ("a blue jeans jacket", ["jackets"]),  # unless the kind has no singular
+        ("jeans, jackets", ["jackets", "jeans"]),  # and nothing stands between them
+        ("jeans and jackets", ["jackets", "jeans"]),
         ("a scarf for women", ["scarves"]),  # -ves plurals reached by their -f singular
         ("gloves", ["gloves"]),
         ("black eyeliner", ["kajal and eyeliner"]),  # a kind named for two things, by either

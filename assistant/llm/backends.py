@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.config import Settings
+from assistant.config import LLMSettings, Settings
 from assistant.errors import ConfigError
 from assistant.llm.wording import LeadWriter
 from assistant.tool_loop import MODEL_TOOLS, Policy, resolve_policy
+
+
+def token_limit(llm: LLMSettings, tokens: int) -> dict[str, Any]:
+    """ChatOpenAI's arguments that send the limit of `tokens` in the endpoint's field
+    (`LLMSettings.token_field`): the client itself sends only "max_completion_tokens"."""
+    if llm.token_field == "max_completion_tokens":
+        return {"max_completion_tokens": tokens}
+    return {"extra_body": {"max_tokens": tokens}}
 
 
 def load_lead_writer(settings: Settings, warm: bool = True) -> LeadWriter | None:
@@ -27,9 +35,9 @@ def load_lead_writer(settings: Settings, warm: bool = True) -> LeadWriter | None
             model=llm.model,
             timeout=llm.timeout_s,
             max_retries=0,
-            max_completion_tokens=llm.max_tokens,
             temperature=0.0,
             streaming=True,
+            **token_limit(llm, llm.max_tokens),
         )
         return LeadWriter(model, "openai", timeout_s=llm.timeout_s)
     from assistant.llm.embedded import LlamaCppChat
@@ -67,8 +75,8 @@ def load_tool_model(settings: Settings) -> tuple[Any, Policy]:
         model=llm.model,
         timeout=llm.timeout_s,
         max_retries=0,  # a failing endpoint falls back to the planner at once
-        max_completion_tokens=llm.tool_max_tokens,
         temperature=0.0,
+        **token_limit(llm, llm.tool_max_tokens),
     )
     tools = [t for t in openai_tools() if t["function"]["name"] in MODEL_TOOLS]
     return model.bind_tools(tools, strict=True), policy

@@ -142,10 +142,13 @@ def singular(word: str) -> str:
     return word
 
 
-def _norm_tokens(text: str) -> list[str]:
+def _norm_text(text: str) -> str:
     # Word-bounded: "that shirt" and "bracelet shirt" hold "t shirt" too, and are no T-shirt.
-    text = re.sub(r"\bt[- ]shirt", "tshirt", text.lower())
-    return re.findall(r"[a-z0-9][a-z0-9'&+]*", text)
+    return re.sub(r"\bt[- ]shirt", "tshirt", text.lower())
+
+
+def _norm_tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9][a-z0-9'&+]*", _norm_text(text))
 
 
 def _phrase_key(tokens: list[str]) -> str:
@@ -266,13 +269,22 @@ def _said_as_brand(text: str, tokens: list[str], i: int, n: int) -> bool:
 _MAX_JOINED = 3  # words of a kind said in parts: "lip stick", "sweat shirt"
 
 
-def _head_kinds(kinds: list[tuple[int, int, Match]], tokens: list[str], filters: Filters, matches: list[Match]) -> None:
+# Kinds English names only in the plural: as the first of two back to back they are still a
+# modifier ("a jeans jacket", "a shorts set"), where another plural first is a list.
+PLURAL_ONLY = frozenset("jeans trousers shorts pants leggings jeggings tights sunglasses pyjamas capris briefs boxers".split())
+
+
+def _head_kinds(kinds: list[tuple[int, int, Match]], tokens: list[str], text: str, filters: Filters, matches: list[Match]) -> None:
     """Of two kinds named back to back, the first in its singular form is a modifier of the
     second, as English compounds go: "flat sandals" are sandals, "shirt dress" is a dress.
-    A plural first ("flats, sandals", "shirts trousers") is a list and keeps both."""
+    A plural first ("flats, sandals", "shirts trousers") is a list and keeps both, unless the
+    kind has no singular (`PLURAL_ONLY`) and nothing stands between the two ("a jeans jacket";
+    "jeans, jackets" is a list)."""
     for (_, end, first), (start, _, second) in zip(kinds, kinds[1:], strict=False):
         last = tokens[end - 1]
-        if end != start or singular(last) != last or first.value == second.value:
+        if end != start or first.value == second.value:
+            continue
+        if singular(last) != last and not (last in PLURAL_ONLY and re.search(rf"\b{re.escape(last)}\s+{re.escape(tokens[start])}", text)):
             continue
         if first in matches:
             matches.remove(first)
@@ -352,7 +364,7 @@ def _parse_english(text: str, vocab: Vocabulary) -> ParsedQuery:
             i += 1
         negate_next = False
 
-    _head_kinds(kinds, tokens, filters, matches)
+    _head_kinds(kinds, tokens, _norm_text(semantic), filters, matches)
     # Excluded brands leave the semantic text, or the embedding would pull them back in.
     if excluded_spans:
         kept = [t for j, t in enumerate(tokens) if not any(a <= j < b for a, b in excluded_spans)]
