@@ -175,8 +175,8 @@ def _review_search(arguments: dict[str, Any], t: TurnContext) -> Verdict:
         proposed = {singular(str(v).lower()) for v in filters.get(f) or []}  # "sandals" is "sandal"
         words = [str(v).lower() for v in getattr(said, f)] if said is not None else []
         want = words or [str(v).lower() for v in active.get(f) or []]
-        if len(want) > 1 and proposed and proposed <= {singular(v) for v in want}:
-            continue  # a part of the shopper's words
+        if len(want) > 1 and proposed and proposed <= {singular(v) for v in want} and (f != "gender" or proposed - {"unisex"}):
+            continue  # a part of the shopper's words ("for men" is men and unisex: unisex alone is no part of it)
         if len(want) > 1 and not proposed and own is not None:
             named = {singular(str(v).lower()) for v in getattr(own.filters, f)}
             want = [v for v in want if singular(v) in named] or want

@@ -242,3 +242,9 @@ def test_an_unknown_token_field_is_a_clear_config_error():
 
     with pytest.raises(ConfigError, match="max_completion_tokens"):
         Settings.from_env({"SHOP_ASSISTANT_LLM_TOKEN_FIELD": "tokens"})
+
+
+def test_unisex_alone_is_no_part_of_a_gender_the_shopper_said():
+    # "for men" reads as men and unisex; a search of unisex products only is not what was asked
+    v = review_call("search_products", search(colour=["black"], gender=["unisex"], category=["watches"], k=5), context("black watches for men"))
+    assert v.action == "repaired" and sorted(v.arguments["filters"]["gender"]) == ["men", "unisex"]
