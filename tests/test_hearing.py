@@ -152,3 +152,27 @@ def test_only_kinds_a_longer_kind_holds_are_heard_again():
 
     vocab = Vocabulary(category={"ring", "earrings", "belts", "bags", "handbags"}, article_type={"ring", "earrings", "belts", "handbags"})
     assert extendable(["ring", "belts", "bags"], vocab) == ["ring", "bags"]
+
+
+@pytest.mark.model
+def test_a_clip_read_three_times_is_encoded_once(hearing, tmp_path, monkeypatch):
+    # "blue jeans for men" in espeak-ng's default voice: Whisper base hears a search naming no
+    # kind ("Looting for men."), so the clip is read for the transcript, again for its words'
+    # probabilities, and once more with the catalogue's terms: one encoding serves all three.
+    import subprocess
+
+    from faster_whisper import WhisperModel
+
+    from assistant.voice.audio import AudioLimits, decode
+    from assistant.voice.transcriber import load_transcriber
+
+    encoded = []
+    real = WhisperModel.encode
+    monkeypatch.setattr(WhisperModel, "encode", lambda self, features: encoded.append(features.shape) or real(self, features))
+    wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "175", "--stdout", "blue jeans for men"], capture_output=True, check=True).stdout
+    transcriber = load_transcriber(tmp_path / "models", hearing=hearing)
+    got = transcriber.transcribe(decode(wav, "wav", AudioLimits()), "en")
+    assert got.reheard is not None and got.reheard.kind == "jeans", got
+    assert len(encoded) == 1, f"the encoder ran {len(encoded)} times"
+    again = transcriber.transcribe(decode(wav, "wav", AudioLimits()), "en")
+    assert again.reheard == got.reheard and len(encoded) == 1, "the same clip again: nothing encoded anew"

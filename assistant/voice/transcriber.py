@@ -75,10 +75,11 @@ class Transcriber:
         rehear: bool = True,
     ) -> None:
         try:
-            from faster_whisper import WhisperModel
+            from assistant.voice.whisper_model import EncodingOnce
         except ImportError as e:  # pragma: no cover - a broken install
             raise ModelError(f"speech recognition needs faster-whisper: {e}") from None
-        self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        # The clip is encoded once for all its reads (transcript, word probabilities, re-hearing).
+        self.model = EncodingOnce(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
         self.hearing = hearing
         self.prompt = prompt
         self.rehearing = Rehearing(self.model, hearing, prompt) if hearing is not None and rehear else None
@@ -139,6 +140,10 @@ class Transcriber:
                 words.extend(HeardWord(w.word, float(w.probability)) for w in seg.words or [])
             if on_text is not None:
                 on_text(" ".join(parts))
+            if (window + 1) * WINDOW_S * SAMPLE_RATE >= samples.size:
+                # The clip's last window is read: asking for the next segment would encode and
+                # decode the rest of this window again only to find the invention above.
+                break
         return " ".join(p for p in parts if p), info.language
 
     def _rehear(self, samples: np.ndarray, heard: str, corrected: str) -> Reheard | None:
