@@ -29,7 +29,7 @@ from PIL import Image
 from pydantic import BaseModel, ValidationError
 
 from assistant import stages
-from assistant.compound import split_steps, steps_of, undone
+from assistant.compound import split_steps, undone
 from assistant.errors import AssistantError, LLMBusy, LLMUnavailable, NoProductInVideo, SessionStoreUnavailable, VideoError, VideoTooLong
 from assistant.events import (
     DataFacets,
@@ -422,7 +422,7 @@ class Agent:
         if self.policy == "guarded" and answers and s.pending is None:
             # The guard holds the model to the whole request: steps of the message it left
             # undone ("... and a brown wallet") run as the planner's, in order.
-            for step in undone(steps_of(message, self.retriever.vocabulary) or [], [(n, a) for n, a, _ in ctx.calls]):
+            for step in undone(review.steps, [(n, a) for n, a, _ in ctx.calls]):
                 yield DataToolReview(
                     data={"tool": step.tool or step.intent, "proposed": {}, "action": "repaired", "reason": f"left undone: {step.text!r}"}
                 )

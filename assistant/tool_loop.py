@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolCall, ToolMessage
 
-from assistant.compound import clauses, mixes_steps, parse, product_type, search_types, steps_of
+from assistant.compound import Step, clauses, mixes_steps, parse, product_type, search_types, steps_of
 from assistant.errors import AssistantError, LLMUnavailable
 from assistant.history import summary_view
 from assistant.planner import Plan, plan_turn
@@ -93,6 +94,12 @@ class TurnContext:
         if self.parsed is None and self.message.strip():
             self.parsed = parse(self.message, self.vocabulary)
 
+    @cached_property
+    def steps(self) -> list[Step]:
+        """The message's steps where it asks for several (`compound.steps_of`), else []: read
+        once a turn, for every call reviewed and for the steps the model left undone."""
+        return steps_of(self.message, self.vocabulary) or []
+
     def asks_search(self) -> bool:
         """Whether one clause of the message is a product search of its own ("find black
         sandals, then compare the first two"), whatever the planner made of the whole."""
@@ -148,7 +155,7 @@ def review_call(name: str, arguments: dict[str, Any], t: TurnContext, policy: Po
         if t.plan.intent in NOT_A_SEARCH and not t.asks_search():
             return Verdict("refused", arguments, f"the shopper's message is about {t.plan.intent.replace('_', ' ')}, not a product search")
         verdict = _review_search(arguments, t)
-        if mixes_steps(steps_of(t.message, t.vocabulary) or [], verdict.arguments):
+        if mixes_steps(t.steps, verdict.arguments):
             # Refused before it runs, so its mixed cards are never shown: each kind is then
             # searched on its own (by the model's next call, or as the planner's step).
             return Verdict("refused", arguments, "the message asks for several kinds of product: search for each kind on its own")
@@ -203,7 +210,7 @@ def _step_searched(arguments: dict[str, Any], own: ParsedQuery | None, t: TurnCo
     """The reading of the one search step of a multi-step message whose product types the
     call asks for (by its filters, else by its query's words); None when the message is one
     step or the call matches none or several of its steps."""
-    steps = [s for s in steps_of(t.message, t.vocabulary) or [] if s.intent == "search"]
+    steps = [s for s in t.steps if s.intent == "search"]
     asked = search_types(arguments) or frozenset(singular(v.lower()) for v in product_type(own))
     matching = [s for s in steps if s.types & asked]
     return parse(matching[0].text, t.vocabulary) if len(matching) == 1 else None
