@@ -169,8 +169,10 @@ class Transcriber:
         return MANDARIN_PROMPT if language == "zh" else None
 
     def hypothesis(self, samples: np.ndarray, language: str | None) -> str:
-        """A quick partial transcript of the audio so far (may be revised by the final one)."""
-        text, _ = self._run(samples, language or "en", "transcribe", None)
+        """A quick partial transcript of the audio so far (may be revised by the final one), read
+        in a window cut short (`EncodingOnce.partial`)."""
+        with self.model.partial():
+            text, _ = self._run(samples, language or "en", "transcribe", None)
         return text
 
     def transcribe(self, samples: np.ndarray, language: str | None = None, on_text: Callable[[str], None] | None = None) -> Transcript:
