@@ -117,12 +117,14 @@ def main() -> None:
     products = [p for p in load_catalogue(a.catalogue).products if p.image is not None]
     row = {p.id: i for i, p in enumerate(products)}
     queries = [row[q["id"].removeprefix("h")] for q in holdout(a.set)[: a.limit or None] if q["id"].removeprefix("h") in row]
+    backbones = [b for b in a.backbones.split(",") if b]
+    for b in backbones:  # before minutes of encoding, not after
+        if not b.startswith("lite") or not b[4:].isdigit():
+            ap.error(f"--backbones takes lite0, lite1, lite2 ..., not {b!r}")
     results = {}
     for ck in [DEFAULT_WEIGHTS, *a.checkpoints]:
         results[str(ck)] = measure(ck.name, ClipEncoder(load_kagl_clip(ck)).encode_image, products, queries)
-    for b in filter(None, a.backbones.split(",")):
-        if not b.startswith("lite") or not b[4:].isdigit():
-            ap.error(f"--backbones takes lite0, lite1, lite2 ..., not {b!r}")
+    for b in backbones:
         results[f"{b} (ImageNet, frozen)"] = measure(b, frozen_backbone(int(b[4:])), products, queries)
     names = list(next(iter(results.values())))
     print(f"{len(queries)} {a.set} photos against {len(products)} catalogue photos")
