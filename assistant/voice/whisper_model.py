@@ -58,7 +58,9 @@ class EncodingOnce(WhisperModel):
 
     def encode(self, features: np.ndarray) -> Any:
         if getattr(self._reading, "partial", False):
-            features = _short_window(features)
+            # Not remembered: each partial reads a longer clip than the last, so its window is
+            # never read again, and kept it would push out a final transcript's window.
+            return super().encode(np.ascontiguousarray(_short_window(features), dtype=np.float32))
         values = np.ascontiguousarray(features, dtype=np.float32)
         key = hashlib.blake2b(values.tobytes(), digest_size=16, person=str(values.shape).encode()[:16]).digest()
         with self._lock:
