@@ -154,51 +154,52 @@ def test_only_kinds_a_longer_kind_holds_are_heard_again():
     assert extendable(["ring", "belts", "bags"], vocab) == ["ring", "bags"]
 
 
+@pytest.fixture
+def encoder_calls(monkeypatch):
+    """The window width (frames) of each Whisper encoder call, in order."""
+    from faster_whisper import WhisperModel
+
+    widths: list[int] = []
+    real = WhisperModel.encode
+    monkeypatch.setattr(WhisperModel, "encode", lambda self, features: widths.append(features.shape[-1]) or real(self, features))
+    return widths
+
+
 @pytest.mark.model
-def test_a_clip_read_three_times_is_encoded_twice(hearing, tmp_path, monkeypatch):
+def test_a_clip_read_three_times_is_encoded_twice(hearing, tmp_path, encoder_calls):
     # "blue jeans for men" in espeak-ng's default voice: Whisper base hears a search naming no
     # kind ("Looting for men."), so the clip is read for the transcript, again for its words'
     # probabilities, and once more with the catalogue's terms: the first two share one encoding
     # (and nothing past the clip is read), the re-hearing reads its own window.
     import subprocess
 
-    from faster_whisper import WhisperModel
-
     from assistant.voice.audio import AudioLimits, decode
     from assistant.voice.transcriber import load_transcriber
 
-    encoded = []
-    real = WhisperModel.encode
-    monkeypatch.setattr(WhisperModel, "encode", lambda self, features: encoded.append(features.shape) or real(self, features))
     wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "175", "--stdout", "blue jeans for men"], capture_output=True, check=True).stdout
     transcriber = load_transcriber(tmp_path / "models", hearing=hearing)
     got = transcriber.transcribe(decode(wav, "wav", AudioLimits()), "en")
     assert got.reheard is not None and got.reheard.kind == "jeans", got
-    assert len(encoded) == 2, f"the encoder ran {len(encoded)} times"
+    assert len(encoder_calls) == 2, f"the encoder ran {len(encoder_calls)} times"
 
 
 @pytest.mark.model
-def test_a_partial_transcript_reads_a_short_window_and_the_final_one_a_whole_window(tmp_path, monkeypatch):
+def test_a_partial_transcript_reads_a_short_window_and_the_final_one_a_whole_window(tmp_path, encoder_calls):
     # While the shopper speaks, a partial transcript is read every second: its window is the
     # clip so far (2 s here) and a little silence, at least 10 s, not Whisper's whole 30 s; the
     # final transcript still reads the whole window (a shortened one hears worse).
     import subprocess
 
-    from faster_whisper import WhisperModel
-
     from assistant.voice.audio import AudioLimits, decode
     from assistant.voice.transcriber import load_transcriber
     from assistant.voice.whisper_model import PARTIAL_WINDOW_FRAMES
 
-    encoded = []
-    real = WhisperModel.encode
-    monkeypatch.setattr(WhisperModel, "encode", lambda self, features: encoded.append(features.shape[-1]) or real(self, features))
     speak = ["espeak-ng", "-v", "en-us+m3", "-s", "140", "--stdout", "red running shoes for men"]
     samples = decode(subprocess.run(speak, capture_output=True, check=True).stdout, "wav", AudioLimits())
     transcriber = load_transcriber(tmp_path / "models")
     partial = transcriber.hypothesis(samples, "en")
     assert "running shoes" in partial.lower(), partial
-    assert encoded == [PARTIAL_WINDOW_FRAMES], encoded
+    assert encoder_calls == [PARTIAL_WINDOW_FRAMES], encoder_calls
     final = transcriber.transcribe(samples, "en")
     assert "running shoes" in final.text.lower(), final
-    assert encoded[1:] == [3000], "the final transcript reads the whole window, not the partial's"
+    assert encoder_calls[1:] == [3000], "the final transcript reads the whole window, not the partial's"
