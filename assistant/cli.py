@@ -324,6 +324,8 @@ def train_clip_cmd(
     seed: Annotated[int, typer.Option()] = 0,
     attribute_weight: Annotated[float, typer.Option(min=0.0, help="Weight of the photo attribute term (0 = off).")] = 0.0,
     views: Annotated[int, typer.Option(min=1, max=3, help="Cached photo views: 1 = as taken; 2 adds it mirrored; 3 a random crop.")] = 2,
+    scene_views: Annotated[int, typer.Option(min=0, max=4, help="Cached shopper's-photo views of each photo (clip.scenes); 0 = studio only.")] = 0,
+    scene_share: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of pairs shown as a scene in each epoch (with --scene-views).")] = 0.5,
 ) -> None:
     """Train the catalogue CLIP with open_clip's contrastive loss; prints validation recall."""
     import torch
@@ -336,7 +338,7 @@ def train_clip_cmd(
     torch.set_num_threads(s.threads)
     cat = load_catalogue(catalogue)
     target = out or DEFAULT_WEIGHTS
-    cfg = TrainConfig(epochs=epochs, seed=seed, attribute_weight=attribute_weight, views=views)
+    cfg = TrainConfig(epochs=epochs, seed=seed, attribute_weight=attribute_weight, views=views, scene_views=scene_views, scene_share=scene_share)
     report = train_clip(cat.products, target, cfg, cache_dir=s.data_dir / "cache")
     typer.echo(json.dumps(report.final.__dict__ if report.final else {}, indent=2))
     typer.echo(f"saved {target} in {report.seconds:.0f} s")

@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from assistant.catalogue.loader import load_catalogue
-from assistant.clip.model import KAGL_CLIP, export_open_clip_dir, load_kagl_clip, load_lite_imagenet, load_open_clip
-from assistant.clip.train import TrainConfig, caption_variants, is_validation, train_clip
+from assistant.clip.model import KAGL_CLIP, build_kagl_clip, export_open_clip_dir, load_kagl_clip, load_lite_imagenet, load_open_clip
+from assistant.clip.train import TrainConfig, cache_image_features, caption_variants, is_validation, train_clip
 from assistant.encoders.clip import ClipEncoder
 from assistant.errors import ConfigError, ModelError
 
@@ -57,6 +57,19 @@ def test_training_lowers_the_loss_on_real_pairs(kagl_csv, tmp_path):
     attr = train_clip(products, tmp_path / "attr.safetensors", replace(cfg, epochs=2, attribute_weight=0.5), log=lambda _: None)
     assert (tmp_path / "attr.safetensors").is_file()
     assert attr.epochs[0]["loss"] > report.epochs[0]["loss"]
+    assert report.final is not None and report.final.scene_own_at_5 is None, "no scenes, no scene figure"
+
+
+def test_scene_views_are_cached_beside_the_studio_view_and_trained_on(kagl_csv, tmp_path):
+    products = [p for p in load_catalogue(kagl_csv, limit=2000).products if p.image][:40]
+    cfg = TrainConfig(epochs=1, batch_size=16, views=1, scene_views=1, unlock_blocks=1, unlock_text_layers=1, seed=1)
+    feats, kept, skipped = cache_image_features(build_kagl_clip(imagenet_init=True), products, cfg)
+    assert feats.shape[:2] == (40, 2) and skipped == 0, "each photo: its studio view, then its scene"
+    # the scene is another picture of the product, not a copy of the studio view
+    assert not torch.allclose(feats[:, 0].float(), feats[:, 1].float(), atol=1e-2)
+    report = train_clip(products, tmp_path / "scenes.safetensors", cfg, log=lambda _: None)
+    assert report.final is not None and report.final.scene_own_at_5 is not None
+    assert report.config.scene_views == 1
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,9 @@ Because the frozen parts never change, their outputs are computed once and cache
 (image: the 7x7x192 feature map at the cut, for each augmented view; text: the pooled
 MiniLM output of each caption variant). Each epoch then only runs the trainable tail, which
 is what makes training on a 2-core CPU take minutes rather than hours. Augmentation comes
-from the cached views (original, mirrored, random crop) and from caption variants (title +
-attributes, bare title, title + colour, attributes only), one drawn per pair per epoch.
+from the cached views (original, mirrored, random crop; and with `scene_views`, the product
+as a shopper's photo shows it: `clip.scenes`) and from caption variants (title + attributes,
+bare title, title + colour, attributes only), one drawn per pair per epoch.
 
 The split is fixed by product id: `is_validation(id)` (about 11% of products).
 """
@@ -31,15 +32,18 @@ from pathlib import Path
 import numpy as np
 import open_clip
 import torch
+from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
 from assistant.catalogue.schema import Product
 from assistant.clip.model import LoadedClip, build_kagl_clip, save_delta
+from assistant.clip.scenes import scene
 from assistant.encoders.images import load_image
 from assistant.errors import AssistantError
 
 VAL_PER_MILLE = 110  # products whose id hashes below this (of 1000) form the validation split
+SCENE_BACKDROPS = 64  # recent photos a scene's backdrop is drawn from
 
 
 def is_validation(product_id: str) -> bool:
@@ -65,6 +69,9 @@ class TrainConfig:
     unlock_blocks: int = 3  # trailing MBConv blocks of the image trunk that learn
     unlock_text_layers: int = 1  # trailing MiniLM layers that learn (0: projection only)
     views: int = 2  # cached image views: original, mirrored (3 adds a random crop)
+    # Cached shopper's-photo views of each photo (`clip.scenes`). 0 = studio photos only.
+    scene_views: int = 0
+    scene_share: float = 0.5  # share of pairs shown as a scene in each epoch, where there are scene views
     # Weight of the attribute term: the photo's vector also classified, by a cosine classifier
     # per attribute (article type, colour, gender) that is thrown away after training. The
     # contrastive loss alone tells one product from another, and as it trains the photos of
@@ -84,6 +91,9 @@ class RetrievalReport:
     t2i_recall_at_10_bare_title: float
     i2t_recall_at_10_bare_title: float
     photo_precision_at_10_article_type: float
+    # Validation photos made into shopper's photos (`clip.scenes`) finding their own studio
+    # photo among the validation photos' top 5; None where no scene views were cached.
+    scene_own_at_5: float | None = None
 
 
 @dataclass
@@ -187,7 +197,8 @@ def _views(img: torch.Tensor, n: int, rng: random.Random) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def cache_image_features(clip: LoadedClip, products: list[Product], cfg: TrainConfig, batch: int = 64) -> tuple[torch.Tensor, list[int], int]:
-    """Cut feature maps [n_ok, views, C, 7, 7] (fp16), the indices of products kept, skipped count."""
+    """Cut feature maps [n_ok, views + scene_views, C, 7, 7] (fp16), the indices of products
+    kept, skipped count."""
     trunk = clip.model.visual.trunk.eval().to(memory_format=torch.channels_last)
     rng = random.Random(cfg.seed)
     # Traced and frozen (conv+BN folded), channels-last: ~2x faster on CPU than eager.
@@ -199,23 +210,28 @@ def cache_image_features(clip: LoadedClip, products: list[Product], cfg: TrainCo
     kept: list[int] = []
     skipped = 0
     pending: list[torch.Tensor] = []
+    per_photo = cfg.views + cfg.scene_views
+    recent: list[Image.Image] = []  # the last photos read: the backdrops of the next scenes
 
     def flush() -> None:
         x = torch.stack(pending).contiguous(memory_format=torch.channels_last)  # [b*views, 3, 224, 224]
         f = frozen(x).contiguous().half()
-        feats.append(f.view(-1, cfg.views, *f.shape[1:]))
+        feats.append(f.view(-1, per_photo, *f.shape[1:]))
         pending.clear()
 
     for i, p in enumerate(tqdm(products, desc="caching image features", unit="img")):
         try:
             assert p.image is not None
-            img = clip.preprocess(load_image(p.image))
+            photo = load_image(p.image)
         except AssistantError:
             skipped += 1
             continue
         kept.append(i)
-        pending.extend(_views(img, cfg.views, rng))
-        if len(pending) >= batch * cfg.views:
+        pending.extend(_views(clip.preprocess(photo), cfg.views, rng))
+        for _ in range(cfg.scene_views):
+            pending.append(clip.preprocess(scene(photo, rng.choice(recent) if recent else photo, rng)))
+        recent = [*recent[-(SCENE_BACKDROPS - 1) :], photo]
+        if len(pending) >= batch * per_photo:
             flush()
     if pending:
         flush()
@@ -332,7 +348,7 @@ def train_clip(
     with_photo = [p for p in products if p.image is not None]
 
     ids_key = [p.id for p in with_photo]
-    img_key = hashlib.sha1(json.dumps(["img", cfg.unlock_blocks, cfg.views, cfg.seed, ids_key]).encode()).hexdigest()[:12]
+    img_key = hashlib.sha1(json.dumps(["img", cfg.unlock_blocks, cfg.views, cfg.scene_views, cfg.seed, ids_key]).encode()).hexdigest()[:12]
     img_file = (cache_dir / f"clip-images-{img_key}.pt") if cache_dir else None
     if img_file and img_file.is_file():
         log(f"using cached image features {img_file}")
@@ -424,10 +440,16 @@ def train_clip(
         bare = encode_texts(va_idx, torch.ones(len(va_idx), dtype=torch.long))
         types = [str(kept_products[i].category) for i in va_idx.tolist()]
         if not full_pool:
-            return retrieval_report(img, full, bare, types)
-        everything = torch.arange(len(kept_products))
-        pool = torch.cat([encode_images(everything[i : i + 256], None) for i in range(0, len(everything), 256)])
-        return retrieval_report(img, full, bare, types, pool, [str(p.category) for p in kept_products])
+            rep = retrieval_report(img, full, bare, types)
+        else:
+            everything = torch.arange(len(kept_products))
+            pool = torch.cat([encode_images(everything[i : i + 256], None) for i in range(0, len(everything), 256)])
+            rep = retrieval_report(img, full, bare, types, pool, [str(p.category) for p in kept_products])
+        if cfg.scene_views:
+            first_scene = torch.full((len(va_idx),), cfg.views, dtype=torch.long)
+            scenes = torch.cat([encode_images(va_idx[i : i + 256], first_scene[i : i + 256]) for i in range(0, len(va_idx), 256)])
+            rep.scene_own_at_5 = _recall_at_k(scenes @ img.T, 5)
+        return rep
 
     bar = tqdm(range(cfg.epochs), desc="training CLIP", unit="epoch")
     for epoch in bar:
@@ -442,6 +464,9 @@ def train_clip(
             if len(idx) < 2:
                 continue
             view = torch.randint(0, cfg.views, (len(idx),), generator=gen)
+            if cfg.scene_views:
+                as_scene = torch.rand(len(idx), generator=gen) < cfg.scene_share
+                view = torch.where(as_scene, cfg.views + torch.randint(0, cfg.scene_views, (len(idx),), generator=gen), view)
             variant = torch.randint(0, txt_hidden.shape[1], (len(idx),), generator=gen)
             images = encode_images(idx, view)
             loss = loss_fn(images, encode_texts(idx, variant), model.logit_scale.exp())
@@ -462,6 +487,7 @@ def train_clip(
             f"epoch {epoch + 1}: loss {row['loss']:.3f}  val t2i R@10 {rep.t2i_recall_at_10:.3f}  "
             f"i2t R@10 {rep.i2t_recall_at_10:.3f}  bare-title t2i {rep.t2i_recall_at_10_bare_title:.3f}  "
             f"photo P@10 {rep.photo_precision_at_10_article_type:.3f}"
+            + (f"  scene own@5 {rep.scene_own_at_5:.3f}" if rep.scene_own_at_5 is not None else "")
         )
     model.eval()
     report.final = evaluate(full_pool=True)
