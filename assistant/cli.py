@@ -344,6 +344,29 @@ def train_clip_cmd(
     typer.echo(f"saved {target} in {report.seconds:.0f} s")
 
 
+@app.command("mix-clip")
+def mix_clip_cmd(
+    first: Annotated[Path, typer.Argument(help="Catalogue CLIP delta checkpoint (e.g. trained on studio photos).")],
+    second: Annotated[Path, typer.Argument(help="Another, trained from the same start (e.g. with --scene-views).")],
+    share: Annotated[float, typer.Option(min=0.0, max=1.0, help="The second model's part of each weight.")] = 0.5,
+    out: Annotated[Path | None, typer.Option(help="Delta checkpoint to write (default: the packaged one).")] = None,
+) -> None:
+    """Mix two catalogue CLIPs weight by weight (clip.mixing); the sources' reports go into the mix's."""
+    from assistant.clip.mixing import mix_checkpoints
+    from assistant.clip.model import DEFAULT_WEIGHTS
+
+    target = out or DEFAULT_WEIGHTS
+    # Read before writing: `out` may be one of the sources (the packaged file mixed in place).
+    reports = {}
+    for role, src in (("first", first), ("second", second)):
+        rp = src.with_suffix(".report.json")
+        reports[role] = json.loads(rp.read_text(encoding="utf-8")) if rp.is_file() else None
+    meta = mix_checkpoints(first, second, share, target)
+    report = {"mixed": {"first": first.name, "second": second.name, "share": share}, **reports}
+    target.with_suffix(".report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    typer.echo(f"saved {target} ({meta['mixed']})")
+
+
 @app.command("train-fusion")
 def train_fusion_cmd(
     catalogue: Annotated[Path, typer.Argument(help="Catalogue with photos.")] = DEFAULT_CATALOGUE,
