@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -325,9 +326,15 @@ def train_clip_cmd(
     attribute_weight: Annotated[float, typer.Option(min=0.0, help="Weight of the photo attribute term (0 = off).")] = 0.0,
     views: Annotated[int, typer.Option(min=1, max=3, help="Cached photo views: 1 = as taken; 2 adds it mirrored; 3 a random crop.")] = 2,
     scene_views: Annotated[int, typer.Option(min=0, max=4, help="Cached shopper's-photo views of each photo (clip.scenes); 0 = studio only.")] = 0,
-    scene_share: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of pairs shown as a scene in each epoch (with --scene-views).")] = 0.5,
+    scene_share: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Share of pairs shown as a scene in each epoch (with --scene-views; default 0.5).")
+    ] = None,
 ) -> None:
     """Train the catalogue CLIP with open_clip's contrastive loss; prints validation recall."""
+    if scene_share is not None and scene_views == 0:
+        # Without scene views there is nothing to show at that share: said before the
+        # half-hour of caching, not found after it.
+        raise QueryError("--scene-share needs --scene-views 1 or more (the scenes it shares out)")
     import torch
 
     from assistant.catalogue.loader import load_catalogue
@@ -338,7 +345,9 @@ def train_clip_cmd(
     torch.set_num_threads(s.threads)
     cat = load_catalogue(catalogue)
     target = out or DEFAULT_WEIGHTS
-    cfg = TrainConfig(epochs=epochs, seed=seed, attribute_weight=attribute_weight, views=views, scene_views=scene_views, scene_share=scene_share)
+    cfg = TrainConfig(epochs=epochs, seed=seed, attribute_weight=attribute_weight, views=views, scene_views=scene_views)
+    if scene_share is not None:
+        cfg = replace(cfg, scene_share=scene_share)
     report = train_clip(cat.products, target, cfg, cache_dir=s.data_dir / "cache")
     typer.echo(json.dumps(report.final.__dict__ if report.final else {}, indent=2))
     typer.echo(f"saved {target} in {report.seconds:.0f} s")

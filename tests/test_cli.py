@@ -38,6 +38,8 @@ def test_train_clip_refuses_views_and_weights_it_cannot_train_with_before_any_wo
     assert r.returncode == 2 and "--views" in r.stderr and "Traceback" not in r.stderr
     r = _run("train-clip", "--attribute-weight", "-0.5", "--out", str(out))
     assert r.returncode == 2 and "--attribute-weight" in r.stderr and "Traceback" not in r.stderr
+    r = _run("train-clip", "--scene-share", "0.25", "--out", str(out))
+    assert r.returncode == 2 and "--scene-share needs --scene-views" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
 
 
