@@ -5,10 +5,9 @@ finds a product photographed on a wall, at a slant or off a screen about twice a
 trained on studio photos only, and loses a little on studio photos, which is what the photo
 with words and the photo-only benchmarks send. Both start from the same frozen trunk and
 text tower and train the same layers, so their weights can be averaged, tensor by tensor, into
-one model (a "model soup", as in WiSE-FT: Wortsman et al. 2022, robust fine-tuning): the mix
-keeps most of what each learned. `share` is the second model's part; the packaged CLIP's is in
-its report (`kagl-clip-lite0.report.json`, `mixed`) and was chosen on the photo dev set
-(`benchmarks/bench_clip_photos.py --set dev`).
+one model (a "model soup", as in WiSE-FT: Wortsman et al. 2022, robust fine-tuning). `share` is
+the second model's part. On the photo dev set (`benchmarks/bench_clip_photos.py --set dev`) the
+mixes fell between their sources, not beyond them, so the packaged CLIP is no mix (README).
 
 Owns the mixing of two delta checkpoints; not their training (`clip.train`).
 """
@@ -43,7 +42,7 @@ def mix_checkpoints(first: Path, second: Path, share: float, out: Path) -> dict[
         raise ModelError(f"the second model's share must be between 0 and 1, not {share}")
     a, meta_a = _read(first)
     b, meta_b = _read(second)
-    if meta_a.get("kind") != "delta" or meta_a.get("model") != meta_b.get("model") or meta_a.get("kind") != meta_b.get("kind"):
+    if meta_a.get("kind") != "delta" or meta_b.get("kind") != "delta" or meta_a.get("model") != meta_b.get("model"):
         raise ModelError(f"{first} and {second} are not delta checkpoints of one catalogue CLIP ({meta_a} / {meta_b})")
     if set(a) != set(b):
         raise ModelError(f"{first} and {second} hold different tensors ({sorted(set(a) ^ set(b))[:3]}...): not one model")
