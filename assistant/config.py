@@ -3,7 +3,7 @@
 Inner code never reads the environment; `Settings.from_env` is called by the CLI (and later
 the server) only. Environment variables: SHOP_ASSISTANT_INDEX, SHOP_ASSISTANT_QDRANT_URL,
 SHOP_ASSISTANT_QDRANT_API_KEY, SHOP_ASSISTANT_COLLECTION, SHOP_ASSISTANT_CLIP_MODEL,
-SHOP_ASSISTANT_CLIP_PRETRAINED, SHOP_ASSISTANT_THREADS; for the language model
+SHOP_ASSISTANT_CLIP_PRETRAINED, SHOP_ASSISTANT_PHOTO_TOWER, SHOP_ASSISTANT_THREADS; for the language model
 SHOP_ASSISTANT_LLM (embedded | openai | none), SHOP_ASSISTANT_LLM_URL, SHOP_ASSISTANT_LLM_API_KEY,
 SHOP_ASSISTANT_LLM_MODEL, SHOP_ASSISTANT_LLM_GGUF, SHOP_ASSISTANT_LLM_THREADS,
 SHOP_ASSISTANT_LLM_TIMEOUT.
@@ -32,6 +32,9 @@ def default_data_dir() -> Path:
 class ClipSettings(BaseModel):
     model: str = KAGL_CLIP  # an open_clip model name, or 'local-dir:PATH'
     pretrained: str | None = None  # checkpoint file; None: the packaged catalogue CLIP
+    # Shoppers' photos (not studio shots) and video frames read by the packaged photo tower
+    # (`clip.photo_tower`), where the packaged CLIP runs; off: the CLIP reads every photo.
+    photo_tower: bool = True
 
 
 class ClusterLayout(BaseModel):
@@ -123,6 +126,10 @@ class Settings(BaseModel):
             s.clip.model = v
         if v := env.get("SHOP_ASSISTANT_CLIP_PRETRAINED"):
             s.clip.pretrained = v
+        if v := env.get("SHOP_ASSISTANT_PHOTO_TOWER"):
+            if v not in ("0", "1"):
+                raise ConfigError(f"SHOP_ASSISTANT_PHOTO_TOWER is {v!r}; give 1 (on, the default) or 0 (off)")
+            s.clip.photo_tower = v == "1"
         if v := env.get("SHOP_ASSISTANT_THREADS"):
             s.threads = int(v)
         if v := env.get("SHOP_ASSISTANT_BATCH_ENCODING"):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from assistant.clip.classifier import AttributeClassifier
 from assistant.clip.colour_reader import ColourReader
+from assistant.clip.photo_tower import PhotoTower
 from assistant.config import Settings
 from assistant.encoders.clip import ClipEncoder
 from assistant.encoders.sparse import Bm25Encoder
@@ -63,6 +64,7 @@ def build_retriever(settings: Settings, index: ProductIndex | None = None, encod
         enc.sparse,
         attention=load_attention(settings, enc),
         colour_reader=load_colour_reader(settings),
+        photo_tower=load_photo_tower(settings, enc),
     )
 
 
@@ -80,6 +82,16 @@ def load_colour_reader(settings: Settings) -> ColourReader | None:
     if not _packaged_clip(settings) or not DEFAULT_COLOUR_READER.is_file():
         return None
     return ColourReader.load(DEFAULT_COLOUR_READER)
+
+
+def load_photo_tower(settings: Settings, enc: Encoders) -> PhotoTower | None:
+    """The image tower for shoppers' photos, where the packaged CLIP (whose space it maps into) runs."""
+    from assistant.clip.photo_tower import DEFAULT_PHOTO_TOWER, PhotoTower
+
+    loaded = getattr(enc.clip, "clip", None)  # the open_clip model under the encoder
+    if not settings.clip.photo_tower or not _packaged_clip(settings) or loaded is None or not DEFAULT_PHOTO_TOWER.is_file():
+        return None
+    return PhotoTower.load(DEFAULT_PHOTO_TOWER, loaded)
 
 
 def load_attention(settings: Settings, enc: Encoders) -> AttentionComposer | None:

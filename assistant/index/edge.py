@@ -188,8 +188,7 @@ class EdgeIndex:
             raise ConfigError(f"collection {collection_name!r} is what an alias points at; switch the alias first")
         if collection_name in self._aliases() and not self._path(collection_name).exists():
             raise ConfigError(
-                f"{collection_name!r} is an alias of {self._aliases()[collection_name]!r}, not a collection; "
-                "rebuild it with `shop-assistant reindex`"
+                f"{collection_name!r} is an alias of {self._aliases()[collection_name]!r}, not a collection; rebuild it with `shop-assistant reindex`"
             )
         with self._lock:
             shard = self._shards.pop(collection_name, None)

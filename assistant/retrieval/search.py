@@ -24,7 +24,7 @@ from assistant import stages
 from assistant.catalogue.schema import Product
 from assistant.clip.colour_reader import ColourReader
 from assistant.clip.tokens import PhotoTokens, photo_tokens
-from assistant.encoders.base import ImageTextEncoder, SparseEncoder, TextEncoder, l2_normalise
+from assistant.encoders.base import ImageEncoder, ImageTextEncoder, SparseEncoder, TextEncoder, l2_normalise
 from assistant.encoders.batching import encode_soon
 from assistant.encoders.framing import Framed, frame_product
 from assistant.errors import QueryError
@@ -33,7 +33,7 @@ from assistant.index.schema import BM25, CLIP_TEXT, FUSED, IMAGE, TEXT
 from assistant.retrieval import composed
 from assistant.retrieval import fusion as fz
 from assistant.retrieval.attention import AttentionComposer
-from assistant.retrieval.photo import PhotoView, photo_vector, views
+from assistant.retrieval.photo import PhotoView, photo_vector, reader_of, views
 from assistant.retrieval.understanding import MAX_QUERY_CHARS, ParsedQuery, Vocabulary, parse_query
 
 FusionMode = Literal["bm25", "text", "clip", "early", "late", "hybrid", "attention"]
@@ -296,6 +296,7 @@ class Retriever:
         engine_fusion: bool = True,
         attention: AttentionComposer | None = None,
         colour_reader: ColourReader | None = None,
+        photo_tower: ImageEncoder | None = None,
     ) -> None:
         self.index = index
         self.collection_name = collection_name
@@ -311,6 +312,9 @@ class Retriever:
         self.colour_reader = colour_reader
         # The `attention` mode's model (photo + words read together); None: the mode is refused.
         self.attention = attention
+        # Reads shoppers' photos (not studio shots) into the CLIP's space (`clip.photo_tower`);
+        # None: the CLIP reads every photo.
+        self.photo_tower = photo_tower
         self._vocab: Vocabulary | None = None
 
     @property
@@ -426,7 +430,9 @@ class Retriever:
 
     def _photo_vector(self, image: Image.Image) -> np.ndarray:
         c = self.config
-        return photo_vector(self.clip, image, c.photo_views) if c.photo_views else self.clip.encode_image([image])[0]
+        if not c.photo_views and self.photo_tower is None:
+            return self.clip.encode_image([image])[0]
+        return photo_vector(self.clip, image, c.photo_views, tower=self.photo_tower)
 
     def _read_photo(self, image: Image.Image, with_tokens: bool) -> _PhotoRead:
         """A photo with words, read once: its framing is made once for the views and the colour
@@ -434,12 +440,16 @@ class Retriever:
         give both its vector (the mean of the views', as `_photo_vector` reads it) and the
         photo's own patches the attention model reads."""
         c = self.config
-        framed = frame_product(image) if "framed" in c.photo_views or self.colour_reader is not None else None
+        wants_framing = "framed" in c.photo_views or self.colour_reader is not None or self.photo_tower is not None
+        framed = frame_product(image) if wants_framing else None
         if not with_tokens:
-            return _PhotoRead(photo_vector(self.clip, image, c.photo_views, framed), None, framed)
+            return _PhotoRead(photo_vector(self.clip, image, c.photo_views, framed, self.photo_tower), None, framed)
         assert self.attention is not None
         tokens = photo_tokens(self.attention.clip, views(image, c.photo_views, framed))
         vector = l2_normalise(tokens.vector.double().sum(dim=0).numpy())
+        if framed is not None and reader_of(self.clip, self.photo_tower, framed) is not self.clip:
+            # the attention model reads the CLIP's patches; the photo's own lists, its tower's vector
+            vector = photo_vector(self.clip, image, c.photo_views, framed, self.photo_tower)
         return _PhotoRead(vector, PhotoTokens(tokens.patches[:1], tokens.vector[:1]), framed)
 
     def _attention_lists(self, req: SearchRequest, read: _PhotoRead | None = None) -> dict[str, VectorQuery]:

@@ -36,6 +36,7 @@ from assistant.encoders.framing import Framed, framings, products_in
 from assistant.errors import NoProductInVideo
 from assistant.index.base import Filters, VectorQuery
 from assistant.index.schema import IMAGE
+from assistant.retrieval.photo import encode_read
 from assistant.retrieval.search import Retriever, SearchRequest, SearchResponse
 from assistant.video.decode import DEFAULT_VIDEO_LIMITS, DecodedClip, Frame, VideoLimits, read_clip
 from assistant.video.keyframes import Shot, shots
@@ -154,7 +155,10 @@ def items_of(clip_shots: list[Shot], retriever: Retriever) -> tuple[list[VideoIt
     apart = [_laid_apart(s, c, read) for s, c in zip(clip_shots, chosen, strict=True)]
     crops = [im for shot in apart for product in shot for im in product]
     framed = [read[id(im)][0].image for im in frames]
-    encoded = retriever.clip.encode_image(framed + frames + crops)  # one batch for the clip
+    # one batch a tower: a frame not on the studio's white, framed or as filmed, is read by the
+    # photo tower where there is one (`clip.photo_tower`); products laid apart by the CLIP
+    studio = [read[id(im)][0].studio for im in frames]
+    encoded = encode_read(retriever.clip, retriever.photo_tower, framed + frames + crops, studio + studio + [True] * len(crops))
     # Each frame counts twice: framed on white, and as filmed. Either alone found 70-72% of the
     # dev clips' products per shot, their sum 79%: the framing helps where the backdrop
     # misleads, the frame where the framing cut or whitened part of the product.
