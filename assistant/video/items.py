@@ -1,8 +1,10 @@
 """What a clip shows, as products to search for: its shots grouped into items, each searched.
 
 Up to `FRAMES_PER_SHOT` frames of each shot are encoded by the catalogue CLIP's image tower,
-each both as filmed and framed as the catalogue photographs products (`encoders.framing`:
-cropped to the product, on white), the clip in one batch. A shot's vector is the mean of its
+or by the photo tower for a frame not on the studio's white (`clip.photo_tower`, where it is
+loaded: trained on shoppers' scenes, its vectors in the CLIP's space), each both as filmed and
+framed as the catalogue photographs products (`encoders.framing`: cropped to the product, on
+white), the clip in one batch a tower. A shot's vector is the mean of its
 frames' (a pan or a zoom sees the product from several framings; their mean is steadier than
 any one frame). Shots whose
 vectors are near each other show the same item (the clip came back to the shirt after the
